@@ -1,0 +1,52 @@
+/**
+ * Stable error codes shared by every engine: the same input gives the same code
+ * whichever engine runs. The HTTP layer maps codes to problem+json (src/http/problem.ts).
+ */
+export type EngineErrorCode =
+  /** The engine cannot run here (wrong platform, native parts missing). */
+  | 'engine_unavailable'
+  /** The name is used by another kind of object (Win32: ERROR_INVALID_HANDLE). */
+  | 'name_conflict'
+  /** The OS rejects the name. */
+  | 'name_invalid'
+  /** No handle for that name is open in this engine. */
+  | 'mutex_not_open'
+  /** The work id is unknown to the engine. */
+  | 'work_unknown'
+  /** minThreads/maxThreads rejected. */
+  | 'pool_limits_invalid'
+  /** The engine is closing and accepts nothing new. */
+  | 'shutting_down'
+  /** The callback's thread died (the mutex, if owned, is left abandoned). */
+  | 'thread_died'
+  /** Any other OS failure; `osCode` and `fn` say which. */
+  | 'os_error';
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  readonly code: EngineErrorCode;
+  /** The platform's error code (Win32 GetLastError / NTSTATUS), when there is one. */
+  readonly osCode: number | undefined;
+  /** The platform function that failed, when there is one. */
+  readonly fn: string | undefined;
+
+  constructor(code: EngineErrorCode, message: string, details: { osCode?: number; fn?: string; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.osCode = details.osCode;
+    this.fn = details.fn;
+  }
+
+  toJSON(): { code: EngineErrorCode; message: string; osCode?: number; fn?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.osCode === undefined ? {} : { osCode: this.osCode }),
+      ...(this.fn === undefined ? {} : { fn: this.fn }),
+    };
+  }
+}
+
+export function isEngineError(err: unknown): err is EngineError {
+  return err instanceof EngineError;
+}

@@ -1,0 +1,202 @@
+/**
+ * The engine contract: the only boundary between the service and a platform.
+ *
+ * An engine holds named mutexes and runs work callbacks on a thread pool. A callback
+ * waits for its mutex on the pool thread, spins/holds while owning it, returns, and the
+ * engine releases the mutex after the return (on Windows the pool does that through
+ * ReleaseMutexWhenCallbackReturns). Every step is reported as a {@link Phase}.
+ *
+ * Every engine passes the same conformance suite (test/engine/conformance.test.ts).
+ */
+import type { EngineError } from './errors.js';
+
+export type EngineKind = 'emulated' | 'win32';
+
+/** Monotonic nanoseconds on the engine's own clock; every phase timestamp uses it. */
+export type Ns = bigint;
+
+/** What one work callback does. Names are already normalised (`Global\x` / `Local\x`). */
+export interface WorkSpec {
+  readonly workId: string;
+  readonly mutex: string;
+  /** 0 = try once and time out immediately if the mutex is owned. */
+  readonly acquireTimeoutMs: number;
+  /** CPU-bound work while owning the mutex, before the hold. Ends early on signal. */
+  readonly spinMs: number;
+  /** Upper bound of the hold after the spin; a signal ends it early. 0 = no hold. */
+  readonly holdMs: number;
+  /** Ask the pool for another thread because this callback may run long. */
+  readonly mayRunLong: boolean;
+}
+
+interface PhaseBase {
+  readonly workId: string;
+  /** When the step happened, on the engine clock, taken on the thread that did it. */
+  readonly atNs: Ns;
+}
+
+/** The callback began on a pool thread. */
+export interface StartedPhase extends PhaseBase {
+  readonly type: 'started';
+  readonly threadId: number;
+  /** Result of CallbackMayRunLong (true: the pool can grow), or null when not asked. */
+  readonly mayRunLong: boolean | null;
+}
+
+/** The callback's thread owns the mutex now. */
+export interface AcquiredPhase extends PhaseBase {
+  readonly type: 'acquired';
+  readonly threadId: number;
+  /** The previous owner died holding it (WAIT_ABANDONED); the work owns it anyway. */
+  readonly abandoned: boolean;
+  /** Per-mutex acquisition counter, strictly increasing, assigned while owning. */
+  readonly fencingToken: number;
+}
+
+/** The callback body returned; the release is registered and follows. */
+export interface ReturnedPhase extends PhaseBase {
+  readonly type: 'returned';
+  /** The hold or spin was ended by a signal (or by cancel, which acts as a signal). */
+  readonly signaled: boolean;
+}
+
+/** The mutex is free of this work: another thread or process can take it now. Terminal. */
+export interface ReleasedPhase extends PhaseBase {
+  readonly type: 'released';
+}
+
+/** The acquire wait timed out; the callback returned owning nothing. Terminal. */
+export interface TimedOutPhase extends PhaseBase {
+  readonly type: 'timed_out';
+}
+
+/** Cancelled before the mutex was acquired (queued, or the wait was aborted). Terminal. */
+export interface CancelledPhase extends PhaseBase {
+  readonly type: 'cancelled';
+}
+
+/** The callback could not run or its thread died. Terminal; owns nothing afterwards. */
+export interface FailedPhase extends PhaseBase {
+  readonly type: 'failed';
+  readonly error: EngineError;
+}
+
+export type Phase =
+  | StartedPhase
+  | AcquiredPhase
+  | ReturnedPhase
+  | ReleasedPhase
+  | TimedOutPhase
+  | CancelledPhase
+  | FailedPhase;
+
+export type PhaseType = Phase['type'];
+export type TerminalPhase = ReleasedPhase | TimedOutPhase | CancelledPhase | FailedPhase;
+
+export function isTerminalPhase(phase: Phase): phase is TerminalPhase {
+  return phase.type === 'released' || phase.type === 'timed_out' ||
+    phase.type === 'cancelled' || phase.type === 'failed';
+}
+
+/** Live state of a mutex as the OS (or the emulated table) sees it. */
+export interface MutexProbe {
+  /** free: nobody owns it; held: owned (by any thread, any process); abandoned: its owner died and nobody took it since. */
+  readonly state: 'free' | 'held' | 'abandoned';
+  /** Recursion depth of the owner (0 when not held). */
+  readonly recursion: number;
+}
+
+export interface MutexOpened {
+  /** The mutex existed before this call (opened by this process earlier or by another process). */
+  readonly existed: boolean;
+}
+
+export interface PoolLimits {
+  readonly minThreads: number;
+  readonly maxThreads: number;
+}
+
+export interface PoolStats extends PoolLimits {
+  /** Threads the pool has now (win32: threads seen running callbacks). */
+  readonly threads: number;
+  /** Callbacks running now (waiting, spinning, holding). */
+  readonly active: number;
+  /** Works submitted whose callback has not started. */
+  readonly queued: number;
+  readonly submitted: number;
+  /** Works that reached a terminal phase. */
+  readonly completed: number;
+}
+
+export interface EngineInfo {
+  readonly kind: EngineKind;
+  /** Where mutex names live: the OS session/global namespaces, or this process only. */
+  readonly nameScope: 'os' | 'process';
+  /** What the `*Ns` timestamps count from. */
+  readonly clock: string;
+  /** Free-form, engine-specific facts for /v1/info (versions, DLL path...). */
+  readonly details: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface EngineCloseOptions {
+  /** How long to wait for running callbacks after ending holds and aborting waits. */
+  readonly timeoutMs: number;
+}
+
+export type PhaseListener = (phase: Phase) => void;
+
+/**
+ * Threading contract: every method returns without waiting on a pool thread. Phases
+ * are delivered on the JS event loop, asynchronously (never from inside a method
+ * call), in the order they happened for one work. Across works of one mutex the
+ * order may differ (a released may come after the next acquired); the service
+ * reorders (DESIGN §1.4). Each submitted work gets exactly one terminal phase.
+ */
+export interface Engine {
+  readonly info: EngineInfo;
+
+  /** Load native parts, create the pool. Rejects with EngineError('engine_unavailable'). */
+  start(): Promise<void>;
+
+  /** The engine clock now. */
+  nowNs(): Ns;
+
+  /** The single consumer of phases (the work service). */
+  onPhase(listener: PhaseListener): void;
+
+  /** Open or create the named mutex and keep a handle. Throws EngineError (name_conflict, name_invalid, os_error). */
+  openMutex(name: string): MutexOpened;
+
+  /** Close this engine's handle. The caller guarantees no work uses it any more. */
+  closeMutex(name: string): void;
+
+  /** Live OS state of an open mutex. */
+  probeMutex(name: string): MutexProbe;
+
+  /** Queue a callback. The mutex must be open. Throws EngineError on shutdown. */
+  submit(spec: WorkSpec): void;
+
+  /** End the spin/hold of a running work now. Before it acquires, the signal is kept and ends the hold at once. */
+  signal(workId: string): void;
+
+  /**
+   * Cancel: not started → it never acquires and reports `cancelled`; waiting → the
+   * wait is aborted, `cancelled`; owning → like signal (it returns and releases).
+   */
+  cancel(workId: string): void;
+
+  poolStats(): PoolStats;
+
+  /** Apply new limits live. Throws EngineError('pool_limits_invalid'). */
+  setPoolLimits(limits: PoolLimits): void;
+
+  /**
+   * Shut down: cancel everything not started, abort waits, end holds, wait up to
+   * timeoutMs for callbacks, deliver every remaining terminal phase, close all handles.
+   */
+  close(options: EngineCloseOptions): Promise<void>;
+}
+
+export interface EngineOptions {
+  readonly pool: PoolLimits;
+}

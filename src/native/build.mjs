@@ -1,0 +1,1 @@
+// Placeholder until the win32 engine lands: builds nothing.

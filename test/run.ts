@@ -1,0 +1,36 @@
+/**
+ * `npm test`: every test file under dist/test, through node's own test runner.
+ * Written as a script (not a shell glob) because Node 20's `--test` takes no globs and
+ * Node 22's does; this runs the same on both and on Windows.
+ *
+ *   node dist/test/run.js                 all suites
+ *   node dist/test/run.js engine http     only files whose path contains one of these
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const testRoot = dirname(fileURLToPath(import.meta.url));
+
+function findTests(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (entry.endsWith('.test.js')) found.push(path);
+  }
+  return found;
+}
+
+const filters = process.argv.slice(2);
+const files = findTests(testRoot).filter((file) => {
+  const rel = relative(testRoot, file);
+  return filters.length === 0 || filters.some((f) => rel.includes(f));
+});
+if (files.length === 0) {
+  console.error(`no test files matched ${filters.join(' ') || '(all)'} under ${testRoot}`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
