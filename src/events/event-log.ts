@@ -1,0 +1,87 @@
+/**
+ * One ordered sequence of events for the whole process. Each event gets the next
+ * `seq` and is serialised once, as its SSE frame, when published; the last
+ * `capacity` events stay in a ring buffer for resume (Last-Event-ID / ?after=).
+ */
+import { randomBytes } from 'node:crypto';
+import type { EventType } from '../schemas/events.js';
+import type { MutexView } from '../schemas/mutex.js';
+import type { WorkView } from '../schemas/work.js';
+
+export interface LoggedEvent {
+  readonly seq: number;
+  readonly type: EventType;
+  /** For filters: the normalised mutex name and (work events) the work id. */
+  readonly mutex: string;
+  readonly workId: string | null;
+  /** The complete SSE frame, `id:`, `event:`, `data:` and the blank line. */
+  readonly frame: string;
+}
+
+export type EventPayload = { work: WorkView } | { mutex: MutexView };
+export type EventListener = (event: LoggedEvent) => void;
+
+export type Replay =
+  | { kind: 'ok'; events: LoggedEvent[] }
+  /** The client's position is not in this buffer (older, or another boot): it must reset. */
+  | { kind: 'gap'; events: LoggedEvent[]; reason: string };
+
+export class EventLog {
+  /** Identifies this server process; event ids are `<boot>-<seq>`. */
+  readonly boot: string;
+  private readonly ring: (LoggedEvent | undefined)[];
+  private nextSeq = 1;
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(readonly capacity: number, boot: string = randomBytes(6).toString('base64url').replace(/[-_]/g, 'x')) {
+    this.boot = boot;
+    this.ring = new Array<LoggedEvent | undefined>(capacity);
+  }
+
+  get lastSeq(): number { return this.nextSeq - 1; }
+
+  /** Oldest seq still in the buffer (lastSeq + 1 when empty). */
+  get oldestSeq(): number { return Math.max(1, this.nextSeq - this.capacity); }
+
+  publish(type: EventType, at: string, payload: EventPayload, filterKeys: { mutex: string; workId: string | null }): LoggedEvent {
+    const seq = this.nextSeq++;
+    const data = JSON.stringify({ seq, type, at, ...payload });
+    const event: LoggedEvent = {
+      seq,
+      type,
+      mutex: filterKeys.mutex,
+      workId: filterKeys.workId,
+      frame: `id: ${this.boot}-${seq}\nevent: ${type}\ndata: ${data}\n\n`,
+    };
+    this.ring[seq % this.capacity] = event;
+    for (const listener of this.listeners) listener(event);
+    return event;
+  }
+
+  /** Events with seq > after, or a gap when some of them are no longer buffered. */
+  after(after: number): Replay {
+    const from = after + 1;
+    if (after > this.lastSeq) return { kind: 'gap', events: this.range(this.oldestSeq), reason: `seq ${after} was never issued by this server process (last is ${this.lastSeq})` };
+    if (from < this.oldestSeq) return { kind: 'gap', events: this.range(this.oldestSeq), reason: `events after ${after} are no longer buffered (oldest is ${this.oldestSeq})` };
+    return { kind: 'ok', events: this.range(from) };
+  }
+
+  /** Every buffered event (used after a reset). */
+  all(): LoggedEvent[] { return this.range(this.oldestSeq); }
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  get subscriberCount(): number { return this.listeners.size; }
+
+  private range(from: number): LoggedEvent[] {
+    const out: LoggedEvent[] = [];
+    for (let seq = from; seq <= this.lastSeq; seq++) {
+      const event = this.ring[seq % this.capacity];
+      if (event) out.push(event);
+    }
+    return out;
+  }
+}

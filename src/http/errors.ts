@@ -1,0 +1,50 @@
+/**
+ * The one error handler and the 404 handler: everything leaves as
+ * application/problem+json, and 5xx details stay in the log.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { HttpProblem, toHttpProblem, type ProblemBody } from './problem.js';
+import { validationIssues } from './validation.js';
+
+const FASTIFY_SLUGS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'empty-body',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad-content-length',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
+};
+
+function fromFastifyError(err: FastifyError): HttpProblem {
+  if (err.validation) {
+    const errors = validationIssues(err.validation, err.validationContext);
+    return new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const slug = FASTIFY_SLUGS[err.code] ?? (err instanceof SyntaxError ? 'malformed-json' : 'bad-request');
+    return new HttpProblem(status, slug, titleOf(status), err.message);
+  }
+  return new HttpProblem(500, 'internal', 'Internal server error', 'the service failed to handle this request; see its log');
+}
+
+function titleOf(status: number): string {
+  return ({ 400: 'Bad request', 404: 'Not found', 405: 'Method not allowed', 406: 'Not acceptable', 413: 'Body too large', 415: 'Unsupported media type' } as Record<number, string>)[status] ?? 'Request error';
+}
+
+export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyReply {
+  const body: ProblemBody = problem.toBody(reply.request.url);
+  if (problem.extra.headers) reply.headers(problem.extra.headers);
+  // Serialised here so the route's response schemas never reshape a problem.
+  return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(body));
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const problem = toHttpProblem(err) ?? fromFastifyError(err);
+    if (problem.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.debug({ problem: problem.slug, detail: problem.detail }, 'request rejected');
+    return sendProblem(reply, problem);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, new HttpProblem(404, 'route-not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+}

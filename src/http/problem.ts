@@ -1,0 +1,95 @@
+/**
+ * Every error the API returns is an RFC 9457 problem. Services throw HttpProblem; the
+ * one error handler in app.ts turns it (and Fastify's own errors) into
+ * application/problem+json.
+ */
+import { isEngineError, type EngineError, type EngineErrorCode } from '../engine/errors.js';
+
+export interface ValidationIssue { field: string; message: string }
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: ValidationIssue[];
+  limit?: string;
+}
+
+export const problemType = (slug: string) => `urn:tpmutex:problem:${slug}`;
+
+export class HttpProblem extends Error {
+  override readonly name = 'HttpProblem';
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    readonly detail: string,
+    readonly extra: { errors?: ValidationIssue[]; limit?: string; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+  }
+
+  toBody(instance?: string): ProblemBody {
+    return {
+      type: problemType(this.slug),
+      title: this.title,
+      status: this.status,
+      detail: this.detail,
+      ...(instance === undefined ? {} : { instance }),
+      ...(this.extra.errors ? { errors: this.extra.errors } : {}),
+      ...(this.extra.limit ? { limit: this.extra.limit } : {}),
+    };
+  }
+}
+
+export const validationProblem = (errors: ValidationIssue[]) =>
+  new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+
+export const notFound = (slug: string, detail: string) => new HttpProblem(404, slug, 'Not found', detail);
+
+export const conflict = (slug: string, detail: string) => new HttpProblem(409, slug, 'Conflict', detail);
+
+export const limitExceeded = (limit: string, detail: string, retryAfterSeconds?: number) =>
+  new HttpProblem(429, 'limit-exceeded', 'Limit exceeded', detail, {
+    limit,
+    ...(retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } }),
+  });
+
+export const unavailable = (slug: string, detail: string) =>
+  new HttpProblem(503, slug, 'Service unavailable', detail, { headers: { 'retry-after': '1' } });
+
+const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
+  name_conflict: [409, 'Name used by another kind of object'],
+  name_invalid: [400, 'Name rejected by the OS'],
+  mutex_not_open: [404, 'Mutex not open'],
+  work_unknown: [404, 'Work not found'],
+  pool_limits_invalid: [400, 'Invalid pool limits'],
+  shutting_down: [503, 'Shutting down'],
+  engine_unavailable: [503, 'Engine unavailable'],
+  thread_died: [500, 'Callback thread died'],
+  os_error: [500, 'Operating system error'],
+};
+
+/** The one mapping from engine codes to HTTP, identical whichever engine raised it. */
+export function fromEngineError(err: EngineError): HttpProblem {
+  const [status, title] = ENGINE_STATUS[err.code];
+  const slug = err.code.replaceAll('_', '-');
+  // 5xx details stay in the log; the client gets the stable code only.
+  const detail = status >= 500 && err.code !== 'shutting_down' && err.code !== 'engine_unavailable'
+    ? `the engine failed (${err.code}); see the service log`
+    : err.message;
+  return new HttpProblem(status, slug, title, detail, status === 503 ? { headers: { 'retry-after': '1' } } : {});
+}
+
+/** A problem body for a work that failed: the engine's error as the client may see it. */
+export function engineErrorBody(err: EngineError): ProblemBody {
+  return fromEngineError(err).toBody();
+}
+
+export function toHttpProblem(err: unknown): HttpProblem | undefined {
+  if (err instanceof HttpProblem) return err;
+  if (isEngineError(err)) return fromEngineError(err);
+  return undefined;
+}

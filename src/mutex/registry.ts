@@ -1,0 +1,143 @@
+/**
+ * The mutexes this service has open: one engine handle each, plus what the service
+ * knows about them (its own holder, waiters, counters). Live state comes from the
+ * engine probe, so a mutex held by another process reads `held`.
+ */
+import type { Clock } from '../clock.js';
+import type { Engine, Ns } from '../engine/types.js';
+import type { EventLog } from '../events/event-log.js';
+import { conflict, limitExceeded, notFound, validationProblem } from '../http/problem.js';
+import type { MutexView } from '../schemas/mutex.js';
+import { decodeCursor, encodeCursor } from '../work/work-ids.js';
+import { parseMutexName } from './names.js';
+
+export interface MutexRecord {
+  readonly seq: number;
+  readonly name: string;
+  readonly existed: boolean;
+  readonly openedNs: Ns;
+  /** The work of this service that owns it (between acquired and released). */
+  holder: { workId: string; threadId: number; sinceNs: Ns } | null;
+  queued: number;
+  waiting: number;
+  /** Unfinished works (queued + waiting + holding): a mutex in use cannot be closed. */
+  unfinished: number;
+  fencingToken: number;
+  acquisitions: number;
+  abandonedAcquisitions: number;
+  timeouts: number;
+}
+
+export interface OpenResult { record: MutexRecord; created: boolean; existedBefore: boolean }
+
+export class MutexRegistry {
+  private readonly byName = new Map<string, MutexRecord>();
+  private lastSeq = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly events: EventLog,
+    private readonly clock: Clock,
+    private readonly maxMutexes: number,
+  ) {}
+
+  get size(): number { return this.byName.size; }
+
+  /** Normalises a name from a request or throws a 400 problem naming the field. */
+  static normalise(raw: string, field: string): string {
+    const check = parseMutexName(raw);
+    if (!check.ok) throw validationProblem([{ field, message: `mutex name ${check.reason}` }]);
+    return check.name;
+  }
+
+  get(name: string): MutexRecord | undefined { return this.byName.get(name); }
+
+  require(name: string): MutexRecord {
+    const record = this.byName.get(name);
+    if (!record) throw notFound('mutex-not-open', `mutex ${JSON.stringify(name)} is not open in this service (PUT /v1/mutexes/{name} opens it)`);
+    return record;
+  }
+
+  open(name: string): OpenResult {
+    const known = this.byName.get(name);
+    if (known) return { record: known, created: false, existedBefore: true };
+    if (this.byName.size >= this.maxMutexes) {
+      throw limitExceeded('MAX_MUTEXES', `${this.maxMutexes} mutexes are open; close one (DELETE /v1/mutexes/{name}) or raise MAX_MUTEXES`);
+    }
+    const { existed } = this.engine.openMutex(name);
+    const record: MutexRecord = {
+      seq: ++this.lastSeq,
+      name,
+      existed,
+      openedNs: this.clock.nowNs(),
+      holder: null,
+      queued: 0,
+      waiting: 0,
+      unfinished: 0,
+      fencingToken: 0,
+      acquisitions: 0,
+      abandonedAcquisitions: 0,
+      timeouts: 0,
+    };
+    this.byName.set(name, record);
+    this.publish('mutex.opened', record);
+    return { record, created: !existed, existedBefore: existed };
+  }
+
+  close(name: string): MutexView {
+    const record = this.require(name);
+    if (record.unfinished > 0) {
+      throw conflict('mutex-in-use', `mutex ${JSON.stringify(name)} has ${record.unfinished} unfinished work (queued ${record.queued}, waiting ${record.waiting}, holding ${record.holder ? 1 : 0}); cancel it first`);
+    }
+    const view = this.view(record);
+    this.engine.closeMutex(name);
+    this.byName.delete(name);
+    this.publish('mutex.closed', record, view);
+    return view;
+  }
+
+  view(record: MutexRecord): MutexView {
+    const probe = this.engine.probeMutex(record.name);
+    const holder = record.holder;
+    return {
+      name: record.name,
+      state: probe.state,
+      holder: holder === null ? null : {
+        workId: holder.workId,
+        threadId: holder.threadId,
+        since: this.clock.iso(holder.sinceNs),
+        sinceNs: holder.sinceNs.toString(),
+      },
+      waiting: record.waiting,
+      queued: record.queued,
+      fencingToken: record.fencingToken,
+      existed: record.existed,
+      openedAt: this.clock.iso(record.openedNs),
+      counters: {
+        acquisitions: record.acquisitions,
+        abandonedAcquisitions: record.abandonedAcquisitions,
+        timeouts: record.timeouts,
+      },
+    };
+  }
+
+  list(limit: number, cursor: string | undefined): { items: MutexView[]; nextCursor: string | null } {
+    const after = decodeCursor(cursor);
+    if (after === null) throw validationProblem([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
+    const items: MutexView[] = [];
+    let more = false;
+    for (const record of this.byName.values()) {
+      if (record.seq <= after) continue;
+      if (items.length === limit) { more = true; break; }
+      items.push(this.view(record));
+    }
+    const last = items.length > 0 ? this.byName.get(items[items.length - 1]!.name) : undefined;
+    return { items, nextCursor: more && last ? encodeCursor(last.seq) : null };
+  }
+
+  all(): IterableIterator<MutexRecord> { return this.byName.values(); }
+
+  private publish(type: 'mutex.opened' | 'mutex.closed', record: MutexRecord, view: MutexView = this.view(record)): void {
+    this.events.publish(type, this.clock.nowIso(), { mutex: view }, { mutex: record.name, workId: null });
+  }
+}

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { SseHub, type EventFilter, type StreamStart } from '../events/sse.js';
+import { validationProblem } from '../http/problem.js';
+import { MutexRegistry } from '../mutex/registry.js';
+import { problemResponses } from '../schemas/common.js';
+import { EventsHeaders, EventsQuery, type EventType } from '../schemas/events.js';
+import type { Services } from '../services.js';
+
+export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { events, sse } = services;
+
+  app.get('/v1/events', {
+    schema: {
+      tags: ['events'], summary: 'Server-Sent Events stream',
+      description: 'Frames: `id: <boot>-<seq>`, `event: <type>`, `data: <json>`. Resume with Last-Event-ID (or ?after=seq). A position no longer buffered, or from another server process, gets `event: reset` first; a client too slow to keep up gets `event: overflow` and is disconnected. Heartbeat comment every SSE_HEARTBEAT_MS.',
+      querystring: EventsQuery, headers: EventsHeaders,
+      produces: ['text/event-stream'],
+      response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...problemResponses(400, 503) },
+    },
+  }, async (req, reply) => {
+    const { mutex, work, types, after } = req.query;
+    const filter: EventFilter = {
+      ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
+      ...(work === undefined ? {} : { workId: work }),
+      ...(types === undefined ? {} : { types: new Set(types.split(',') as EventType[]) }),
+    };
+    let start: StreamStart = after === undefined ? { kind: 'live' } : { kind: 'after', seq: after };
+    const lastEventId = req.headers['last-event-id'];
+    if (lastEventId !== undefined) {
+      const parsed = SseHub.parseEventId(events, lastEventId);
+      if (!parsed) throw validationProblem([{ field: 'header/last-event-id', message: 'must be an event id of this service: <boot>-<seq>' }]);
+      start = parsed;
+    }
+    reply.hijack();
+    sse.open(reply.raw, filter, start);
+  });
+};

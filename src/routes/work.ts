@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { MutexRegistry } from '../mutex/registry.js';
+import { problemResponses } from '../schemas/common.js';
+import { IdempotencyHeaders, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
+import type { Services } from '../services.js';
+import { validationProblem } from '../http/problem.js';
+
+const WorkRef = Type.Ref('Work');
+const tags = ['work'];
+const DEFAULT_WAIT_MS = 30_000;
+
+export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { work, config } = services;
+
+  app.post('/v1/work', {
+    schema: {
+      tags, summary: 'Submit work',
+      description: '202 with Location. The callback runs on a pool thread, acquires the mutex there, spins/holds, returns; the pool releases the mutex. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
+      body: WorkRequest, headers: IdempotencyHeaders,
+      response: { 202: WorkRef, ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
+    },
+  }, async (req, reply) => {
+    const { work: created, replayed } = work.submit(req.body, req.headers['idempotency-key']);
+    if (replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(202).header('location', `/v1/work/${encodeURIComponent(created.id)}`).send(created);
+  });
+
+  app.get('/v1/work', {
+    schema: { tags, summary: 'List work (oldest first)', querystring: WorkListQuery, response: { 200: Type.Ref('WorkList'), ...problemResponses(400) } },
+  }, async (req) => {
+    const { state, mutex, label, limit, cursor } = req.query;
+    return work.list({
+      ...(state === undefined ? {} : { states: new Set(state.split(',') as WorkState[]) }),
+      ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
+      ...(label === undefined ? {} : { label }),
+    }, limit ?? 100, cursor);
+  });
+
+  app.get('/v1/work/:id', {
+    schema: {
+      tags, summary: 'One work item', description: '`?wait=terminal&timeoutMs=N` long-polls until the work is terminal, or returns it as it is at the timeout.',
+      params: WorkIdParams, querystring: WorkGetQuery, response: { 200: WorkRef, ...problemResponses(400, 404) },
+    },
+  }, async (req) => {
+    const { id } = req.params;
+    if (req.query.wait !== 'terminal') return work.get(id);
+    const timeoutMs = req.query.timeoutMs ?? Math.min(DEFAULT_WAIT_MS, config.limits.maxWaitMs);
+    if (timeoutMs > config.limits.maxWaitMs) {
+      throw validationProblem([{ field: 'query/timeoutMs', message: `must be <= ${config.limits.maxWaitMs} (MAX_WAIT_MS)` }]);
+    }
+    const gone = new AbortController();
+    req.raw.once('close', () => gone.abort());
+    return work.waitTerminal(id, timeoutMs, gone.signal);
+  });
+
+  app.post('/v1/work/:id/signal', {
+    schema: {
+      tags, summary: 'Make a holding callback return now', description: 'Ends an untilSignaled hold or a long hold; sent before the acquire, the hold ends as soon as it acquires. 409 if the work is terminal.',
+      params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(404, 409) },
+    },
+  }, async (req, reply) => reply.code(202).send(work.signal(req.params.id)));
+
+  app.delete('/v1/work/:id', {
+    schema: {
+      tags, summary: 'Cancel', description: 'queued → cancelled; waiting → the wait is aborted → cancelled; holding → like signal (returns, then released). 409 if terminal.',
+      params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(404, 409) },
+    },
+  }, async (req, reply) => reply.code(202).send(work.cancel(req.params.id)));
+};

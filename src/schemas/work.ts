@@ -1,0 +1,79 @@
+import { Type, type Static } from 'typebox';
+import { ListQuery, listOf, Nanos, Timestamp } from './common.js';
+
+export const WORK_STATES = ['queued', 'waiting', 'holding', 'released', 'timed_out', 'cancelled', 'failed'] as const;
+export type WorkState = typeof WORK_STATES[number];
+export const TERMINAL_STATES: ReadonlySet<WorkState> = new Set(['released', 'timed_out', 'cancelled', 'failed']);
+
+export const WorkStateSchema = Type.Union([
+  Type.Literal('queued'), Type.Literal('waiting'), Type.Literal('holding'), Type.Literal('released'),
+  Type.Literal('timed_out'), Type.Literal('cancelled'), Type.Literal('failed'),
+]);
+
+/**
+ * The submit body. Bounds on the numbers come from configuration and are checked by
+ * the work service (so the limits stay configurable); the schema fixes types and
+ * rejects unknown fields.
+ */
+export const WorkRequest = Type.Object({
+  mutex: Type.String({ minLength: 1, maxLength: 1024, description: 'Win32 name: "Global\\\\Deploy", "Local\\\\x" or bare "x" (= Local\\x). Opened on first use.' }),
+  acquireTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: 30000, description: '0 = try once' })),
+  holdMs: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'How long to hold after acquiring; with untilSignaled the upper bound (0 = MAX_HOLD_MS)' })),
+  untilSignaled: Type.Optional(Type.Boolean({ default: false, description: 'Hold until POST /v1/work/{id}/signal (or cancel)' })),
+  spinMs: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'CPU-bound work while holding, before the hold' })),
+  mayRunLong: Type.Optional(Type.Boolean({ default: false, description: 'Call CallbackMayRunLong; the result is reported' })),
+  label: Type.Optional(Type.String({ description: 'Free text for filtering (≤ MAX_LABEL_LENGTH)' })),
+}, { $id: 'WorkRequest', additionalProperties: false });
+export type WorkRequestBody = Static<typeof WorkRequest>;
+
+export const WorkRequestEcho = Type.Object({
+  acquireTimeoutMs: Type.Integer(),
+  holdMs: Type.Integer(),
+  untilSignaled: Type.Boolean(),
+  spinMs: Type.Integer(),
+  mayRunLong: Type.Boolean(),
+});
+
+export const Work = Type.Object({
+  id: Type.String(),
+  mutex: Type.String({ description: 'Normalised name' }),
+  label: Type.Union([Type.String(), Type.Null()]),
+  state: WorkStateSchema,
+  request: WorkRequestEcho,
+  fencingToken: Type.Union([Type.Integer(), Type.Null()], { description: 'Per-mutex acquisition counter, set at acquire' }),
+  abandoned: Type.Union([Type.Boolean(), Type.Null()], { description: 'Acquired with WAIT_ABANDONED' }),
+  threadId: Type.Union([Type.Integer(), Type.Null()], { description: 'Pool thread that ran the callback' }),
+  mayRunLong: Type.Union([Type.Boolean(), Type.Null()], { description: 'CallbackMayRunLong result (null when not asked)' }),
+  signaled: Type.Boolean({ description: 'The hold was ended early by signal or cancel' }),
+  cancelRequested: Type.Boolean(),
+  queuedAt: Timestamp, queuedAtNs: Nanos,
+  startedAt: Timestamp, startedAtNs: Nanos,
+  acquiredAt: Timestamp, acquiredAtNs: Nanos,
+  returnedAt: Timestamp, returnedAtNs: Nanos,
+  releasedAt: Timestamp, releasedAtNs: Nanos,
+  endedAt: Timestamp, endedAtNs: Nanos,
+  error: Type.Union([Type.Ref('Problem'), Type.Null()]),
+}, { $id: 'Work' });
+export type WorkView = Static<typeof Work>;
+
+export const WorkList = listOf(Type.Ref('Work'), 'WorkList');
+
+export const WorkIdParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+});
+
+export const WorkListQuery = Type.Object({
+  ...ListQuery,
+  state: Type.Optional(Type.String({ pattern: `^(${WORK_STATES.join('|')})(,(${WORK_STATES.join('|')}))*$`, description: 'One state or several, comma-separated' })),
+  mutex: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  label: Type.Optional(Type.String({ maxLength: 4096 })),
+}, { additionalProperties: false });
+
+export const WorkGetQuery = Type.Object({
+  wait: Type.Optional(Type.Literal('terminal', { description: 'Long-poll until the work is terminal' })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 0, description: 'Long-poll bound (≤ MAX_WAIT_MS); default 30000' })),
+}, { additionalProperties: false });
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', description: 'Same key + same body → the same work; same key + other body → 422' })),
+});

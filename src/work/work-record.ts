@@ -1,0 +1,141 @@
+/**
+ * A work item as the service keeps it, its lifecycle state machine, and its API view.
+ */
+import type { Clock } from '../clock.js';
+import type { Ns, Phase } from '../engine/types.js';
+import type { ProblemBody } from '../http/problem.js';
+import { engineErrorBody } from '../http/problem.js';
+import { TERMINAL_STATES, type WorkState, type WorkView } from '../schemas/work.js';
+
+export interface ResolvedRequest {
+  readonly mutex: string;
+  readonly acquireTimeoutMs: number;
+  readonly holdMs: number;
+  readonly untilSignaled: boolean;
+  readonly spinMs: number;
+  readonly mayRunLong: boolean;
+  readonly label: string | null;
+}
+
+export interface WorkRecord {
+  /** Creation order: the id's number and the list cursor. */
+  readonly seq: number;
+  readonly id: string;
+  readonly request: ResolvedRequest;
+  readonly idempotencyKey: string | null;
+  state: WorkState;
+  fencingToken: number | null;
+  abandoned: boolean | null;
+  threadId: number | null;
+  mayRunLong: boolean | null;
+  signaled: boolean;
+  cancelRequested: boolean;
+  queuedNs: Ns;
+  startedNs: Ns | null;
+  acquiredNs: Ns | null;
+  returnedNs: Ns | null;
+  releasedNs: Ns | null;
+  endedNs: Ns | null;
+  error: ProblemBody | null;
+}
+
+export const isTerminal = (work: WorkRecord): boolean => TERMINAL_STATES.has(work.state);
+
+/** From which states each phase may move a work (DESIGN §3 States). */
+const ALLOWED_FROM: Record<Phase['type'], readonly WorkState[]> = {
+  started: ['queued'],
+  acquired: ['waiting'],
+  returned: ['holding'],
+  released: ['holding'],
+  timed_out: ['queued', 'waiting'],
+  cancelled: ['queued', 'waiting'],
+  failed: ['queued', 'waiting', 'holding'],
+};
+
+const NEXT_STATE: Record<Phase['type'], WorkState> = {
+  started: 'waiting',
+  acquired: 'holding',
+  returned: 'holding',
+  released: 'released',
+  timed_out: 'timed_out',
+  cancelled: 'cancelled',
+  failed: 'failed',
+};
+
+export function canApply(work: WorkRecord, phase: Phase): boolean {
+  return ALLOWED_FROM[phase.type].includes(work.state);
+}
+
+/**
+ * Applies one engine phase to the record. Returns false (and changes nothing) when the
+ * phase does not fit the state, e.g. a late `released` after the service already
+ * published the release (DESIGN §1.4).
+ */
+export function applyPhase(work: WorkRecord, phase: Phase): boolean {
+  if (!canApply(work, phase)) return false;
+  switch (phase.type) {
+    case 'started':
+      work.startedNs = phase.atNs;
+      work.threadId = phase.threadId;
+      work.mayRunLong = phase.mayRunLong;
+      break;
+    case 'acquired':
+      work.acquiredNs = phase.atNs;
+      work.threadId = phase.threadId;
+      work.abandoned = phase.abandoned;
+      work.fencingToken = phase.fencingToken;
+      break;
+    case 'returned':
+      work.returnedNs = phase.atNs;
+      work.signaled = phase.signaled;
+      break;
+    case 'released':
+      work.releasedNs = phase.atNs;
+      work.endedNs = phase.atNs;
+      break;
+    case 'failed':
+      work.error = engineErrorBody(phase.error);
+      work.endedNs = phase.atNs;
+      break;
+    case 'timed_out':
+    case 'cancelled':
+      work.endedNs = phase.atNs;
+      break;
+  }
+  work.state = NEXT_STATE[phase.type];
+  return true;
+}
+
+const nsText = (ns: Ns | null) => (ns === null ? null : ns.toString());
+
+export function toWorkView(work: WorkRecord, clock: Clock): WorkView {
+  const iso = (ns: Ns | null) => (ns === null ? null : clock.iso(ns));
+  const { request } = work;
+  return {
+    id: work.id,
+    mutex: request.mutex,
+    label: request.label,
+    state: work.state,
+    request: {
+      acquireTimeoutMs: request.acquireTimeoutMs,
+      holdMs: request.holdMs,
+      untilSignaled: request.untilSignaled,
+      spinMs: request.spinMs,
+      mayRunLong: request.mayRunLong,
+    },
+    fencingToken: work.fencingToken,
+    abandoned: work.abandoned,
+    threadId: work.threadId,
+    mayRunLong: work.mayRunLong,
+    signaled: work.signaled,
+    cancelRequested: work.cancelRequested,
+    queuedAt: iso(work.queuedNs), queuedAtNs: nsText(work.queuedNs),
+    startedAt: iso(work.startedNs), startedAtNs: nsText(work.startedNs),
+    acquiredAt: iso(work.acquiredNs), acquiredAtNs: nsText(work.acquiredNs),
+    returnedAt: iso(work.returnedNs), returnedAtNs: nsText(work.returnedNs),
+    releasedAt: iso(work.releasedNs), releasedAtNs: nsText(work.releasedNs),
+    endedAt: iso(work.endedNs), endedAtNs: nsText(work.endedNs),
+    // Typed as the schema's Ref('Problem'); ProblemBody is that shape.
+    error: work.error as WorkView['error'],
+  };
+}

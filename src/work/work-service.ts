@@ -1,0 +1,336 @@
+/**
+ * The work service: turns requests into engine work, engine phases into state and
+ * events, and keeps the invariants of DESIGN §4 that belong to the service:
+ *  - per mutex, `released(prev)` is published before `acquired(next)` (§1.4);
+ *  - every work gets exactly one terminal event;
+ *  - bad input and exceeded limits change nothing.
+ */
+import type { Clock } from '../clock.js';
+import { EngineError } from '../engine/errors.js';
+import type { Engine, Ns, Phase } from '../engine/types.js';
+import type { EventLog } from '../events/event-log.js';
+import { conflict, HttpProblem, limitExceeded, notFound, unavailable, validationProblem, type ValidationIssue } from '../http/problem.js';
+import { MutexRegistry, type MutexRecord } from '../mutex/registry.js';
+import type { WorkEventType } from '../schemas/events.js';
+import type { WorkRequestBody, WorkState, WorkView } from '../schemas/work.js';
+import { fingerprint, IdempotencyKeys } from './idempotency.js';
+import { applyPhase, isTerminal, toWorkView, type ResolvedRequest, type WorkRecord } from './work-record.js';
+import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
+
+export interface WorkLimits {
+  maxQueuedWork: number;
+  maxQueuedWorkPerMutex: number;
+  maxAcquireTimeoutMs: number;
+  maxHoldMs: number;
+  maxSpinMs: number;
+  maxLabelLength: number;
+}
+
+export interface WorkServiceOptions {
+  engine: Engine;
+  events: EventLog;
+  mutexes: MutexRegistry;
+  clock: Clock;
+  limits: WorkLimits;
+  workHistory: number;
+  /** Called for every work transition (logging, metrics). */
+  onTransition?: (work: WorkRecord, type: WorkEventType) => void;
+}
+
+export interface SubmitResult { work: WorkView; replayed: boolean }
+
+export interface WorkFilter { states?: ReadonlySet<WorkState>; mutex?: string; label?: string }
+
+const DEFAULTS = { acquireTimeoutMs: 30_000, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false } as const;
+
+export class WorkService {
+  private readonly works = new Map<string, WorkRecord>();
+  /** Finished works in the order they finished: the eviction queue. */
+  private readonly finished: WorkRecord[] = [];
+  private finishedHead = 0;
+  private readonly ids: WorkIds;
+  private readonly idempotency = new IdempotencyKeys();
+  private readonly terminalWaiters = new Map<string, Set<() => void>>();
+  private unfinished = 0;
+  private draining = false;
+  private readonly engine: Engine;
+  private readonly events: EventLog;
+  private readonly mutexes: MutexRegistry;
+  private readonly clock: Clock;
+  private readonly limits: WorkLimits;
+  private readonly workHistory: number;
+  private readonly onTransition: ((work: WorkRecord, type: WorkEventType) => void) | undefined;
+
+  constructor(options: WorkServiceOptions) {
+    this.engine = options.engine;
+    this.events = options.events;
+    this.mutexes = options.mutexes;
+    this.clock = options.clock;
+    this.limits = options.limits;
+    this.workHistory = options.workHistory;
+    this.onTransition = options.onTransition;
+    this.ids = new WorkIds(options.events.boot);
+    this.engine.onPhase((phase) => this.onPhase(phase));
+  }
+
+  get unfinishedCount(): number { return this.unfinished; }
+  get retainedCount(): number { return this.works.size; }
+  get isDraining(): boolean { return this.draining; }
+
+  countByState(): Record<WorkState, number> {
+    const counts: Record<WorkState, number> = { queued: 0, waiting: 0, holding: 0, released: 0, timed_out: 0, cancelled: 0, failed: 0 };
+    for (const work of this.works.values()) counts[work.state]++;
+    return counts;
+  }
+
+  /** Validates against the configured bounds and fills defaults; throws one 400 listing every bad field. */
+  resolve(body: WorkRequestBody): ResolvedRequest {
+    const issues: ValidationIssue[] = [];
+    const bound = (field: 'acquireTimeoutMs' | 'holdMs' | 'spinMs', max: number, limit: string) => {
+      const value = body[field] ?? DEFAULTS[field];
+      if (value > max) issues.push({ field: `body/${field}`, message: `must be <= ${max} (${limit})` });
+      return value;
+    };
+    const acquireTimeoutMs = bound('acquireTimeoutMs', this.limits.maxAcquireTimeoutMs, 'MAX_ACQUIRE_TIMEOUT_MS');
+    const holdMs = bound('holdMs', this.limits.maxHoldMs, 'MAX_HOLD_MS');
+    const spinMs = bound('spinMs', this.limits.maxSpinMs, 'MAX_SPIN_MS');
+    const label = body.label ?? null;
+    if (label !== null && label.length > this.limits.maxLabelLength) {
+      issues.push({ field: 'body/label', message: `must be at most ${this.limits.maxLabelLength} characters (MAX_LABEL_LENGTH)` });
+    }
+    let mutex = '';
+    try {
+      mutex = MutexRegistry.normalise(body.mutex, 'body/mutex');
+    } catch (err) {
+      if (err instanceof HttpProblem && err.extra.errors) issues.push(...err.extra.errors);
+      else throw err;
+    }
+    if (issues.length > 0) throw validationProblem(issues);
+    return {
+      mutex,
+      acquireTimeoutMs,
+      holdMs,
+      untilSignaled: body.untilSignaled ?? DEFAULTS.untilSignaled,
+      spinMs,
+      mayRunLong: body.mayRunLong ?? DEFAULTS.mayRunLong,
+      label,
+    };
+  }
+
+  submit(body: WorkRequestBody, idempotencyKey: string | undefined): SubmitResult {
+    if (this.draining) throw unavailable('shutting-down', 'the service is shutting down and accepts no new work');
+    const request = this.resolve(body);
+    const print = fingerprint({ ...request });
+    if (idempotencyKey !== undefined) {
+      const seen = this.idempotency.lookup(idempotencyKey, print);
+      if (seen.kind === 'replay') return { work: this.view(this.require(seen.workId)), replayed: true };
+      if (seen.kind === 'mismatch') {
+        throw new HttpProblem(422, 'idempotency-key-reused', 'Idempotency key reused',
+          `Idempotency-Key ${JSON.stringify(idempotencyKey)} was used for work ${seen.workId} with a different request`);
+      }
+    }
+    if (this.unfinished >= this.limits.maxQueuedWork) {
+      throw limitExceeded('MAX_QUEUED_WORK', `${this.unfinished} works are unfinished (limit ${this.limits.maxQueuedWork}); retry when some finish`, 1);
+    }
+    const known = this.mutexes.get(request.mutex);
+    if (known && known.unfinished >= this.limits.maxQueuedWorkPerMutex) {
+      throw limitExceeded('MAX_QUEUED_WORK_PER_MUTEX', `mutex ${JSON.stringify(request.mutex)} has ${known.unfinished} unfinished works (limit ${this.limits.maxQueuedWorkPerMutex})`, 1);
+    }
+    const mutex = known ?? this.mutexes.open(request.mutex).record;
+
+    const { seq, id } = this.ids.next();
+    const work: WorkRecord = {
+      seq, id, request, idempotencyKey: idempotencyKey ?? null, state: 'queued',
+      fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
+      queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
+      error: null,
+    };
+    // The engine reports phases asynchronously, so submitting before publishing
+    // `work.queued` cannot reorder events, and a refused submit leaves no trace.
+    this.engine.submit({
+      workId: id,
+      mutex: request.mutex,
+      acquireTimeoutMs: request.acquireTimeoutMs,
+      spinMs: request.spinMs,
+      holdMs: request.untilSignaled && request.holdMs === 0 ? this.limits.maxHoldMs : request.holdMs,
+      mayRunLong: request.mayRunLong,
+    });
+    this.works.set(id, work);
+    if (idempotencyKey !== undefined) this.idempotency.remember(idempotencyKey, print, id);
+    this.unfinished++;
+    mutex.unfinished++;
+    mutex.queued++;
+    this.publish(work, 'work.queued');
+    return { work: this.view(work), replayed: false };
+  }
+
+  get(id: string): WorkView { return this.view(this.require(id)); }
+
+  require(id: string): WorkRecord {
+    const work = this.works.get(id);
+    if (work) return work;
+    if (this.ids.seqOf(id) !== null) {
+      throw new HttpProblem(404, 'work-evicted', 'Work evicted',
+        `work ${id} finished and was evicted from the history (WORK_HISTORY keeps the last ${this.workHistory} finished works)`);
+    }
+    throw notFound('work-not-found', `no work with id ${JSON.stringify(id)} was submitted to this server process`);
+  }
+
+  list(filter: WorkFilter, limit: number, cursor: string | undefined): { items: WorkView[]; nextCursor: string | null } {
+    const after = decodeCursor(cursor);
+    if (after === null) throw validationProblem([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
+    const items: WorkView[] = [];
+    let lastSeq = 0;
+    let more = false;
+    for (const work of this.works.values()) {
+      if (work.seq <= after) continue;
+      if (filter.states && !filter.states.has(work.state)) continue;
+      if (filter.mutex !== undefined && work.request.mutex !== filter.mutex) continue;
+      if (filter.label !== undefined && work.request.label !== filter.label) continue;
+      if (items.length === limit) { more = true; break; }
+      items.push(this.view(work));
+      lastSeq = work.seq;
+    }
+    return { items, nextCursor: more ? encodeCursor(lastSeq) : null };
+  }
+
+  /** Ends the hold (or, before acquiring, makes the hold end at once). */
+  signal(id: string): WorkView {
+    const work = this.requireUnfinished(id, 'signal');
+    this.engine.signal(id);
+    return this.view(work);
+  }
+
+  cancel(id: string): WorkView {
+    const work = this.requireUnfinished(id, 'cancel');
+    work.cancelRequested = true;
+    this.engine.cancel(id);
+    return this.view(work);
+  }
+
+  /** Resolves when the work is terminal, or after timeoutMs, or when aborted. */
+  async waitTerminal(id: string, timeoutMs: number, abort?: AbortSignal): Promise<WorkView> {
+    const work = this.require(id);
+    if (!isTerminal(work) && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const waiters = this.terminalWaiters.get(id) ?? new Set<() => void>();
+        this.terminalWaiters.set(id, waiters);
+        const done = () => {
+          clearTimeout(timer);
+          abort?.removeEventListener('abort', done);
+          waiters.delete(done);
+          if (waiters.size === 0) this.terminalWaiters.delete(id);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        abort?.addEventListener('abort', done, { once: true });
+        waiters.add(done);
+      });
+    }
+    return this.view(work);
+  }
+
+  /**
+   * Shutdown (DESIGN §4.5): refuse new work, let the engine cancel what has not
+   * started, abort waits, end holds and wait for callbacks; every work gets its
+   * terminal event before this resolves.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    await this.engine.close({ timeoutMs });
+    // An engine that broke its contract must still not leave a work without an end.
+    for (const work of this.works.values()) {
+      if (!isTerminal(work)) {
+        this.onPhase({ type: 'failed', workId: work.id, atNs: this.clock.nowNs(), error: new EngineError('shutting_down', 'the engine closed without finishing this work') });
+      }
+    }
+  }
+
+  view(work: WorkRecord): WorkView { return toWorkView(work, this.clock); }
+
+  private requireUnfinished(id: string, action: string): WorkRecord {
+    const work = this.require(id);
+    if (isTerminal(work)) throw conflict('work-finished', `cannot ${action} work ${id}: it is already ${work.state}`);
+    return work;
+  }
+
+  private onPhase(phase: Phase): void {
+    const work = this.works.get(phase.workId);
+    if (!work) return;
+    const mutex = this.mutexes.get(work.request.mutex);
+    if (!mutex) return;
+    if (phase.type === 'acquired') this.releasePreviousHolder(mutex, work, phase.atNs);
+    const before = work.state;
+    if (!applyPhase(work, phase)) return; // a late phase the service already accounted for
+    this.account(mutex, work, before);
+    this.publish(work, `work.${phase.type}`);
+  }
+
+  /**
+   * DESIGN §1.4: the next work can report `acquired` before the previous holder's
+   * `released` arrives. The mutex was provably free of the holder before the next
+   * acquisition, so publish the holder's end first, stamped no later than that
+   * acquisition; its own late phases are then ignored.
+   */
+  private releasePreviousHolder(mutex: MutexRecord, next: WorkRecord, acquiredNs: Ns): void {
+    const holder = mutex.holder;
+    if (!holder || holder.workId === next.id) return;
+    const previous = this.works.get(holder.workId);
+    if (!previous || previous.state !== 'holding') { mutex.holder = null; return; }
+    const atNs = acquiredNs;
+    if (previous.returnedNs === null) {
+      applyPhase(previous, { type: 'returned', workId: previous.id, atNs, signaled: false });
+      this.publish(previous, 'work.returned');
+    }
+    applyPhase(previous, { type: 'released', workId: previous.id, atNs: previous.returnedNs! > atNs ? previous.returnedNs! : atNs });
+    this.account(mutex, previous, 'holding');
+    this.publish(previous, 'work.released');
+  }
+
+  /** Keeps the mutex's counters and the service totals in step with one transition. */
+  private account(mutex: MutexRecord, work: WorkRecord, before: WorkState): void {
+    const after = work.state;
+    if (before === after) return;
+    if (before === 'queued') mutex.queued--;
+    if (before === 'waiting') mutex.waiting--;
+    if (before === 'holding' && mutex.holder?.workId === work.id) mutex.holder = null;
+    if (after === 'waiting') mutex.waiting++;
+    if (after === 'holding') {
+      mutex.holder = { workId: work.id, threadId: work.threadId ?? 0, sinceNs: work.acquiredNs! };
+      mutex.acquisitions++;
+      if (work.abandoned) mutex.abandonedAcquisitions++;
+      if (work.fencingToken !== null && work.fencingToken > mutex.fencingToken) mutex.fencingToken = work.fencingToken;
+    }
+    if (after === 'timed_out') mutex.timeouts++;
+    if (isTerminal(work)) this.finish(mutex, work);
+  }
+
+  private finish(mutex: MutexRecord, work: WorkRecord): void {
+    this.unfinished--;
+    mutex.unfinished--;
+    this.finished.push(work);
+    this.evictBeyondHistory();
+    const waiters = this.terminalWaiters.get(work.id);
+    // Waiters resolve after the terminal event is published (publish runs right after).
+    if (waiters) queueMicrotask(() => { for (const done of [...waiters]) done(); });
+  }
+
+  private evictBeyondHistory(): void {
+    while (this.finished.length - this.finishedHead > this.workHistory) {
+      const oldest = this.finished[this.finishedHead]!;
+      this.finished[this.finishedHead++] = undefined as unknown as WorkRecord; // drop the reference
+      this.works.delete(oldest.id);
+      if (oldest.idempotencyKey !== null) this.idempotency.forget(oldest.idempotencyKey);
+    }
+    // Compact the queue now and then instead of shifting on every eviction.
+    if (this.finishedHead > 1024 && this.finishedHead * 2 > this.finished.length) {
+      this.finished.splice(0, this.finishedHead);
+      this.finishedHead = 0;
+    }
+  }
+
+  private publish(work: WorkRecord, type: WorkEventType): void {
+    this.events.publish(type, this.clock.nowIso(), { work: this.view(work) }, { mutex: work.request.mutex, workId: work.id });
+    this.onTransition?.(work, type);
+  }
+}
