@@ -1,0 +1,39 @@
+/**
+ * The blocking wait for a mutex, on a worker thread: the emulated WaitForMultipleObjects
+ * ({mutex, abort}) of the win32 shim. It sleeps in Atomics.wait on the slot's wake word
+ * with the real remaining timeout; a release, an abandonment or an abort bumps that word
+ * and notifies, so the sleeper re-checks. No polling.
+ */
+import { msToNs, nowNs, nsToMs } from './clock.js';
+import { SLOT_WAKE, tryAcquire, wakeSequence, type Acquisition, type SlotRef } from './mutex-slot.js';
+import { CONTROL_CANCEL } from './protocol.js';
+import type { Ns } from '../types.js';
+
+export type AcquireOutcome =
+  | { readonly kind: 'acquired'; readonly atNs: Ns; readonly acquisition: Acquisition }
+  | { readonly kind: 'timed_out'; readonly atNs: Ns }
+  | { readonly kind: 'cancelled'; readonly atNs: Ns };
+
+/**
+ * @param timeoutMs 0 = try once; not finite = wait without a deadline.
+ * @param control the worker's control words; CONTROL_CANCEL aborts the wait.
+ */
+export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Array, timeoutMs: number): AcquireOutcome {
+  const deadline = Number.isFinite(timeoutMs) ? nowNs() + msToNs(timeoutMs) : undefined;
+  for (;;) {
+    // Read the wake word before looking at anything else: a release or an abort that
+    // happens after this read changes the word, so the wait below returns at once
+    // instead of sleeping through it.
+    const seen = wakeSequence(slot);
+    if (Atomics.load(control, CONTROL_CANCEL) !== 0) return { kind: 'cancelled', atNs: nowNs() };
+    const acquisition = tryAcquire(slot, threadId);
+    if (acquisition !== undefined) return { kind: 'acquired', atNs: nowNs(), acquisition };
+    let waitMs = Infinity;
+    if (deadline !== undefined) {
+      const now = nowNs();
+      if (now >= deadline) return { kind: 'timed_out', atNs: now };
+      waitMs = nsToMs(deadline - now);
+    }
+    Atomics.wait(slot.view, slot.base + SLOT_WAKE, seen, waitMs);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * One work callback on a pool worker, start to finish: the body (wait for the mutex,
+ * spin, hold, return) and then the epilog that performs the on-return action the body
+ * registered: releasing the mutex, like ReleaseMutexWhenCallbackReturns. Every step is
+ * reported with a timestamp taken right here, on the thread that did it.
+ */
+import { waitForMutex } from './acquire.js';
+import { hold, spin } from './busy-work.js';
+import { nowNs } from './clock.js';
+import { release, type SlotRef } from './mutex-slot.js';
+import { CONTROL_CANCEL, POOL_BUSY, POOL_MAX, POOL_THREADS, type RunOrder, type WorkerPhase } from './protocol.js';
+
+/** What the callback needs from the thread it runs on. */
+export interface CallbackThread {
+  readonly threadId: number;
+  readonly control: Int32Array;
+  readonly poolState: Int32Array;
+  slot(index: number): SlotRef;
+}
+
+/**
+ * CallbackMayRunLong: true when the pool can give the queue another thread, an idle one
+ * or a new one below maxThreads; false when it cannot (the Windows pool then returns
+ * FALSE). This callback's own worker counts as busy.
+ */
+function callbackMayRunLong(poolState: Int32Array): boolean {
+  const threads = Atomics.load(poolState, POOL_THREADS);
+  return Atomics.load(poolState, POOL_BUSY) < threads || threads < Atomics.load(poolState, POOL_MAX);
+}
+
+export function runCallback(order: RunOrder, thread: CallbackThread, report: (phase: WorkerPhase) => void): void {
+  const { workId } = order;
+  const { threadId, control } = thread;
+  // Cancelled after dispatch but before the callback began: it never starts.
+  if (Atomics.load(control, CONTROL_CANCEL) !== 0) {
+    report({ type: 'cancelled', workId, atNs: nowNs() });
+    return;
+  }
+  report({
+    type: 'started', workId, atNs: nowNs(), threadId,
+    mayRunLong: order.mayRunLong ? callbackMayRunLong(thread.poolState) : null,
+  });
+
+  const slot = thread.slot(order.slot);
+  const outcome = waitForMutex(slot, threadId, control, order.acquireTimeoutMs);
+  if (outcome.kind !== 'acquired') {
+    report({ type: outcome.kind, workId, atNs: outcome.atNs });
+    return;
+  }
+  // The release is registered only now, after a successful wait, and exactly once.
+  report({ type: 'acquired', workId, atNs: outcome.atNs, threadId, ...outcome.acquisition });
+
+  const signaled = spin(control, order.spinMs) || hold(control, order.holdMs);
+  report({ type: 'returned', workId, atNs: nowNs(), signaled });
+
+  // Epilog: the on-return actions, in Windows order (only the mutex release here).
+  release(slot, threadId);
+  report({ type: 'released', workId, atNs: nowNs() });
+}

@@ -1,0 +1,261 @@
+/**
+ * The emulated engine: the win32 engine's semantics with real threads and no Windows.
+ *
+ * - Callbacks run on a pool of worker_threads (see pool.ts) that grows while callbacks
+ *   block, like the Windows pool.
+ * - Mutexes live in a SharedArrayBuffer table (mutex-table.ts); a callback waits for
+ *   its mutex on its own thread with Atomics.wait and the real timeout, owns it under
+ *   its thread id, and its epilog releases it after the body returns (callback.ts).
+ * - A worker that dies owning a mutex leaves it abandoned; the next acquirer is told.
+ * - Mutex names are process-local: nothing outside this engine instance sees them.
+ * - The main thread never blocks: it only reads, stores and notifies shared words.
+ */
+import { EngineError } from '../errors.js';
+import type {
+  Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns,
+  PhaseListener, PoolLimits, PoolStats, TerminalPhase, WorkSpec,
+} from '../types.js';
+import { nowNs } from './clock.js';
+import { MutexHandles } from './mutex-handles.js';
+import { abandonIfOwnedBy, readProbe, wakeWaiters, SLOT_WORDS } from './mutex-slot.js';
+import { MutexTable } from './mutex-table.js';
+import { PhaseSink } from './phase-sink.js';
+import { checkPoolLimits } from './pool-limits.js';
+import { WorkerPool } from './pool.js';
+import type { WorkerPhase } from './protocol.js';
+import type { WorkRecord } from './work-record.js';
+
+export interface EmulatedEngineOptions extends EngineOptions {
+  /** How long an idle worker above minThreads lives before it exits. Default 30 s. */
+  readonly idleRetireMs?: number;
+  /** Mutex slots per SharedArrayBuffer chunk; the table grows a chunk at a time. Default 1024 (20 KB). */
+  readonly tableChunkSlots?: number;
+}
+
+const DEFAULT_IDLE_RETIRE_MS = 30_000;
+const DEFAULT_TABLE_CHUNK_SLOTS = 1024;
+
+export class EmulatedEngine implements Engine {
+  readonly info: EngineInfo;
+  private readonly table: MutexTable;
+  private readonly handles: MutexHandles;
+  private readonly pool: WorkerPool;
+  private readonly sink = new PhaseSink();
+  /** Submitted works that have no terminal phase yet. */
+  private readonly works = new Map<string, WorkRecord>();
+  private submitted = 0;
+  private completed = 0;
+  private closing: Promise<void> | undefined;
+  /** Set while close() waits for the last work to end. */
+  private onDrained: (() => void) | undefined;
+
+  constructor(options: EmulatedEngineOptions) {
+    const limits = checkPoolLimits(options.pool);
+    const chunkSlots = options.tableChunkSlots ?? DEFAULT_TABLE_CHUNK_SLOTS;
+    const idleRetireMs = options.idleRetireMs ?? DEFAULT_IDLE_RETIRE_MS;
+    // The pool exists before the first chunk is added (at the first openMutex).
+    this.table = new MutexTable(chunkSlots, (index, buffer) => this.pool.shareTableChunk(index, buffer));
+    this.handles = new MutexHandles(this.table);
+    this.pool = new WorkerPool(limits, this.table, {
+      phase: (record, phase) => this.onWorkerPhase(record, phase),
+      workerDied: (record, threadId, error) => this.onWorkerDied(record, threadId, error),
+      unrunnable: (records, error) => this.onUnrunnable(records, error),
+    }, { idleRetireMs });
+    this.info = {
+      kind: 'emulated',
+      nameScope: 'process',
+      clock: 'process.hrtime.bigint (ns, monotonic)',
+      details: {
+        threads: 'node:worker_threads',
+        mutexTable: 'SharedArrayBuffer + Atomics.wait/notify',
+        mutexSlotBytes: SLOT_WORDS * Int32Array.BYTES_PER_ELEMENT,
+        tableChunkSlots: chunkSlots,
+        idleRetireMs,
+        node: process.version,
+      },
+    };
+  }
+
+  /** Spawns minThreads workers; rejects with EngineError('engine_unavailable') if one cannot start. */
+  async start(): Promise<void> {
+    try {
+      await this.pool.start();
+    } catch (error) {
+      await this.pool.shutdown();
+      throw new EngineError('engine_unavailable', `emulated engine: a worker thread could not start: ${String(error)}`, { cause: error });
+    }
+  }
+
+  nowNs(): Ns {
+    return nowNs();
+  }
+
+  onPhase(listener: PhaseListener): void {
+    this.sink.setListener(listener);
+  }
+
+  /** `existed` is true only if this engine already had the name open: names are process-local. */
+  openMutex(name: string): MutexOpened {
+    this.assertOpen();
+    return this.handles.open(name);
+  }
+
+  /**
+   * Forget the name. The service guarantees no work uses it; if one still does, its slot
+   * stays valid until that work ends. Throws EngineError('mutex_not_open').
+   */
+  closeMutex(name: string): void {
+    this.handles.close(name);
+  }
+
+  /** Throws EngineError('mutex_not_open'). */
+  probeMutex(name: string): MutexProbe {
+    return readProbe(this.table.ref(this.handles.slotOf(name)));
+  }
+
+  /** Throws EngineError('shutting_down' | 'mutex_not_open'); a reused work id is a caller bug (Error). */
+  submit(spec: WorkSpec): void {
+    this.assertOpen();
+    if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
+    const slot = this.handles.slotOf(spec.mutex);
+    const record: WorkRecord = { spec, slot, stage: 'queued', worker: undefined, signaledEarly: false };
+    this.handles.use(slot);
+    this.works.set(spec.workId, record);
+    this.submitted++;
+    this.pool.enqueue(record);
+  }
+
+  /** Unknown or already terminal work ids are ignored (the service validates ids). */
+  signal(workId: string): void {
+    const record = this.works.get(workId);
+    if (record === undefined) return;
+    if (record.worker === undefined) record.signaledEarly = true;
+    else record.worker.signal();
+  }
+
+  /** Unknown or already terminal work ids are ignored (the service validates ids). */
+  cancel(workId: string): void {
+    const record = this.works.get(workId);
+    if (record === undefined) return;
+    if (this.pool.unqueue(record)) {
+      this.finish(record, { type: 'cancelled', workId, atNs: nowNs() }, 'soon');
+      return;
+    }
+    this.abort(record);
+  }
+
+  poolStats(): PoolStats {
+    const counts = this.pool.counts();
+    return {
+      ...this.pool.currentLimits,
+      threads: counts.threads,
+      active: counts.running,
+      queued: counts.queued + counts.dispatched,
+      submitted: this.submitted,
+      completed: this.completed,
+    };
+  }
+
+  /** Applied at once: idle workers above the new maximum exit, queued work gets new workers. */
+  setPoolLimits(limits: PoolLimits): void {
+    this.pool.setLimits(checkPoolLimits(limits));
+  }
+
+  /**
+   * Cancel queued works, abort waits, end holds, wait up to timeoutMs for the callbacks
+   * to return; workers still running then are terminated (their works fail with
+   * thread_died, mutexes they own become abandoned, so none stays held). Every terminal
+   * phase is delivered before the returned promise resolves. Idempotent.
+   */
+  close(options: EngineCloseOptions): Promise<void> {
+    this.closing ??= this.shutdown(options.timeoutMs);
+    return this.closing;
+  }
+
+  /**
+   * Test hook, not part of the Engine contract: kill the worker thread running `workId`
+   * as if it crashed. Resolves once the death is handled: the work has its `failed`
+   * (thread_died) phase, a mutex it owned is abandoned, a replacement worker is spawned
+   * if the pool needs one. Throws EngineError('work_unknown') unless the work is
+   * dispatched to a worker.
+   */
+  async crashWorkerOf(workId: string): Promise<void> {
+    const worker = this.works.get(workId)?.worker;
+    if (worker === undefined) throw new EngineError('work_unknown', `work ${workId} is not running on a worker`);
+    await this.pool.crash(worker);
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new EngineError('shutting_down', 'the emulated engine is closing');
+  }
+
+  /** Abort the wait of a dispatched work, or end its hold if it already owns the mutex. */
+  private abort(record: WorkRecord): void {
+    if (record.worker === undefined) return;
+    record.worker.cancel();
+    // The waiter sleeps on the mutex's wake word, not on its control words.
+    wakeWaiters(this.table.ref(record.slot));
+  }
+
+  private onWorkerPhase(record: WorkRecord, phase: WorkerPhase): void {
+    if (phase.type === 'started') record.stage = 'running';
+    if (phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled') this.finish(record, phase, 'now');
+    else this.sink.deliver(phase);
+  }
+
+  private onWorkerDied(record: WorkRecord, threadId: number, error: Error | undefined): void {
+    const { workId } = record.spec;
+    const abandoned = abandonIfOwnedBy(this.table.ref(record.slot), threadId);
+    const message = `worker thread ${threadId} died running work ${workId}` +
+      (abandoned ? `; mutex ${record.spec.mutex} is abandoned` : '');
+    this.finish(record, {
+      type: 'failed', workId, atNs: nowNs(),
+      error: new EngineError('thread_died', message, { cause: error }),
+    }, 'now');
+  }
+
+  private onUnrunnable(records: readonly WorkRecord[], error: Error | undefined): void {
+    for (const record of records) {
+      const { workId } = record.spec;
+      this.finish(record, {
+        type: 'failed', workId, atNs: nowNs(),
+        error: new EngineError('thread_died', `no worker thread could be started for work ${workId}`, { cause: error }),
+      }, 'now');
+    }
+  }
+
+  /** The one way a work ends: bookkeeping first, then its terminal phase. */
+  private finish(record: WorkRecord, phase: TerminalPhase, when: 'now' | 'soon'): void {
+    if (this.works.get(record.spec.workId) !== record) return;
+    this.works.delete(record.spec.workId);
+    this.handles.unuse(record.slot);
+    this.completed++;
+    if (when === 'now') this.sink.deliver(phase);
+    else this.sink.deliverSoon(phase);
+    if (this.works.size === 0) this.onDrained?.();
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    const atNs = nowNs();
+    for (const record of this.pool.takeQueue()) this.finish(record, { type: 'cancelled', workId: record.spec.workId, atNs }, 'soon');
+    for (const record of this.works.values()) this.abort(record);
+    await this.drained(timeoutMs);
+    await this.pool.shutdown();
+    await this.sink.flush();
+    this.handles.closeAll();
+  }
+
+  /** Resolves when no work is left, or after timeoutMs. */
+  private drained(timeoutMs: number): Promise<void> {
+    if (this.works.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.onDrained = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.onDrained = done;
+    });
+  }
+}
