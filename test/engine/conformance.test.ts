@@ -1,0 +1,385 @@
+/**
+ * The engine conformance suite: one set of tests, run against every engine this platform
+ * has (factories.ts), covering the contract in src/engine/types.ts and the invariants of
+ * DESIGN §4. Tests synchronise on phases, never on sleeps; timing bounds are loose
+ * enough for a loaded 2-core machine.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PoolLimits } from '../../src/engine/types.js';
+import { engineFactories } from './factories.js';
+import { assertEngineError, EngineHarness, HOLD_UNTIL_SIGNALED_MS, msBetween, WAIT_TIMEOUT_MS } from './harness.js';
+import { mutualExclusionViolations } from './mutual-exclusion.js';
+
+/** Timers may fire a little early on some platforms (Windows ticks); this much is tolerated. */
+const EARLY_TOLERANCE = 0.9;
+
+/** A small deterministic PRNG (mulberry32), so a failing stress run can be replayed. */
+function randomSource(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const factory of engineFactories) {
+  describe(`engine conformance: ${factory.kind}`, () => {
+    const open = (t: Parameters<typeof EngineHarness.open>[0], pool: PoolLimits = { minThreads: 1, maxThreads: 4 }): Promise<EngineHarness> =>
+      EngineHarness.open(t, factory, pool);
+
+    it('describes itself and has a monotonic nanosecond clock', async (t) => {
+      const h = await open(t);
+      const { info } = h.engine;
+      assert.equal(info.kind, factory.kind);
+      assert.ok(info.nameScope === 'os' || info.nameScope === 'process');
+      assert.ok(info.clock.length > 0);
+      const first = h.engine.nowNs();
+      const second = h.engine.nowNs();
+      assert.equal(typeof first, 'bigint');
+      assert.ok(second >= first);
+    });
+
+    it('openMutex says whether the name existed; closeMutex closes it', async (t) => {
+      const h = await open(t);
+      const name = h.openMutex('existed');
+      assert.deepEqual(h.call(() => h.engine.openMutex(name)), { existed: true });
+      assert.deepEqual(h.engine.probeMutex(name), { state: 'free', recursion: 0 });
+      h.engine.closeMutex(name);
+      assertEngineError(() => h.engine.probeMutex(name), 'mutex_not_open');
+      assertEngineError(() => h.engine.submit({ workId: 'x1', mutex: name, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'mutex_not_open');
+      assertEngineError(() => h.engine.closeMutex(name), 'mutex_not_open');
+      // Nobody else had a handle, so closing destroyed it: reopening creates it again.
+      assert.deepEqual(h.engine.openMutex(name), { existed: false });
+      h.engine.closeMutex(name);
+    });
+
+    it('probe: free, held with recursion 1 while a callback owns it, free after released', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('probe');
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'held', recursion: 1 });
+      h.signal(holder);
+      await h.waitPhase(holder, 'released');
+      // `released` means the mutex is really free of the work.
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+      h.assertClean();
+    });
+
+    it('one work: started → acquired → returned → released, hold honoured', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('hold');
+      const holdMs = 150;
+      const id = h.submit({ mutex, holdMs });
+      await h.waitTerminal([id]);
+      assert.deepEqual(h.typesOf(id), ['started', 'acquired', 'returned', 'released']);
+      const started = h.expectPhase(id, 'started');
+      const acquired = h.expectPhase(id, 'acquired');
+      const returned = h.expectPhase(id, 'returned');
+      const released = h.expectPhase(id, 'released');
+      assert.ok(Number.isInteger(started.threadId) && started.threadId > 0);
+      assert.equal(started.mayRunLong, null, 'mayRunLong not asked');
+      assert.equal(acquired.abandoned, false);
+      assert.ok(acquired.fencingToken >= 1);
+      assert.equal(returned.signaled, false);
+      const heldMs = msBetween(acquired.atNs, returned.atNs);
+      assert.ok(heldMs >= holdMs * EARLY_TOLERANCE, `held ${heldMs} ms, asked ${holdMs}`);
+      assert.ok(msBetween(acquired.atNs, released.atNs) >= holdMs * EARLY_TOLERANCE);
+      assert.ok(heldMs < holdMs + WAIT_TIMEOUT_MS);
+      h.assertClean();
+    });
+
+    it('spin runs for spinMs, and a signal ends a long spin', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('spin');
+      const spinMs = 60;
+      const short = h.submit({ mutex, spinMs });
+      await h.waitTerminal([short]);
+      const spun = msBetween(h.expectPhase(short, 'acquired').atNs, h.expectPhase(short, 'returned').atNs);
+      assert.ok(spun >= spinMs * EARLY_TOLERANCE, `spun ${spun} ms, asked ${spinMs}`);
+      assert.equal(h.expectPhase(short, 'returned').signaled, false);
+
+      const long = h.submit({ mutex, spinMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(long, 'acquired');
+      h.signal(long);
+      await h.waitTerminal([long]);
+      assert.equal(h.expectPhase(long, 'returned').signaled, true);
+      assert.equal(h.terminalOf(long)?.type, 'released');
+      h.assertClean();
+    });
+
+    it('try once (acquireTimeoutMs 0) on a held mutex times out at once', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('try-once');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const tryer = h.submit({ mutex, acquireTimeoutMs: 0 });
+      const [ended] = await h.waitTerminal([tryer]);
+      assert.equal(ended?.type, 'timed_out');
+      assert.deepEqual(h.typesOf(tryer), ['started', 'timed_out']);
+      // "At once": far below any timeout a user would set; generous for a loaded box.
+      assert.ok(msBetween(h.expectPhase(tryer, 'started').atNs, h.expectPhase(tryer, 'timed_out').atNs) < 5_000);
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'held', recursion: 1 }, 'the holder keeps it');
+      h.signal(holder);
+      await h.waitTerminal([holder]);
+      // Try once on a free mutex acquires.
+      const lucky = h.submit({ mutex, acquireTimeoutMs: 0 });
+      const [luckyEnd] = await h.waitTerminal([lucky]);
+      assert.equal(luckyEnd?.type, 'released');
+      h.assertClean();
+    });
+
+    it('a 200 ms acquire timeout is honoured', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('timeout');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const timeoutMs = 200;
+      const waiter = h.submit({ mutex, acquireTimeoutMs: timeoutMs });
+      const [ended] = await h.waitTerminal([waiter]);
+      assert.equal(ended?.type, 'timed_out');
+      const waited = msBetween(h.expectPhase(waiter, 'started').atNs, h.expectPhase(waiter, 'timed_out').atNs);
+      assert.ok(waited >= timeoutMs * EARLY_TOLERANCE, `waited ${waited} ms for a ${timeoutMs} ms timeout`);
+      assert.ok(waited < timeoutMs + 10_000, `waited ${waited} ms for a ${timeoutMs} ms timeout`);
+      assert.equal(h.phase(waiter, 'acquired'), undefined);
+      h.signal(holder);
+      await h.waitTerminal([holder]);
+      h.assertClean();
+    });
+
+    it('a signal ends a long hold', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('signal');
+      const id = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      const acquired = await h.waitPhase(id, 'acquired');
+      h.signal(id);
+      await h.waitTerminal([id]);
+      const returned = h.expectPhase(id, 'returned');
+      assert.equal(returned.signaled, true);
+      assert.ok(msBetween(acquired.atNs, returned.atNs) < WAIT_TIMEOUT_MS);
+      assert.equal(h.terminalOf(id)?.type, 'released');
+      h.assertClean();
+    });
+
+    it('a signal while waiting is kept: the hold ends as soon as the mutex is acquired', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('early-signal');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const waiter = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(waiter, 'started');
+      h.signal(waiter);
+      h.signal(holder);
+      await h.waitTerminal([holder, waiter]);
+      assert.deepEqual(h.typesOf(waiter), ['started', 'acquired', 'returned', 'released']);
+      assert.equal(h.expectPhase(waiter, 'returned').signaled, true);
+      h.assertClean();
+    });
+
+    it('a signal while queued is kept', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 1 });
+      const busy = h.submit({ mutex: h.openMutex('busy'), holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(busy, 'acquired');
+      const queued = h.submit({ mutex: h.openMutex('queued'), holdMs: HOLD_UNTIL_SIGNALED_MS });
+      h.signal(queued);
+      assert.equal(h.phase(queued, 'started'), undefined, 'one thread, and it is busy');
+      h.signal(busy);
+      await h.waitTerminal([busy, queued]);
+      assert.deepEqual(h.typesOf(queued), ['started', 'acquired', 'returned', 'released']);
+      assert.equal(h.expectPhase(queued, 'returned').signaled, true);
+      h.assertClean();
+    });
+
+    it('cancel a queued work: it never starts nor acquires', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 1 });
+      const busy = h.submit({ mutex: h.openMutex('busy'), holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(busy, 'acquired');
+      const mutex = h.openMutex('never');
+      const queued = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      assert.ok(h.engine.poolStats().queued >= 1, 'the work is queued behind the busy thread');
+      h.cancel(queued);
+      await h.waitTerminal([queued]);
+      assert.deepEqual(h.typesOf(queued), ['cancelled']);
+      h.signal(busy);
+      await h.waitTerminal([busy]);
+      assert.deepEqual(h.typesOf(queued), ['cancelled'], 'nothing after the cancel, even once the thread is free');
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+      h.assertClean();
+    });
+
+    it('cancel a waiting work: the wait is aborted', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('abort');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(waiter, 'started');
+      h.cancel(waiter);
+      await h.waitTerminal([waiter]);
+      assert.deepEqual(h.typesOf(waiter), ['started', 'cancelled']);
+      assert.equal(h.terminalOf(holder), undefined, 'the holder still holds');
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'held', recursion: 1 });
+      h.signal(holder);
+      await h.waitTerminal([holder]);
+      h.assertClean();
+    });
+
+    it('cancel a holding work: it returns signaled and releases', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('cancel-hold');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      h.cancel(holder);
+      await h.waitTerminal([holder]);
+      assert.deepEqual(h.typesOf(holder), ['started', 'acquired', 'returned', 'released']);
+      assert.equal(h.expectPhase(holder, 'returned').signaled, true);
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+      h.assertClean();
+    });
+
+    it('240 concurrent works on 4 mutexes: mutual exclusion, fencing order, one terminal each', async (t) => {
+      const h = await open(t, { minThreads: 2, maxThreads: 6 });
+      const seed = Date.now() % 1_000_000;
+      t.diagnostic(`seed ${seed}`);
+      const random = randomSource(seed);
+      const mutexes = [0, 1, 2, 3].map((i) => h.openMutex(`stress${i}`));
+      const tryOnce = new Set<string>();
+      const ids: string[] = [];
+      for (let i = 0; i < 240; i++) {
+        const once = random() < 0.1;
+        const id = h.submit({
+          mutex: mutexes[Math.floor(random() * mutexes.length)] ?? mutexes[0]!,
+          acquireTimeoutMs: once ? 0 : 120_000,
+          holdMs: Math.floor(random() * 4),
+          spinMs: random() < 0.1 ? 1 : 0,
+        });
+        if (once) tryOnce.add(id);
+        ids.push(id);
+      }
+      const terminals = await h.waitTerminal(ids, 120_000);
+      for (const [i, terminal] of terminals.entries()) {
+        const id = ids[i] ?? '';
+        const allowed = tryOnce.has(id) ? ['released', 'timed_out'] : ['released'];
+        assert.ok(allowed.includes(terminal.type), `${id} ended ${terminal.type}`);
+      }
+      await h.close();
+      h.assertClean();
+      assert.deepEqual(mutualExclusionViolations(h, ids), []);
+      const acquiredCount = ids.filter((id) => h.phase(id, 'acquired') !== undefined).length;
+      assert.ok(acquiredCount >= 240 - tryOnce.size);
+    });
+
+    it('the pool grows while callbacks block: 4 holders on 4 mutexes hold at once with maxThreads 4', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 4 });
+      const ids = [0, 1, 2, 3].map((i) => h.submit({ mutex: h.openMutex(`grow${i}`), holdMs: HOLD_UNTIL_SIGNALED_MS }));
+      await h.waitFor('all four holding', () => ids.every((id) => h.phase(id, 'acquired') !== undefined));
+      assert.ok(ids.every((id) => h.phase(id, 'returned') === undefined), 'nobody returned yet');
+      const threads = new Set(ids.map((id) => h.expectPhase(id, 'acquired').threadId));
+      assert.equal(threads.size, 4, 'four different threads');
+      const stats = h.engine.poolStats();
+      assert.equal(stats.active, 4);
+      assert.ok(stats.threads >= 4, `threads ${stats.threads}`);
+      for (const id of ids) h.signal(id);
+      await h.waitTerminal(ids);
+      h.assertClean();
+    });
+
+    it('pool limits apply live; stats count submitted, queued, active, completed', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 2 });
+      const initial = h.engine.poolStats();
+      assert.equal(initial.minThreads, 1);
+      assert.equal(initial.maxThreads, 2);
+      assert.equal(initial.submitted, 0);
+      assert.equal(initial.completed, 0);
+      const ids = [0, 1, 2].map((i) => h.submit({ mutex: h.openMutex(`live${i}`), holdMs: HOLD_UNTIL_SIGNALED_MS }));
+      const holding = (): string[] => ids.filter((id) => h.phase(id, 'acquired') !== undefined);
+      await h.waitFor('two holding', () => holding().length === 2);
+      const third = ids.find((id) => h.phase(id, 'started') === undefined);
+      assert.ok(third !== undefined, 'with maxThreads 2 the third work has not started');
+      const atMax = h.engine.poolStats();
+      assert.equal(atMax.active, 2);
+      assert.equal(atMax.queued, 1);
+      assert.equal(atMax.submitted, 3);
+      assert.equal(atMax.completed, 0);
+      assert.ok(atMax.threads <= 2);
+
+      h.call(() => h.engine.setPoolLimits({ minThreads: 1, maxThreads: 3 }));
+      await h.waitPhase(third, 'acquired');
+      const grown = h.engine.poolStats();
+      assert.equal(grown.maxThreads, 3);
+      assert.equal(grown.active, 3);
+      assert.equal(grown.queued, 0);
+
+      for (const id of ids) h.signal(id);
+      await h.waitTerminal(ids);
+      const done = h.engine.poolStats();
+      assert.equal(done.active, 0);
+      assert.equal(done.queued, 0);
+      assert.equal(done.submitted, 3);
+      assert.equal(done.completed, 3);
+      h.assertClean();
+    });
+
+    it('setPoolLimits rejects invalid limits and keeps the old ones', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 2 });
+      assertEngineError(() => h.engine.setPoolLimits({ minThreads: 3, maxThreads: 2 }), 'pool_limits_invalid');
+      assertEngineError(() => h.engine.setPoolLimits({ minThreads: 0, maxThreads: 0 }), 'pool_limits_invalid');
+      assertEngineError(() => h.engine.setPoolLimits({ minThreads: -1, maxThreads: 2 }), 'pool_limits_invalid');
+      assertEngineError(() => h.engine.setPoolLimits({ minThreads: 1, maxThreads: 1.5 }), 'pool_limits_invalid');
+      const stats = h.engine.poolStats();
+      assert.equal(stats.minThreads, 1);
+      assert.equal(stats.maxThreads, 2);
+    });
+
+    it('mayRunLong: true when the pool can supply a thread, false at its maximum, null when not asked', async (t) => {
+      const roomy = await open(t, { minThreads: 1, maxThreads: 2 });
+      const asked = roomy.submit({ mutex: roomy.openMutex('roomy'), mayRunLong: true });
+      const notAsked = roomy.submit({ mutex: roomy.openMutex('quiet') });
+      await roomy.waitTerminal([asked, notAsked]);
+      assert.equal(roomy.expectPhase(asked, 'started').mayRunLong, true);
+      assert.equal(roomy.expectPhase(notAsked, 'started').mayRunLong, null);
+      roomy.assertClean();
+
+      const full = await open(t, { minThreads: 1, maxThreads: 1 });
+      const cornered = full.submit({ mutex: full.openMutex('full'), mayRunLong: true });
+      await full.waitTerminal([cornered]);
+      assert.equal(full.expectPhase(cornered, 'started').mayRunLong, false);
+      full.assertClean();
+    });
+
+    it('close() ends queued, waiting and holding works with terminal phases; nothing stays held', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 2 });
+      const mutex = h.openMutex('close');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(waiter, 'started');
+      const queued = h.submit({ mutex: h.openMutex('close-queued'), holdMs: HOLD_UNTIL_SIGNALED_MS });
+      const closeTimeoutMs = 20_000;
+      const began = process.hrtime.bigint();
+      await h.close(closeTimeoutMs);
+      const tookMs = msBetween(began, process.hrtime.bigint());
+      assert.ok(tookMs < closeTimeoutMs, `close took ${tookMs} ms: holds and waits must be ended, not waited out`);
+      // Every terminal phase was delivered before close() resolved.
+      h.assertClean();
+      assert.deepEqual(h.typesOf(holder), ['started', 'acquired', 'returned', 'released'], 'the holder released');
+      assert.equal(h.expectPhase(holder, 'returned').signaled, true);
+      assert.deepEqual(h.typesOf(waiter), ['started', 'cancelled']);
+      assert.deepEqual(h.typesOf(queued), ['cancelled']);
+      assert.equal(h.engine.poolStats().completed, 3);
+    });
+
+    it('after close() new work is refused with shutting_down', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('refuse');
+      await h.close();
+      await h.close();
+      assertEngineError(() => h.engine.submit({ workId: 'late', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'shutting_down');
+    });
+  });
+}

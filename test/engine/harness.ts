@@ -1,0 +1,220 @@
+/**
+ * Drives one engine in a test: collects every phase the engine delivers, checks the
+ * per-work contract as phases arrive (order, one terminal, never delivered from inside
+ * a method call), and lets a test wait for a condition on the phases instead of
+ * sleeping. The only timers are deadlines that turn a hang into a clear failure.
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { isEngineError, type EngineErrorCode } from '../../src/engine/errors.js';
+import { isTerminalPhase, type Engine, type Phase, type PhaseType, type PoolLimits, type TerminalPhase, type WorkSpec } from '../../src/engine/types.js';
+import type { EngineFactory } from './factories.js';
+
+export type PhaseOf<T extends PhaseType> = Extract<Phase, { readonly type: T }>;
+
+/** Long enough for a loaded 2-core machine; a wait only takes this long when something is broken. */
+export const WAIT_TIMEOUT_MS = 30_000;
+
+/** A hold that only a signal or cancel ends within any test's lifetime. */
+export const HOLD_UNTIL_SIGNALED_MS = 600_000;
+
+export interface WorkOptions {
+  readonly mutex: string;
+  readonly acquireTimeoutMs?: number;
+  readonly spinMs?: number;
+  readonly holdMs?: number;
+  readonly mayRunLong?: boolean;
+}
+
+/** Which phase may follow which, for one work (undefined: nothing delivered yet). */
+const NEXT_PHASES: Readonly<Record<'none' | 'started' | 'acquired' | 'returned', readonly PhaseType[]>> = {
+  none: ['started', 'cancelled', 'failed'],
+  started: ['acquired', 'timed_out', 'cancelled', 'failed'],
+  acquired: ['returned', 'failed'],
+  returned: ['released', 'failed'],
+};
+
+interface Waiter {
+  readonly ready: () => boolean;
+  readonly resolve: () => void;
+}
+
+let mutexCounter = 0;
+
+export function msBetween(from: bigint, to: bigint): number {
+  return Number(to - from) / 1e6;
+}
+
+export function assertEngineError(fn: () => unknown, code: EngineErrorCode): void {
+  assert.throws(fn, (error: unknown) => isEngineError(error) && error.code === code, `expected EngineError('${code}')`);
+}
+
+export class EngineHarness {
+  /** Every work submitted through this harness. */
+  readonly specs = new Map<string, WorkSpec>();
+  /** Broken contract rules seen so far; a test ends with assertClean(). */
+  readonly violations: string[] = [];
+  private readonly phases = new Map<string, Phase[]>();
+  private readonly waiters = new Set<Waiter>();
+  private insideEngineCall = false;
+  private nextWork = 0;
+  private closing: Promise<void> | undefined;
+
+  private constructor(readonly engine: Engine) {
+    engine.onPhase((phase) => this.record(phase));
+  }
+
+  /** A started engine from `factory`, closed when the test ends. */
+  static async open(t: TestContext, factory: EngineFactory, pool: PoolLimits): Promise<EngineHarness> {
+    const harness = new EngineHarness(await factory.create(pool));
+    t.after(() => harness.close());
+    return harness;
+  }
+
+  /** Open a mutex under a name no other test (or earlier run) uses. */
+  openMutex(tag = 'm'): string {
+    const name = `Local\\tpmutex-test-${process.pid}-${++mutexCounter}-${tag}`;
+    const opened = this.call(() => this.engine.openMutex(name));
+    assert.equal(opened.existed, false, `${name} is new`);
+    return name;
+  }
+
+  submit(options: WorkOptions): string {
+    const spec: WorkSpec = {
+      workId: `w${++this.nextWork}`,
+      mutex: options.mutex,
+      acquireTimeoutMs: options.acquireTimeoutMs ?? WAIT_TIMEOUT_MS,
+      spinMs: options.spinMs ?? 0,
+      holdMs: options.holdMs ?? 0,
+      mayRunLong: options.mayRunLong ?? false,
+    };
+    this.specs.set(spec.workId, spec);
+    this.call(() => this.engine.submit(spec));
+    return spec.workId;
+  }
+
+  signal(workId: string): void {
+    this.call(() => this.engine.signal(workId));
+  }
+
+  cancel(workId: string): void {
+    this.call(() => this.engine.cancel(workId));
+  }
+
+  /** Run an engine method; a phase delivered while it runs breaks the threading contract. */
+  call<T>(fn: () => T): T {
+    this.insideEngineCall = true;
+    try {
+      return fn();
+    } finally {
+      this.insideEngineCall = false;
+    }
+  }
+
+  phasesOf(workId: string): readonly Phase[] {
+    return this.phases.get(workId) ?? [];
+  }
+
+  typesOf(workId: string): PhaseType[] {
+    return this.phasesOf(workId).map((phase) => phase.type);
+  }
+
+  phase<T extends PhaseType>(workId: string, type: T): PhaseOf<T> | undefined {
+    return this.phasesOf(workId).find((phase): phase is PhaseOf<T> => phase.type === type);
+  }
+
+  /** The phase, which the test expects to be there. */
+  expectPhase<T extends PhaseType>(workId: string, type: T): PhaseOf<T> {
+    const phase = this.phase(workId, type);
+    assert.ok(phase, `${workId} has a ${type} phase (it has ${this.typesOf(workId).join(', ') || 'none'})`);
+    return phase;
+  }
+
+  terminalOf(workId: string): TerminalPhase | undefined {
+    return this.phasesOf(workId).find(isTerminalPhase);
+  }
+
+  /** Resolves as soon as `ready()` holds after a phase arrives; fails after timeoutMs. */
+  async waitFor(description: string, ready: () => boolean, timeoutMs = WAIT_TIMEOUT_MS): Promise<void> {
+    if (ready()) return;
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: Waiter | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        waiter = { ready, resolve };
+        this.waiters.add(waiter);
+        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}\n${this.describe()}`)), timeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (waiter !== undefined) this.waiters.delete(waiter);
+    }
+  }
+
+  async waitPhase<T extends PhaseType>(workId: string, type: T, timeoutMs = WAIT_TIMEOUT_MS): Promise<PhaseOf<T>> {
+    await this.waitFor(`${workId} ${type}`, () => this.phase(workId, type) !== undefined, timeoutMs);
+    return this.expectPhase(workId, type);
+  }
+
+  async waitTerminal(workIds: readonly string[], timeoutMs = WAIT_TIMEOUT_MS): Promise<TerminalPhase[]> {
+    const pending = (): string[] => workIds.filter((id) => this.terminalOf(id) === undefined);
+    await this.waitFor(`terminal phases of ${workIds.length} works`, () => pending().length === 0, timeoutMs);
+    return workIds.map((id) => {
+      const terminal = this.terminalOf(id);
+      assert.ok(terminal);
+      return terminal;
+    });
+  }
+
+  /** No contract rule was broken, and every submitted work has its terminal phase. */
+  assertClean(options: { allTerminal?: boolean } = {}): void {
+    assert.deepEqual(this.violations, [], 'phase contract violations');
+    if (options.allTerminal ?? true) {
+      const open = [...this.specs.keys()].filter((id) => this.terminalOf(id) === undefined);
+      assert.deepEqual(open, [], 'works without a terminal phase');
+    }
+  }
+
+  close(timeoutMs = 10_000): Promise<void> {
+    this.closing ??= this.engine.close({ timeoutMs });
+    return this.closing;
+  }
+
+  private record(phase: Phase): void {
+    if (this.insideEngineCall) this.violations.push(`${phase.workId} ${phase.type} delivered from inside an engine method`);
+    if (!this.specs.has(phase.workId)) this.violations.push(`${phase.type} for unknown work ${phase.workId}`);
+    const list = this.phases.get(phase.workId) ?? [];
+    this.checkTransition(list, phase);
+    list.push(phase);
+    this.phases.set(phase.workId, list);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.ready()) {
+        this.waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private checkTransition(before: readonly Phase[], phase: Phase): void {
+    const last = before.at(-1);
+    const where = `${phase.workId}: ${[...before.map((p) => p.type), phase.type].join(' → ')}`;
+    if (last !== undefined && isTerminalPhase(last)) {
+      this.violations.push(`phase after the terminal phase (${where})`);
+      return;
+    }
+    const state = last === undefined ? 'none' : last.type as keyof typeof NEXT_PHASES;
+    if (!NEXT_PHASES[state].includes(phase.type)) this.violations.push(`phase out of order (${where})`);
+    if (last !== undefined && phase.atNs < last.atNs) this.violations.push(`timestamp goes back (${where})`);
+    if (phase.type === 'acquired') {
+      const started = before.find((p): p is PhaseOf<'started'> => p.type === 'started');
+      if (started !== undefined && started.threadId !== phase.threadId) {
+        this.violations.push(`acquired on thread ${phase.threadId}, started on ${started.threadId} (${phase.workId})`);
+      }
+    }
+  }
+
+  private describe(): string {
+    const lines = [...this.specs.keys()].slice(-20).map((id) => `  ${id}: ${this.typesOf(id).join(' → ') || '(none)'}`);
+    return `last works:\n${lines.join('\n')}\nviolations: ${this.violations.join('; ') || 'none'}`;
+  }
+}

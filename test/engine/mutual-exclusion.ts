@@ -1,0 +1,57 @@
+/**
+ * The mutual-exclusion check of DESIGN §4.1 on one engine's timestamps. Per mutex, the
+ * works that acquired it, in acquisition order:
+ *
+ * - fencing tokens strictly increase;
+ * - the intervals [acquired, released] do not overlap, where released is clamped to the
+ *   next acquired (DESIGN §1.4: a `released` timestamp is taken just after the release,
+ *   so the next owner may legitimately acquire before it). The clamp is only legal
+ *   because the callback body had returned: returned(prev) ≤ acquired(next).
+ */
+import type { EngineHarness, PhaseOf } from './harness.js';
+
+interface Holding {
+  readonly workId: string;
+  readonly acquired: PhaseOf<'acquired'>;
+  readonly returned: PhaseOf<'returned'> | undefined;
+  readonly released: PhaseOf<'released'> | undefined;
+}
+
+export function mutualExclusionViolations(harness: EngineHarness, workIds: readonly string[]): string[] {
+  const byMutex = new Map<string, Holding[]>();
+  for (const workId of workIds) {
+    const acquired = harness.phase(workId, 'acquired');
+    const spec = harness.specs.get(workId);
+    if (acquired === undefined || spec === undefined) continue;
+    const holdings = byMutex.get(spec.mutex) ?? [];
+    holdings.push({ workId, acquired, returned: harness.phase(workId, 'returned'), released: harness.phase(workId, 'released') });
+    byMutex.set(spec.mutex, holdings);
+  }
+
+  const violations: string[] = [];
+  for (const [mutex, holdings] of byMutex) {
+    holdings.sort((a, b) => (a.acquired.atNs < b.acquired.atNs ? -1 : a.acquired.atNs > b.acquired.atNs ? 1 : 0));
+    for (let i = 0; i < holdings.length; i++) {
+      const current = holdings[i];
+      const next = holdings[i + 1];
+      if (current === undefined) continue;
+      const { returned, released } = current;
+      if (returned === undefined || released === undefined) {
+        violations.push(`${mutex}: ${current.workId} acquired but has no returned/released phase`);
+        continue;
+      }
+      if (!(current.acquired.atNs <= returned.atNs && returned.atNs <= released.atNs)) {
+        violations.push(`${mutex}: ${current.workId} acquired/returned/released timestamps out of order`);
+      }
+      if (next === undefined) continue;
+      if (next.acquired.fencingToken <= current.acquired.fencingToken) {
+        violations.push(`${mutex}: fencing token ${next.acquired.fencingToken} (${next.workId}) after ${current.acquired.fencingToken} (${current.workId})`);
+      }
+      const releasedClamped = released.atNs < next.acquired.atNs ? released.atNs : next.acquired.atNs;
+      if (returned.atNs > releasedClamped) {
+        violations.push(`${mutex}: ${next.workId} acquired at ${next.acquired.atNs} while ${current.workId} held it until ${returned.atNs} (not returned yet)`);
+      }
+    }
+  }
+  return violations;
+}
