@@ -1,0 +1,168 @@
+/**
+ * Bindings to the native thread-pool shim (src/native/shim.c), same conventions as
+ * kernel32.ts: the records' koffi types mirror the C structs, and each wrapper is named
+ * exactly like the exported C function. The shim's functions return 0 or a Win32 error
+ * code (libuv style); a nonzero code throws Win32Error.
+ */
+import { existsSync } from 'node:fs';
+import koffi, { type LibraryHandle } from 'koffi';
+import { EngineError } from '../errors.js';
+import { cDWORD, cHANDLE, cLONG, cPVOID, cULONG_PTR, type PVOID } from './kernel32.js';
+import { shimCandidates } from './shim-path.js';
+import { Win32Error } from './win32-error.js';
+
+/** Must equal TPM_ABI_VERSION in shim.c. */
+export const TPM_ABI_VERSION = 1;
+
+/** Packet kinds (dwNumberOfBytesTransferred), as in shim.c. */
+export const TPM_PACKET_STARTED = 1;
+export const TPM_PACKET_ACQUIRED = 2;
+export const TPM_PACKET_RETURNED = 3;
+export const TPM_PACKET_RELEASED = 4;
+export const TPM_PACKET_TIMED_OUT = 5;
+export const TPM_PACKET_CANCELLED = 6;
+export const TPM_PACKET_FAILED = 7;
+export const TPM_PACKET_RETIRED = 8;
+
+/** tpm_job_t.error_fn, as in shim.c. */
+export const TPM_FN_NAMES: Readonly<Record<number, string>> = {
+  1: 'WaitForMultipleObjects',
+  2: 'WaitForSingleObject',
+  3: 'ResetEvent',
+};
+
+const cLONG64 = koffi.alias('LONG64', 'int64_t');
+
+/** tpm_mutex_t */
+export const cTpmMutex = koffi.struct('tpm_mutex_t', {
+  handle: cHANDLE,
+  fencing: cLONG64,
+});
+
+/** tpm_job_t — field for field as in shim.c. */
+export const cTpmJob = koffi.struct('tpm_job_t', {
+  port: cHANDLE,
+  key: cULONG_PTR,
+  mutex: cPVOID,
+  signal: cHANDLE,
+  done: cHANDLE,
+  acquire_timeout_ms: cDWORD,
+  spin_ms: cDWORD,
+  hold_ms: cDWORD,
+  may_run_long: cLONG,
+  state: cLONG,
+  signal_requested: cLONG,
+  cancel_requested: cLONG,
+  thread_id: cDWORD,
+  may_run_long_result: cLONG,
+  wait_result: cDWORD,
+  owned: cLONG,
+  abandoned: cLONG,
+  signaled: cLONG,
+  error: cDWORD,
+  error_fn: cDWORD,
+  post_error: cDWORD,
+  fencing_token: cLONG64,
+  started_qpc: cLONG64,
+  acquired_qpc: cLONG64,
+  returned_qpc: cLONG64,
+  ended_qpc: cLONG64,
+});
+
+/** The decoded record (koffi gives int64 as number when it fits, else bigint). */
+export interface TpmJob {
+  port: bigint | null;
+  key: bigint | number;
+  mutex: bigint | null;
+  signal: bigint | null;
+  done: bigint | null;
+  acquire_timeout_ms: number;
+  spin_ms: number;
+  hold_ms: number;
+  may_run_long: number;
+  state: number;
+  signal_requested: number;
+  cancel_requested: number;
+  thread_id: number;
+  may_run_long_result: number;
+  wait_result: number;
+  owned: number;
+  abandoned: number;
+  signaled: number;
+  error: number;
+  error_fn: number;
+  post_error: number;
+  fencing_token: number | bigint;
+  started_qpc: number | bigint;
+  acquired_qpc: number | bigint;
+  returned_qpc: number | bigint;
+  ended_qpc: number | bigint;
+}
+
+export interface Shim {
+  readonly path: string;
+  /** Address of tpm_work_callback (PTP_WORK_CALLBACK). */
+  readonly workCallback: PVOID;
+  /** Address of tpm_wait_callback (PTP_WAIT_CALLBACK). */
+  readonly waitCallback: PVOID;
+  tpm_job_signal(job: PVOID): void;
+  /** Returns true if the job was still queued (its CANCELLED packet is posted). */
+  tpm_job_cancel(job: PVOID): boolean;
+}
+
+/**
+ * Loads the DLL from the first candidate path that exists and checks its ABI.
+ * Throws EngineError('engine_unavailable') listing every path tried.
+ */
+export function loadShim(candidates: readonly string[] = shimCandidates()): Shim {
+  const tried: string[] = [];
+  let lib: LibraryHandle | undefined;
+  let path = '';
+  for (const candidate of candidates) {
+    if (!existsSync(candidate)) { tried.push(`${candidate} (missing)`); continue; }
+    try {
+      lib = koffi.load(candidate);
+      path = candidate;
+      break;
+    } catch (err) {
+      tried.push(`${candidate} (${(err as Error).message})`);
+    }
+  }
+  if (lib === undefined) {
+    throw new EngineError('engine_unavailable',
+      `the native shim ${candidates.length ? 'was not found' : 'has no candidate path'}; build it with \`npm run build\` ` +
+      `(needs x86_64-w64-mingw32-gcc, clang or cl). Tried: ${tried.join('; ')}`);
+  }
+
+  const fAbi = lib.func('tpm_abi', cDWORD, [koffi.out(koffi.pointer(cDWORD)), koffi.out(koffi.pointer(cDWORD)), koffi.out(koffi.pointer(cDWORD))]);
+  const fCallbacks = lib.func('tpm_callbacks', cDWORD, [koffi.out(koffi.pointer(cPVOID)), koffi.out(koffi.pointer(cPVOID))]);
+  const fSignal = lib.func('tpm_job_signal', cDWORD, [cPVOID]);
+  const fCancel = lib.func('tpm_job_cancel', cDWORD, [cPVOID, koffi.out(koffi.pointer(cLONG))]);
+
+  const version = [0], jobSize = [0], mutexSize = [0];
+  const abiErr = fAbi(version, jobSize, mutexSize) as number;
+  if (abiErr !== 0 || version[0] !== TPM_ABI_VERSION || jobSize[0] !== koffi.sizeof(cTpmJob) || mutexSize[0] !== koffi.sizeof(cTpmMutex)) {
+    throw new EngineError('engine_unavailable',
+      `${path} does not match this engine (ABI ${version[0]}/${TPM_ABI_VERSION}, job ${jobSize[0]}/${koffi.sizeof(cTpmJob)} bytes, ` +
+      `mutex ${mutexSize[0]}/${koffi.sizeof(cTpmMutex)} bytes); rebuild it with \`npm run build\``);
+  }
+  const work: (PVOID | null)[] = [null], wait: (PVOID | null)[] = [null];
+  const cbErr = fCallbacks(work, wait) as number;
+  if (cbErr !== 0 || !work[0] || !wait[0]) throw new EngineError('engine_unavailable', `${path}: tpm_callbacks failed (${cbErr})`);
+
+  return {
+    path,
+    workCallback: work[0],
+    waitCallback: wait[0],
+    tpm_job_signal(job) {
+      const err = fSignal(job) as number;
+      if (err !== 0) throw new Win32Error(err, 'tpm_job_signal');
+    },
+    tpm_job_cancel(job) {
+      const wasQueued = [0];
+      const err = fCancel(job, wasQueued) as number;
+      if (err !== 0) throw new Win32Error(err, 'tpm_job_cancel');
+      return wasQueued[0] === 1;
+    },
+  };
+}

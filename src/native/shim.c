@@ -1,0 +1,377 @@
+/*
+ * tpmutex-shim: the code that runs on Windows thread-pool threads.
+ *
+ * JavaScript never runs on a pool thread (DESIGN §1.1: a koffi callback would run on
+ * the JS main thread and make *it* the mutex owner), and a pool thread never waits
+ * for JavaScript. So the work callback is native: it waits for the named mutex on its
+ * own pool thread, registers the release with the pool, spins/holds, and returns; the
+ * pool releases the mutex after the return. Every step is reported as a packet on one
+ * I/O completion port that the engine drains with an asynchronous
+ * GetQueuedCompletionStatusEx (src/engine/win32/engine.ts).
+ *
+ * Packets: lpCompletionKey = the job's key, dwNumberOfBytesTransferred = the kind
+ * (TPM_PACKET_*), lpOverlapped = the QueryPerformanceCounter stamp of the step (never
+ * dereferenced: PostQueuedCompletionStatus passes it through). Everything else a step
+ * produces (thread id, fencing token, wait result...) is written to the job record
+ * *before* the packet that announces it is posted.
+ *
+ * Style (libuv src/win): every fallible exported function returns 0 or a Win32 error
+ * code and writes results through out-pointers; arguments are checked before anything
+ * happens; no global or static mutable state (all state lives in the caller-owned
+ * records); nothing here aborts or exits: this DLL lives inside a service.
+ *
+ * Build: node src/native/build.mjs (x86_64-w64-mingw32-gcc, clang or cl).
+ */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0A00 /* Windows 10: CallbackMayRunLong, thread-pool API v3 */
+#endif
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+
+#define TPM_EXPORT __declspec(dllexport)
+
+/* Bumped whenever a record layout or a packet meaning changes; the engine refuses a
+ * DLL with another version (see tpm_abi). */
+#define TPM_ABI_VERSION 1
+
+/* Packet kinds (dwNumberOfBytesTransferred). Keep in sync with engine.ts. */
+enum {
+  TPM_PACKET_STARTED = 1,   /* the callback claimed the job on a pool thread */
+  TPM_PACKET_ACQUIRED = 2,  /* the callback's thread owns the mutex */
+  TPM_PACKET_RETURNED = 3,  /* the callback is about to return (stamp taken last) */
+  TPM_PACKET_RELEASED = 4,  /* wait callback: the pool released the mutex; record free */
+  TPM_PACKET_TIMED_OUT = 5, /* the acquire wait timed out */
+  TPM_PACKET_CANCELLED = 6, /* cancelled before owning (queued, or wait aborted) */
+  TPM_PACKET_FAILED = 7,    /* a wait failed; error/error_fn say why */
+  TPM_PACKET_RETIRED = 8    /* wait callback for a job that never owned: record free */
+};
+
+/* tpm_job_t.state: who got the job first, the callback or a cancel. */
+enum {
+  TPM_JOB_QUEUED = 0,
+  TPM_JOB_STARTED = 1,
+  TPM_JOB_CANCELLED = 2
+};
+
+/* tpm_job_t.error_fn: the call that failed. */
+enum {
+  TPM_FN_NONE = 0,
+  TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS = 1,
+  TPM_FN_WAIT_FOR_SINGLE_OBJECT = 2,
+  TPM_FN_RESET_EVENT = 3
+};
+
+/* One per open mutex, allocated by the engine (koffi). */
+typedef struct tpm_mutex_s {
+  HANDLE handle;
+  /* Last fencing token issued. Incremented (InterlockedIncrement64) only by a thread
+   * that owns the mutex, so tokens are strictly increasing in acquisition order. */
+  volatile LONG64 fencing;
+} tpm_mutex_t;
+
+/*
+ * One per work, allocated by the engine (koffi) and recycled after the wait callback's
+ * packet (RELEASED or RETIRED): from then on no pool thread touches it.
+ * The layout is mirrored by cJob in src/engine/win32/shim.ts; tpm_abi reports sizes.
+ */
+typedef struct tpm_job_s {
+  /* Set by the engine before SubmitThreadpoolWork; read-only for the callbacks. */
+  HANDLE port;                /* completion port for the packets */
+  ULONG_PTR key;              /* identifies the job in its packets */
+  tpm_mutex_t *mutex;
+  HANDLE signal;              /* manual-reset: ends a hold; with cancel_requested, aborts a wait */
+  HANDLE done;                /* auto-reset: set by the pool after the callback returned */
+  DWORD acquire_timeout_ms;   /* 0 = try once */
+  DWORD spin_ms;
+  DWORD hold_ms;
+  LONG may_run_long;          /* nonzero: call CallbackMayRunLong */
+
+  /* Shared between the callback and tpm_job_signal/tpm_job_cancel (Interlocked*). */
+  volatile LONG state;        /* TPM_JOB_* */
+  volatile LONG signal_requested;
+  volatile LONG cancel_requested;
+
+  /* Results, written by the thread that did the step before its packet is posted. */
+  DWORD thread_id;
+  LONG may_run_long_result;   /* -1 not asked, 0 refused, 1 granted */
+  DWORD wait_result;          /* last WaitForMultipleObjects/WaitForSingleObject result */
+  LONG owned;                 /* 1 once ReleaseMutexWhenCallbackReturns is registered */
+  LONG abandoned;             /* acquired with WAIT_ABANDONED */
+  LONG signaled;              /* the spin or hold was ended by a signal */
+  DWORD error;                /* GetLastError() of the failed call */
+  DWORD error_fn;             /* TPM_FN_* */
+  DWORD post_error;           /* last PostQueuedCompletionStatus failure, 0 if none */
+  LONG64 fencing_token;
+  LONG64 started_qpc;
+  LONG64 acquired_qpc;
+  LONG64 returned_qpc;
+  LONG64 ended_qpc;           /* stamp of the terminal step */
+} tpm_job_t;
+
+static LONG64 tpm__now(void) {
+  LARGE_INTEGER now;
+  QueryPerformanceCounter(&now); /* cannot fail on Windows XP and later */
+  return now.QuadPart;
+}
+
+static void tpm__post(tpm_job_t *job, DWORD kind, LONG64 stamp) {
+  /* Copy what the packet needs first: after a RELEASED/RETIRED packet the engine may
+   * recycle the record at once. A failure (port closed at shutdown) cannot be
+   * reported any other way than in the record. */
+  HANDLE port = job->port;
+  ULONG_PTR key = job->key;
+  if (!PostQueuedCompletionStatus(port, kind, key, (LPOVERLAPPED)(ULONG_PTR)stamp))
+    job->post_error = GetLastError();
+}
+
+/* Milliseconds left until deadline (QPC ticks), rounded up, never negative. */
+static DWORD tpm__remaining_ms(LONG64 deadline, LONG64 freq) {
+  LONG64 left = deadline - tpm__now();
+  if (left <= 0)
+    return 0;
+  return (DWORD)((left * 1000 + freq - 1) / freq);
+}
+
+/*
+ * Waits for the mutex, honouring the acquire timeout, while a cancel aborts the wait.
+ * A plain signal that arrives before the acquire must NOT abort it (it is kept and
+ * ends the hold at once), so when the signal event wakes the wait without a cancel,
+ * the event is reset and the wait goes on; the flag still carries the signal. The
+ * order makes a racing cancel safe: the canceller sets cancel_requested *then* the
+ * event, and this resets the event *then* reads the flag — either the flag is seen
+ * here, or the event is set again after the reset and wakes the next wait.
+ * Returns the final wait result: WAIT_OBJECT_0, WAIT_ABANDONED_0, WAIT_TIMEOUT,
+ * WAIT_OBJECT_0 + 1 (cancelled) or WAIT_FAILED (job->error/error_fn set).
+ */
+static DWORD tpm__acquire(tpm_job_t *job, LONG64 freq) {
+  HANDLE handles[2];
+  LONG64 deadline;
+  DWORD timeout;
+  DWORD result;
+
+  handles[0] = job->mutex->handle; /* index 0: wins when both are signalled */
+  handles[1] = job->signal;
+  deadline = tpm__now() + (LONG64)job->acquire_timeout_ms * freq / 1000;
+  timeout = job->acquire_timeout_ms;
+
+  for (;;) {
+    result = WaitForMultipleObjects(2, handles, FALSE, timeout);
+    job->wait_result = result;
+    if (result == WAIT_FAILED) {
+      job->error = GetLastError();
+      job->error_fn = TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS;
+      return WAIT_FAILED;
+    }
+    if (result != WAIT_OBJECT_0 + 1)
+      return result; /* WAIT_OBJECT_0, WAIT_ABANDONED_0 or WAIT_TIMEOUT */
+    if (!ResetEvent(job->signal)) {
+      job->error = GetLastError();
+      job->error_fn = TPM_FN_RESET_EVENT;
+      return WAIT_FAILED;
+    }
+    if (InterlockedCompareExchange(&job->cancel_requested, 0, 0) != 0)
+      return WAIT_OBJECT_0 + 1;
+    timeout = tpm__remaining_ms(deadline, freq);
+  }
+}
+
+/* CPU-bound work while owning: a QPC busy loop that ends early on a signal. It reads
+ * the flag that tpm_job_signal sets right before the event, so each iteration costs a
+ * memory read rather than a kernel call. Returns 1 if a signal ended it. */
+static int tpm__spin(tpm_job_t *job, LONG64 freq) {
+  LONG64 end = tpm__now() + (LONG64)job->spin_ms * freq / 1000;
+  for (;;) {
+    if (job->signal_requested != 0)
+      return 1;
+    if (tpm__now() >= end)
+      return 0;
+    YieldProcessor();
+  }
+}
+
+/* Sleeps up to hold_ms; a signal ends it. Returns 1 if a signal ended it. The flag is
+ * checked first because tpm__acquire may have reset the event of an early signal. */
+static int tpm__hold(tpm_job_t *job) {
+  DWORD result;
+  if (job->signal_requested != 0)
+    return 1;
+  result = WaitForSingleObject(job->signal, job->hold_ms);
+  if (result == WAIT_OBJECT_0)
+    return 1;
+  if (result == WAIT_FAILED) {
+    /* Cannot hold without the event: end the hold now (still a clean release). */
+    job->error = GetLastError();
+    job->error_fn = TPM_FN_WAIT_FOR_SINGLE_OBJECT;
+  }
+  return 0;
+}
+
+/*
+ * The TP_WORK callback. Exactly one terminal packet per job comes from here or from
+ * tpm_job_cancel; the record is handed back by tpm_wait_callback after the return.
+ */
+static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WORK work) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  LARGE_INTEGER freq;
+  DWORD result;
+  int signaled;
+
+  (void)work;
+
+  /* Guard (DESIGN §1.2): setting the same callback-return action twice raises an
+   * exception on real Windows (Wine ignores it). This is the one and only place the
+   * event action is registered, unconditionally, once per callback: every path below,
+   * including the early return, ends with the pool setting `done`, which wakes
+   * tpm_wait_callback. On Windows the pool sets it after releasing the mutex. */
+  SetEventWhenCallbackReturns(instance, job->done);
+
+  /* First: was the work cancelled before it started? Then tpm_job_cancel already
+   * posted the CANCELLED packet; do not wait for anything. */
+  if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED)
+    return;
+
+  QueryPerformanceFrequency(&freq);
+  job->thread_id = GetCurrentThreadId();
+  job->may_run_long_result = -1;
+  if (job->may_run_long != 0)
+    job->may_run_long_result = CallbackMayRunLong(instance) ? 1 : 0; /* must run on this thread */
+  job->started_qpc = tpm__now();
+  tpm__post(job, TPM_PACKET_STARTED, job->started_qpc);
+
+  if (InterlockedCompareExchange(&job->cancel_requested, 0, 0) != 0) {
+    job->ended_qpc = tpm__now();
+    tpm__post(job, TPM_PACKET_CANCELLED, job->ended_qpc);
+    return;
+  }
+
+  result = tpm__acquire(job, freq.QuadPart);
+  switch (result) {
+  case WAIT_OBJECT_0:
+  case WAIT_ABANDONED_0:
+    break;
+  case WAIT_TIMEOUT:
+    job->ended_qpc = tpm__now();
+    tpm__post(job, TPM_PACKET_TIMED_OUT, job->ended_qpc);
+    return;
+  case WAIT_OBJECT_0 + 1:
+    job->ended_qpc = tpm__now();
+    tpm__post(job, TPM_PACKET_CANCELLED, job->ended_qpc);
+    return;
+  default:
+    /* WAIT_FAILED: tpm__acquire recorded the error; this thread owns nothing. */
+    if (job->error_fn == TPM_FN_NONE)
+      job->error_fn = TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS;
+    job->ended_qpc = tpm__now();
+    tpm__post(job, TPM_PACKET_FAILED, job->ended_qpc);
+    return;
+  }
+
+  /* Guard (DESIGN §1.2): on real Windows, ReleaseMutexWhenCallbackReturns on a mutex
+   * this thread does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED
+   * when the callback returns, and so does registering it twice; Wine silently ignores
+   * both, so no test under Wine can catch a mistake here. Hence: registered only after
+   * a wait that returned WAIT_OBJECT_0 or WAIT_ABANDONED_0 (this thread owns the mutex
+   * exactly once: it owned none of ours when the callback began, because every earlier
+   * callback on this thread had its ownership released by the pool), and only on this
+   * single line, reached at most once per callback. */
+  ReleaseMutexWhenCallbackReturns(instance, job->mutex->handle);
+  job->owned = 1;
+  job->abandoned = result == WAIT_ABANDONED_0;
+  job->fencing_token = InterlockedIncrement64(&job->mutex->fencing); /* while owning */
+  job->acquired_qpc = tpm__now();
+  tpm__post(job, TPM_PACKET_ACQUIRED, job->acquired_qpc);
+
+  signaled = 0;
+  if (job->spin_ms != 0)
+    signaled = tpm__spin(job, freq.QuadPart);
+  if (!signaled && job->hold_ms != 0)
+    signaled = tpm__hold(job);
+  if (!signaled && job->signal_requested != 0)
+    signaled = 1; /* a signal that came with no spin or hold left to end */
+  job->signaled = signaled;
+
+  /* Timing honesty: "returned" is stamped as late as possible, right before the
+   * return; the pool releases the mutex after it, and the RELEASED stamp is taken
+   * later still, in tpm_wait_callback — never earlier than the real release. */
+  job->returned_qpc = tpm__now();
+  tpm__post(job, TPM_PACKET_RETURNED, job->returned_qpc);
+}
+
+/*
+ * The TP_WAIT callback on `done`: runs after the work callback returned and the pool
+ * performed its return actions (on Windows: release the mutex, then set the event;
+ * on Wine: mutex, semaphore, event — in both the mutex is free before `done` is set).
+ * So a stamp taken here is never earlier than the release.
+ */
+static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WAIT wait, TP_WAIT_RESULT wait_result) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  LONG64 now = tpm__now();
+
+  (void)instance;
+  (void)wait;
+  (void)wait_result; /* armed without a timeout: always WAIT_OBJECT_0 */
+
+  if (job->owned != 0) {
+    job->ended_qpc = now;
+    tpm__post(job, TPM_PACKET_RELEASED, now);
+  } else {
+    tpm__post(job, TPM_PACKET_RETIRED, now);
+  }
+  /* The engine may recycle the record from here on: touch nothing after the post. */
+}
+
+/* Version and record sizes, so the engine can refuse a DLL whose layout differs from
+ * its koffi structs. */
+TPM_EXPORT DWORD tpm_abi(DWORD *out_version, DWORD *out_job_size, DWORD *out_mutex_size) {
+  if (out_version == NULL || out_job_size == NULL || out_mutex_size == NULL)
+    return ERROR_INVALID_PARAMETER;
+  *out_version = TPM_ABI_VERSION;
+  *out_job_size = (DWORD)sizeof(tpm_job_t);
+  *out_mutex_size = (DWORD)sizeof(tpm_mutex_t);
+  return 0;
+}
+
+/* The callback addresses for CreateThreadpoolWork / CreateThreadpoolWait. */
+TPM_EXPORT DWORD tpm_callbacks(PTP_WORK_CALLBACK *out_work, PTP_WAIT_CALLBACK *out_wait) {
+  if (out_work == NULL || out_wait == NULL)
+    return ERROR_INVALID_PARAMETER;
+  *out_work = tpm_work_callback;
+  *out_wait = tpm_wait_callback;
+  return 0;
+}
+
+/* Ends the spin/hold now; before the acquire it is kept and ends the hold at once.
+ * Called on the JS thread; never blocks. */
+TPM_EXPORT DWORD tpm_job_signal(tpm_job_t *job) {
+  if (job == NULL || job->signal == NULL)
+    return ERROR_INVALID_PARAMETER;
+  InterlockedExchange(&job->signal_requested, 1); /* flag first, then the event */
+  if (!SetEvent(job->signal))
+    return GetLastError();
+  return 0;
+}
+
+/*
+ * Cancels: a job not yet claimed by its callback is cancelled here and now (its
+ * CANCELLED packet is posted from this thread, so a saturated pool does not delay it;
+ * the callback, when it runs, sees the state and returns at once). A claimed job gets
+ * the cancel flag and the signal: a wait is aborted, a spin/hold ends like a signal.
+ * *out_was_queued tells which. Called on the JS thread; never blocks.
+ */
+TPM_EXPORT DWORD tpm_job_cancel(tpm_job_t *job, LONG *out_was_queued) {
+  if (job == NULL || job->signal == NULL || out_was_queued == NULL)
+    return ERROR_INVALID_PARAMETER;
+  *out_was_queued = 0;
+  if (InterlockedCompareExchange(&job->state, TPM_JOB_CANCELLED, TPM_JOB_QUEUED) == TPM_JOB_QUEUED) {
+    *out_was_queued = 1;
+    job->ended_qpc = tpm__now();
+    if (!PostQueuedCompletionStatus(job->port, TPM_PACKET_CANCELLED, job->key, (LPOVERLAPPED)(ULONG_PTR)job->ended_qpc))
+      return GetLastError();
+    return 0;
+  }
+  InterlockedExchange(&job->cancel_requested, 1); /* flags first, then the event */
+  InterlockedExchange(&job->signal_requested, 1);
+  if (!SetEvent(job->signal))
+    return GetLastError();
+  return 0;
+}
