@@ -291,6 +291,7 @@ export class Win32Engine implements Engine {
     if (native !== undefined && this.pool !== undefined && this.closing === undefined) {
       try {
         this.applyLimits(native.k32, this.pool, this.limits, next);
+        this.addThreadsForQueuedWork(native.k32, this.pool, next);
       } catch (err) {
         throw toEngineError(err);
       }
@@ -330,6 +331,21 @@ export class Win32Engine implements Engine {
       k32.SetThreadpoolThreadMinimum(pool, to.minThreads);
       k32.SetThreadpoolThreadMaximum(pool, to.maxThreads);
     }
+  }
+
+  /**
+   * The pool adds a thread when work is submitted and none is idle — not when its
+   * maximum is raised while work waits in its queue (so under Wine; Windows injects
+   * one only after a delay). Raising the minimum creates threads at once: bump it to
+   * cover the running and queued works, then put it back; the extra threads pick up
+   * the queue and retire later when idle.
+   */
+  private addThreadsForQueuedWork(k32: typeof Kernel32, pool: HANDLE, limits: PoolLimits): void {
+    const { active, queued } = this.poolStats();
+    const wanted = Math.min(limits.maxThreads, active + queued);
+    if (queued === 0 || wanted <= limits.minThreads) return;
+    k32.SetThreadpoolThreadMinimum(pool, wanted);
+    k32.SetThreadpoolThreadMinimum(pool, limits.minThreads);
   }
 
   /** A new record with its events and thread-pool objects; undone on failure. */
@@ -462,7 +478,11 @@ export class Win32Engine implements Engine {
     const native = this.native;
     if (native === undefined) return;
     const { k32, shim } = native;
-    for (const slot of this.works.values()) {
+    // Queued works first: cancelling a holder frees its thread, which would otherwise
+    // start a queued work before its cancel comes.
+    const works = [...this.works.values()];
+    const queuedFirst = [...works.filter((slot) => slot.job?.stage === 'queued'), ...works.filter((slot) => slot.job?.stage !== 'queued')];
+    for (const slot of queuedFirst) {
       try { shim.tpm_job_cancel(slot.record); } catch { /* its callback still ends on close */ }
     }
     let timer: NodeJS.Timeout | undefined;
