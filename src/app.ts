@@ -43,7 +43,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? false }),
     bodyLimit: config.limits.bodyLimit,
     requestIdHeader: 'x-request-id',
-    requestIdLogLabel: 'reqId',
     genReqId: requestIds(),
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048 },

@@ -60,7 +60,13 @@ export interface ReturnedPhase extends PhaseBase {
   readonly signaled: boolean;
 }
 
-/** The mutex is free of this work: another thread or process can take it now. Terminal. */
+/**
+ * The mutex is free of this work: another thread or process can take it now. Terminal.
+ * Delivered only after the release really happened, but `atNs` is a lower bound of
+ * the release instant (stamped just before releasing, or the return stamp when the
+ * pool releases after the return), so that for one mutex [acquired.atNs,
+ * released.atNs] intervals never overlap on the engine clock.
+ */
 export interface ReleasedPhase extends PhaseBase {
   readonly type: 'released';
 }
@@ -148,9 +154,11 @@ export type PhaseListener = (phase: Phase) => void;
 /**
  * Threading contract: every method returns without waiting on a pool thread. Phases
  * are delivered on the JS event loop, asynchronously (never from inside a method
- * call), in the order they happened for one work. Across works of one mutex the
- * order may differ (a released may come after the next acquired); the service
- * reorders (DESIGN §1.4). Each submitted work gets exactly one terminal phase.
+ * call), in the order they happened for one work, and, for one mutex, `acquired`
+ * phases in acquisition order (fencing-token order) — like packets from one
+ * completion port. Only a `released` may come after the next work's `acquired`; the
+ * service reorders that (DESIGN §1.4). Each submitted work gets exactly one terminal
+ * phase.
  */
 export interface Engine {
   readonly info: EngineInfo;
