@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('has safe defaults: loopback, port 8080, auto engine', () => {
+    const config = loadConfig({});
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 8080);
+    assert.equal(config.engine, 'auto');
+    assert.equal(config.limits.maxLabelLength, 128);
+    assert.equal(config.events.heartbeatMs, 15_000);
+  });
+
+  it('parses numbers and enums from strings and ignores unrelated variables', () => {
+    const config = loadConfig({ PORT: '9000', ENGINE: 'emulated', POOL_MAX_THREADS: '8', PATH: '/bin' });
+    assert.deepEqual([config.port, config.engine, config.pool.maxThreads], [9000, 'emulated', 8]);
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ ENGINE: 'linux' }, /ENGINE/],
+    [{ POOL_MIN_THREADS: '0' }, /POOL_MIN_THREADS/],
+    [{ POOL_MIN_THREADS: '9', POOL_MAX_THREADS: '4' }, /POOL_MIN_THREADS \(9\) must not exceed POOL_MAX_THREADS \(4\)/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ EVENT_BUFFER: '1.5' }, /EVENT_BUFFER/],
+  ];
+  for (const [env, message] of bad) {
+    it(`rejects ${JSON.stringify(env)} with a message naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    });
+  }
+});
