@@ -66,7 +66,12 @@ export class EngineHarness {
 
   /** A started engine from `factory`, closed when the test ends. */
   static async open(t: TestContext, factory: EngineFactory, pool: PoolLimits): Promise<EngineHarness> {
-    const harness = new EngineHarness(await factory.create(pool));
+    return EngineHarness.of(t, await factory.create(pool));
+  }
+
+  /** Drive a started engine, closed when the test ends. */
+  static of(t: TestContext, engine: Engine): EngineHarness {
+    const harness = new EngineHarness(engine);
     t.after(() => harness.close());
     return harness;
   }

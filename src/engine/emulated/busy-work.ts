@@ -12,14 +12,19 @@ function signaled(control: Int32Array): boolean {
   return Atomics.load(control, CONTROL_SIGNAL) !== 0;
 }
 
+/** When a span of `ms` starting now ends; undefined for an unbounded (Infinity) span. */
+function endOf(ms: number): bigint | undefined {
+  return Number.isFinite(ms) ? nowNs() + msToNs(ms) : undefined;
+}
+
 /** Real CPU work (a xorshift stream) for `spinMs`. Returns true when a signal ended it early. */
 export function spin(control: Int32Array, spinMs: number): boolean {
   if (spinMs <= 0) return false;
-  const end = nowNs() + msToNs(spinMs);
+  const end = endOf(spinMs);
   let x = 0x9e3779b9 | 0;
   for (;;) {
     if (signaled(control)) return true;
-    if (nowNs() >= end) return false;
+    if (end !== undefined && nowNs() >= end) return false;
     for (let i = 0; i < SPIN_SLICE; i++) {
       x ^= x << 13;
       x ^= x >>> 17;
@@ -34,11 +39,11 @@ export function spin(control: Int32Array, spinMs: number): boolean {
 /** Sleep up to `holdMs` on the signal word. Returns true when a signal ended it early. */
 export function hold(control: Int32Array, holdMs: number): boolean {
   if (holdMs <= 0) return false;
-  const end = nowNs() + msToNs(holdMs);
+  const end = endOf(holdMs);
   for (;;) {
     if (signaled(control)) return true;
     const now = nowNs();
-    if (now >= end) return false;
-    Atomics.wait(control, CONTROL_SIGNAL, 0, nsToMs(end - now));
+    if (end !== undefined && now >= end) return false;
+    Atomics.wait(control, CONTROL_SIGNAL, 0, end === undefined ? Infinity : nsToMs(end - now));
   }
 }

@@ -35,6 +35,14 @@ export interface EmulatedEngineOptions extends EngineOptions {
 const DEFAULT_IDLE_RETIRE_MS = 30_000;
 const DEFAULT_TABLE_CHUNK_SLOTS = 1024;
 
+function checkWorkTimes(spec: WorkSpec): void {
+  for (const key of ['acquireTimeoutMs', 'spinMs', 'holdMs'] as const) {
+    const ms = spec[key];
+    // `!(ms >= 0)` also catches NaN, which would otherwise mean "no deadline".
+    if (!(ms >= 0)) throw new RangeError(`work ${spec.workId}: ${key} must be ≥ 0, got ${ms}`);
+  }
+}
+
 export class EmulatedEngine implements Engine {
   readonly info: EngineInfo;
   private readonly table: MutexTable;
@@ -113,10 +121,15 @@ export class EmulatedEngine implements Engine {
     return readProbe(this.table.ref(this.handles.slotOf(name)));
   }
 
-  /** Throws EngineError('shutting_down' | 'mutex_not_open'); a reused work id is a caller bug (Error). */
+  /**
+   * Throws EngineError('shutting_down' | 'mutex_not_open'). A reused work id or a time
+   * that is negative or NaN is a caller bug (the service validates): Error / RangeError.
+   * Infinity means no deadline (wait, spin or hold until cancelled or signaled).
+   */
   submit(spec: WorkSpec): void {
     this.assertOpen();
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
+    checkWorkTimes(spec);
     const slot = this.handles.slotOf(spec.mutex);
     const record: WorkRecord = { spec, slot, stage: 'queued', worker: undefined, signaledEarly: false };
     this.handles.use(slot);
@@ -141,7 +154,7 @@ export class EmulatedEngine implements Engine {
       this.finish(record, { type: 'cancelled', workId, atNs: nowNs() }, 'soon');
       return;
     }
-    this.abort(record);
+    this.abort([record]);
   }
 
   poolStats(): PoolStats {
@@ -189,12 +202,17 @@ export class EmulatedEngine implements Engine {
     if (this.closing !== undefined) throw new EngineError('shutting_down', 'the emulated engine is closing');
   }
 
-  /** Abort the wait of a dispatched work, or end its hold if it already owns the mutex. */
-  private abort(record: WorkRecord): void {
-    if (record.worker === undefined) return;
-    record.worker.cancel();
-    // The waiter sleeps on the mutex's wake word, not on its control words.
-    wakeWaiters(this.table.ref(record.slot));
+  /** Abort the waits of dispatched works, and end the holds of those that own their mutex. */
+  private abort(records: Iterable<WorkRecord>): void {
+    const running = [...records].filter((record) => record.worker !== undefined);
+    // Every cancel flag before any signal: a holder ended by its signal releases only
+    // after every waiter among these was told to give up, so none of them takes over.
+    for (const record of running) {
+      record.worker?.cancel();
+      // A waiter sleeps on its mutex's wake word, not on its control words.
+      wakeWaiters(this.table.ref(record.slot));
+    }
+    for (const record of running) record.worker?.signal();
   }
 
   private onWorkerPhase(record: WorkRecord, phase: WorkerPhase): void {
@@ -238,7 +256,7 @@ export class EmulatedEngine implements Engine {
   private async shutdown(timeoutMs: number): Promise<void> {
     const atNs = nowNs();
     for (const record of this.pool.takeQueue()) this.finish(record, { type: 'cancelled', workId: record.spec.workId, atNs }, 'soon');
-    for (const record of this.works.values()) this.abort(record);
+    this.abort(this.works.values());
     await this.drained(timeoutMs);
     await this.pool.shutdown();
     await this.sink.flush();

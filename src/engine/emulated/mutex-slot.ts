@@ -78,6 +78,16 @@ export function release(slot: SlotRef, threadId: number): void {
 }
 
 /**
+ * Undo an acquisition nobody has been told about (the wait was cancelled while it
+ * succeeded): the mutex goes back as it was, abandoned state included. The fencing token
+ * it consumed stays used; tokens only need to increase.
+ */
+export function giveBack(slot: SlotRef, threadId: number, acquisition: Acquisition): void {
+  if (acquisition.abandoned) Atomics.store(slot.view, slot.base + SLOT_ABANDONED, 1);
+  release(slot, threadId);
+}
+
+/**
  * Called by the main thread when `threadId` has died: if it owned the mutex, the mutex
  * becomes free and abandoned, and the next acquirer is told so. Returns whether it did.
  */

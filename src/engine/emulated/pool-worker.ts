@@ -99,12 +99,12 @@ export class PoolWorker {
   }
 
   /**
-   * Abort the running callback's wait, or end its hold if it already owns the mutex.
-   * The caller also wakes the mutex's waiters so a sleeping wait sees the flag.
+   * Tell the running callback not to acquire (or to give back a mutex it has just taken
+   * and not reported). The caller then wakes the mutex's waiters so a sleeping wait sees
+   * the flag, and signals, so that a callback that already owns the mutex returns.
    */
   cancel(): void {
     Atomics.store(this.control, CONTROL_CANCEL, 1);
-    this.signal();
   }
 
   /**

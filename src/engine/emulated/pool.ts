@@ -212,6 +212,8 @@ export class WorkerPool {
     worker.work = record;
     record.stage = 'dispatched';
     record.worker = worker;
+    // The callback may ask CallbackMayRunLong as soon as it starts; it must see itself busy.
+    this.publishState();
     worker.run(record);
   }
 

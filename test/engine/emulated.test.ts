@@ -1,0 +1,284 @@
+/**
+ * What only the emulated engine can show or promises: abandonment through its crash
+ * hook, process-local names, the growing table, pool shrinking, real CPU spin, and that
+ * its workers never keep a process alive after close().
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { EngineError, isEngineError } from '../../src/engine/errors.js';
+import { EmulatedEngine, type EmulatedEngineOptions } from '../../src/engine/emulated/engine.js';
+import type { PoolLimits } from '../../src/engine/types.js';
+import { assertEngineError, EngineHarness, HOLD_UNTIL_SIGNALED_MS, WAIT_TIMEOUT_MS } from './harness.js';
+
+async function openEmulated(t: TestContext, pool: PoolLimits, options: Omit<EmulatedEngineOptions, 'pool'> = {}): Promise<{ engine: EmulatedEngine; h: EngineHarness }> {
+  const engine = new EmulatedEngine({ pool, ...options });
+  await engine.start();
+  return { engine, h: EngineHarness.of(t, engine) };
+}
+
+function assertThreadDied(h: EngineHarness, workId: string): void {
+  const terminal = h.terminalOf(workId);
+  assert.equal(terminal?.type, 'failed', `${workId} failed`);
+  assert.ok(terminal.type === 'failed' && terminal.error instanceof EngineError && terminal.error.code === 'thread_died');
+}
+
+describe('emulated engine', () => {
+  it('describes itself: process-local names, hrtime clock', async (t) => {
+    const { engine } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    assert.equal(engine.info.kind, 'emulated');
+    assert.equal(engine.info.nameScope, 'process');
+    assert.equal(engine.info.clock, 'process.hrtime.bigint (ns, monotonic)');
+  });
+
+  it('a worker that dies owning a mutex leaves it abandoned; the next acquirer is told', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const mutex = h.openMutex('abandon');
+    const owner = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+    const owned = await h.waitPhase(owner, 'acquired');
+    await engine.crashWorkerOf(owner);
+    assert.deepEqual(h.typesOf(owner), ['started', 'acquired', 'failed']);
+    assertThreadDied(h, owner);
+    assert.deepEqual(engine.probeMutex(mutex), { state: 'abandoned', recursion: 0 });
+
+    const heir = h.submit({ mutex });
+    await h.waitTerminal([heir]);
+    const inherited = h.expectPhase(heir, 'acquired');
+    assert.equal(inherited.abandoned, true);
+    assert.ok(inherited.fencingToken > owned.fencingToken);
+    assert.deepEqual(engine.probeMutex(mutex), { state: 'free', recursion: 0 }, 'the abandoned state is cleared by the acquire');
+
+    const after = h.submit({ mutex });
+    await h.waitTerminal([after]);
+    assert.equal(h.expectPhase(after, 'acquired').abandoned, false);
+    assert.ok(engine.poolStats().threads >= 1, 'a replacement worker keeps minThreads');
+    h.assertClean();
+  });
+
+  it('a waiter is woken by the abandonment and acquires with abandoned: true', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const mutex = h.openMutex('abandon-wake');
+    const owner = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(owner, 'acquired');
+    const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(waiter, 'started');
+    await engine.crashWorkerOf(owner);
+    await h.waitTerminal([owner, waiter]);
+    assertThreadDied(h, owner);
+    assert.equal(h.expectPhase(waiter, 'acquired').abandoned, true);
+    assert.equal(h.terminalOf(waiter)?.type, 'released');
+    h.assertClean();
+  });
+
+  it('a worker that dies while waiting fails its work and leaves the owner alone', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const mutex = h.openMutex('die-waiting');
+    const owner = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(owner, 'acquired');
+    const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(waiter, 'started');
+    await engine.crashWorkerOf(waiter);
+    assert.deepEqual(h.typesOf(waiter), ['started', 'failed']);
+    assertThreadDied(h, waiter);
+    assert.deepEqual(engine.probeMutex(mutex), { state: 'held', recursion: 1 });
+    h.signal(owner);
+    await h.waitTerminal([owner]);
+    assert.equal(h.terminalOf(owner)?.type, 'released');
+    assert.deepEqual(engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+    h.assertClean();
+  });
+
+  it('crashWorkerOf refuses a work that is not on a worker', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    await assert.rejects(engine.crashWorkerOf('nope'), (error: unknown) => isEngineError(error) && error.code === 'work_unknown');
+    const busy = h.submit({ mutex: h.openMutex('busy'), holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(busy, 'acquired');
+    const queued = h.submit({ mutex: h.openMutex('queued') });
+    await assert.rejects(engine.crashWorkerOf(queued), (error: unknown) => isEngineError(error) && error.code === 'work_unknown');
+    h.signal(busy);
+    await h.waitTerminal([busy, queued]);
+    h.assertClean();
+  });
+
+  it('signal and cancel ignore unknown and finished work ids', async (t) => {
+    const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    h.signal('unknown');
+    h.cancel('unknown');
+    const done = h.submit({ mutex: h.openMutex('done') });
+    await h.waitTerminal([done]);
+    h.signal(done);
+    h.cancel(done);
+    // A later work on the same worker must not see the stale signal or cancel.
+    const next = h.submit({ mutex: h.openMutex('next'), holdMs: 50 });
+    await h.waitTerminal([next]);
+    assert.deepEqual(h.typesOf(next), ['started', 'acquired', 'returned', 'released']);
+    assert.equal(h.expectPhase(next, 'returned').signaled, false);
+    h.assertClean();
+  });
+
+  it('Infinity means no deadline; negative or NaN times are refused', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const mutex = h.openMutex('unbounded');
+    const bad = { workId: 'bad', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false };
+    assert.throws(() => engine.submit({ ...bad, acquireTimeoutMs: Number.NaN }), RangeError);
+    assert.throws(() => engine.submit({ ...bad, holdMs: -1 }), RangeError);
+    const holder = h.submit({ mutex, holdMs: Infinity });
+    await h.waitPhase(holder, 'acquired');
+    const waiter = h.submit({ mutex, acquireTimeoutMs: Infinity, spinMs: Infinity });
+    await h.waitPhase(waiter, 'started');
+    h.signal(holder);
+    await h.waitPhase(waiter, 'acquired');
+    h.signal(waiter);
+    const ends = await h.waitTerminal([holder, waiter]);
+    assert.deepEqual(ends.map((phase) => phase.type), ['released', 'released']);
+    h.assertClean();
+  });
+
+  it('names are process-local: two engines do not share a mutex of the same name', async (t) => {
+    const one = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    const two = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    const name = 'Local\\tpmutex-test-shared-name';
+    assert.deepEqual(one.engine.openMutex(name), { existed: false });
+    assert.deepEqual(two.engine.openMutex(name), { existed: false });
+    const holder = one.h.submit({ mutex: name, holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await one.h.waitPhase(holder, 'acquired');
+    assert.equal(two.engine.probeMutex(name).state, 'free');
+    one.h.signal(holder);
+    await one.h.waitTerminal([holder]);
+  });
+
+  it('rejects names Windows would reject', async (t) => {
+    const { engine } = await openEmulated(t, { minThreads: 0, maxThreads: 1 });
+    assertEngineError(() => engine.openMutex('Local\\a\\b'), 'name_invalid');
+    assertEngineError(() => engine.openMutex('Global\\'), 'name_invalid');
+    assertEngineError(() => engine.openMutex(`Local\\${'x'.repeat(260)}`), 'name_invalid');
+    assert.deepEqual(engine.openMutex('Global\\ok'), { existed: false });
+  });
+
+  it('the table grows in chunks while workers run, and works on every chunk acquire', async (t) => {
+    const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 3 }, { tableChunkSlots: 16 });
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push(h.submit({ mutex: h.openMutex(`chunk${i}`) }));
+    const terminals = await h.waitTerminal(ids);
+    assert.ok(terminals.every((phase) => phase.type === 'released'));
+    h.assertClean();
+  });
+
+  it('10,000 mutexes fit; closed slots are reused as new mutexes', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const names = Array.from({ length: 10_000 }, (_, i) => `Local\\tpmutex-test-many-${process.pid}-${i}`);
+    for (const name of names) assert.equal(engine.openMutex(name).existed, false);
+    const last = names.at(-1) ?? '';
+    const first = h.submit({ mutex: last });
+    await h.waitTerminal([first]);
+    assert.equal(h.expectPhase(first, 'acquired').fencingToken, 1);
+    for (const name of names) engine.closeMutex(name);
+    for (const name of names) assert.equal(engine.openMutex(name).existed, false);
+    const again = h.submit({ mutex: last });
+    await h.waitTerminal([again]);
+    assert.equal(h.expectPhase(again, 'acquired').fencingToken, 1, 'a reopened name is a new mutex');
+    assert.deepEqual(engine.probeMutex(last), { state: 'free', recursion: 0 });
+    h.assertClean();
+  });
+
+  it('closing a name in use keeps its slot until the work ends; the reopened name is a new mutex', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const mutex = h.openMutex('reopen');
+    const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(holder, 'acquired');
+    engine.closeMutex(mutex);
+    assert.deepEqual(engine.openMutex(mutex), { existed: false });
+    assert.deepEqual(engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+    const other = h.submit({ mutex, acquireTimeoutMs: 0 });
+    await h.waitTerminal([other]);
+    assert.equal(h.terminalOf(other)?.type, 'released', 'the new mutex is not the one still held');
+    h.signal(holder);
+    await h.waitTerminal([holder]);
+    h.assertClean();
+  });
+
+  it('lowering maxThreads retires idle workers at once; queued work grows the pool again', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 3, maxThreads: 3 });
+    assert.equal(engine.poolStats().threads, 3);
+    engine.setPoolLimits({ minThreads: 0, maxThreads: 1 });
+    assert.equal(engine.poolStats().threads, 1);
+    engine.setPoolLimits({ minThreads: 0, maxThreads: 2 });
+    const ids = [0, 1].map((i) => h.submit({ mutex: h.openMutex(`regrow${i}`), holdMs: HOLD_UNTIL_SIGNALED_MS }));
+    await h.waitFor('both holding', () => ids.every((id) => h.phase(id, 'acquired') !== undefined));
+    assert.equal(engine.poolStats().threads, 2);
+    // Shrinking below the busy workers waits for them: they finish their callbacks first.
+    engine.setPoolLimits({ minThreads: 0, maxThreads: 1 });
+    assert.equal(engine.poolStats().active, 2);
+    for (const id of ids) h.signal(id);
+    await h.waitTerminal(ids);
+    assert.equal(engine.poolStats().threads, 1);
+    h.assertClean();
+  });
+
+  it('spin is real CPU work on the worker thread', async (t) => {
+    const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    const spinMs = 300;
+    const before = process.cpuUsage();
+    const id = h.submit({ mutex: h.openMutex('cpu'), spinMs });
+    await h.waitTerminal([id]);
+    const used = process.cpuUsage(before);
+    const cpuMs = (used.user + used.system) / 1000;
+    // The process's CPU time includes its worker threads; a loaded machine may give the
+    // spinning thread only part of a core, hence the loose bound.
+    assert.ok(cpuMs >= spinMs * 0.25, `${cpuMs} ms of CPU for a ${spinMs} ms spin`);
+    h.assertClean();
+  });
+
+  it('a process exits by itself after close(), even with works holding, waiting and queued', async (t) => {
+    const engineUrl = new URL('../../src/engine/emulated/engine.js', import.meta.url).href;
+    const script = `
+      import { EmulatedEngine } from ${JSON.stringify(engineUrl)};
+      const engine = new EmulatedEngine({ pool: { minThreads: 2, maxThreads: 2 } });
+      await engine.start();
+      engine.openMutex('Local\\\\a');
+      engine.openMutex('Local\\\\b');
+      let waiting;
+      const bothRunning = new Promise((resolve) => { waiting = resolve; });
+      const seen = new Set();
+      const terminal = [];
+      engine.onPhase((phase) => {
+        seen.add(phase.workId + ':' + phase.type);
+        // h and w run on two workers in either order: one holds a, the other waits for it.
+        if ((seen.has('h:acquired') || seen.has('w:acquired')) && seen.has('h:started') && seen.has('w:started')) waiting();
+        if (['released', 'timed_out', 'cancelled', 'failed'].includes(phase.type)) terminal.push(phase.type + (phase.workId === 'q' ? ':q' : ''));
+      });
+      const work = (workId, mutex) => ({ workId, mutex, acquireTimeoutMs: 600000, spinMs: 0, holdMs: 600000, mayRunLong: false });
+      engine.submit(work('h', 'Local\\\\a'));
+      engine.submit(work('w', 'Local\\\\a'));
+      engine.submit(work('q', 'Local\\\\b'));
+      await bothRunning;
+      await engine.close({ timeoutMs: 10000 });
+      console.log(terminal.sort().join(' '));
+    `;
+    // A file, not --eval: workers inherit the process's execArgv, and `-e <script>` there
+    // is not what this test is about.
+    const dir = await mkdtemp(join(tmpdir(), 'tpmutex-exit-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'close-and-exit.mjs');
+    await writeFile(file, script);
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the process did not exit within ${WAIT_TIMEOUT_MS} ms after close(); stdout: ${stdout}`));
+      }, WAIT_TIMEOUT_MS);
+      child.on('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    assert.equal(code, 0);
+    // The holder released, the waiter and the queued work were cancelled.
+    assert.equal(stdout.trim(), 'cancelled cancelled:q released');
+  });
+});
