@@ -89,7 +89,9 @@ export class EmulatedEngine implements Engine {
     try {
       await this.pool.start();
     } catch (error) {
-      await this.pool.shutdown();
+      // An engine whose pool cannot start refuses everything, rather than queue forever.
+      this.closing = this.pool.shutdown();
+      await this.closing;
       throw new EngineError('engine_unavailable', `emulated engine: a worker thread could not start: ${String(error)}`, { cause: error });
     }
   }
