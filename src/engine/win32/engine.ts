@@ -13,6 +13,10 @@
  * - Per-work native records (koffi.alloc) are recycled with their events, TP_WORK and
  *   TP_WAIT once the wait callback's packet (RELEASED or RETIRED) has arrived: from then
  *   on no pool thread touches them.
+ * - At most maxThreads works are in the pool at once; the rest wait in the engine's own
+ *   FIFO. Windows (and Wine) keep threads above a lowered maximum until they idle out
+ *   and add threads only on submission, so this admission is what makes PATCH /v1/pool
+ *   take effect at once, both ways.
  * - koffi and the DLL are loaded in start(), so constructing this class never fails for
  *   a missing native part (start() rejects with engine_unavailable instead).
  */
@@ -56,12 +60,17 @@ interface OpenMutex {
   readonly record: PVOID;
 }
 
-type Stage = 'queued' | 'started' | 'acquired' | 'returned' | 'ended';
+/** pending: in the engine's FIFO; queued: submitted to the pool, callback not started. */
+type Stage = 'pending' | 'queued' | 'started' | 'acquired' | 'returned' | 'ended';
 
-/** The JS side of one work while it runs in a slot. */
+/** The JS side of one work. */
 interface Job {
   readonly spec: WorkSpec;
   stage: Stage;
+  /** Its native record, once submitted to the pool. */
+  slot: Slot | undefined;
+  /** A signal that came while pending, passed on at submission. */
+  signaledEarly: boolean;
 }
 
 /** A recyclable native record with its events and thread-pool objects. */
@@ -91,8 +100,12 @@ export class Win32Engine implements Engine {
   private readonly fencingOfClosed = new Map<string, number>();
   private readonly slots: Slot[] = [];
   private readonly freeSlots: Slot[] = [];
-  /** Works without a terminal phase, by id. */
-  private readonly works = new Map<string, Slot>();
+  /** Works without a terminal phase, by id, in submission order. */
+  private readonly works = new Map<string, Job>();
+  /** Works waiting for room in the pool (stage pending), oldest first. */
+  private readonly pending = new Map<string, Job>();
+  /** Works submitted to the pool whose wait callback has not handed the record back. */
+  private inPool = 0;
   private readonly threadIds = new Set<number>();
   private submitted = 0;
   private completed = 0;
@@ -218,9 +231,26 @@ export class Win32Engine implements Engine {
       const value = spec[field];
       if (!Number.isInteger(value) || value < 0 || value > MAX_DWORD_MS) throw new RangeError(`${field} must be an integer from 0 to ${MAX_DWORD_MS} (got ${value})`);
     }
+    const job: Job = { spec, stage: 'pending', slot: undefined, signaledEarly: false };
+    if (this.inPool < this.limits.maxThreads && this.pending.size === 0) {
+      this.launch(native, job, mutex); // throws: nothing was recorded
+    } else {
+      this.pending.set(spec.workId, job);
+    }
+    this.works.set(spec.workId, job);
+    this.submitted++;
+  }
+
+  /** Submits a work to the pool: a (recycled) record, its events armed, then SubmitThreadpoolWork. */
+  private launch(native: Native, job: Job, mutex: OpenMutex): void {
     let slot: Slot;
     try {
       slot = this.freeSlots.pop() ?? this.createSlot(native);
+    } catch (err) {
+      throw toEngineError(err);
+    }
+    try {
+      const { spec } = job;
       native.koffi.encode(slot.record, native.shimTypes.cTpmJob, {
         port: this.port!, key: slot.key, mutex: mutex.record, signal: slot.signal, done: slot.done,
         acquire_timeout_ms: spec.acquireTimeoutMs, spin_ms: spec.spinMs, hold_ms: spec.holdMs,
@@ -233,21 +263,40 @@ export class Win32Engine implements Engine {
       native.k32.ResetEvent(slot.signal);
       native.k32.ResetEvent(slot.done);
       native.k32.SetThreadpoolWait(slot.wait, slot.done);
+      if (job.signaledEarly) native.shim.tpm_job_signal(slot.record);
     } catch (err) {
+      this.freeSlots.push(slot);
       throw toEngineError(err);
     }
-    slot.job = { spec, stage: 'queued' };
-    this.works.set(spec.workId, slot);
-    this.submitted++;
+    slot.job = job;
+    job.slot = slot;
+    job.stage = 'queued';
+    this.inPool++;
     native.k32.SubmitThreadpoolWork(slot.work);
+  }
+
+  /** Moves pending works into the pool while it has room. */
+  private pump(): void {
+    const native = this.native;
+    if (native === undefined || this.closing !== undefined) return;
+    for (const job of this.pending.values()) {
+      if (this.inPool >= this.limits.maxThreads) return;
+      this.pending.delete(job.spec.workId);
+      try {
+        this.launch(native, job, this.mutexOf(job.spec.mutex));
+      } catch (err) {
+        this.finish(job, { type: 'failed', workId: job.spec.workId, atNs: this.nowNs(), error: toEngineError(err) });
+      }
+    }
   }
 
   /** Unknown or already terminal work ids are ignored (the service validates ids). */
   signal(workId: string): void {
-    const slot = this.works.get(workId);
-    if (slot === undefined) return;
+    const job = this.works.get(workId);
+    if (job === undefined) return;
+    if (job.slot === undefined) { job.signaledEarly = true; return; }
     try {
-      this.native!.shim.tpm_job_signal(slot.record);
+      this.native!.shim.tpm_job_signal(job.slot.record);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -255,11 +304,18 @@ export class Win32Engine implements Engine {
 
   /** Unknown or already terminal work ids are ignored (the service validates ids). */
   cancel(workId: string): void {
-    const slot = this.works.get(workId);
-    if (slot === undefined) return;
+    const job = this.works.get(workId);
+    if (job === undefined) return;
+    if (job.slot === undefined) {
+      this.pending.delete(workId);
+      const atNs = this.nowNs();
+      this.finish(job, { type: 'cancelled', workId, atNs }, 'soon');
+      return;
+    }
     try {
-      // A queued work is cancelled at once: the shim posts its CANCELLED packet.
-      this.native!.shim.tpm_job_cancel(slot.record);
+      // Not started yet: the shim posts its CANCELLED packet at once. Waiting: the wait
+      // is aborted. Owning: the spin/hold ends like a signal.
+      this.native!.shim.tpm_job_cancel(job.slot.record);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -268,9 +324,9 @@ export class Win32Engine implements Engine {
   poolStats(): PoolStats {
     let queued = 0;
     let active = 0;
-    for (const slot of this.works.values()) {
-      const stage = slot.job?.stage;
-      if (stage === 'queued') queued++;
+    for (const job of this.works.values()) {
+      const stage = job.stage;
+      if (stage === 'pending' || stage === 'queued') queued++;
       else if (stage === 'started' || stage === 'acquired') active++;
     }
     return {
@@ -291,12 +347,12 @@ export class Win32Engine implements Engine {
     if (native !== undefined && this.pool !== undefined && this.closing === undefined) {
       try {
         this.applyLimits(native.k32, this.pool, this.limits, next);
-        this.addThreadsForQueuedWork(native.k32, this.pool, next);
       } catch (err) {
         throw toEngineError(err);
       }
     }
     this.limits = next;
+    this.pump(); // a higher maximum makes room for pending works
   }
 
   close(options: EngineCloseOptions): Promise<void> {
@@ -331,21 +387,6 @@ export class Win32Engine implements Engine {
       k32.SetThreadpoolThreadMinimum(pool, to.minThreads);
       k32.SetThreadpoolThreadMaximum(pool, to.maxThreads);
     }
-  }
-
-  /**
-   * The pool adds a thread when work is submitted and none is idle — not when its
-   * maximum is raised while work waits in its queue (so under Wine; Windows injects
-   * one only after a delay). Raising the minimum creates threads at once: bump it to
-   * cover the running and queued works, then put it back; the extra threads pick up
-   * the queue and retire later when idle.
-   */
-  private addThreadsForQueuedWork(k32: typeof Kernel32, pool: HANDLE, limits: PoolLimits): void {
-    const { active, queued } = this.poolStats();
-    const wanted = Math.min(limits.maxThreads, active + queued);
-    if (queued === 0 || wanted <= limits.minThreads) return;
-    k32.SetThreadpoolThreadMinimum(pool, wanted);
-    k32.SetThreadpoolThreadMinimum(pool, limits.minThreads);
   }
 
   /** A new record with its events and thread-pool objects; undone on failure. */
@@ -404,8 +445,11 @@ export class Win32Engine implements Engine {
     if (kind === s.TPM_PACKET_RELEASED || kind === s.TPM_PACKET_RETIRED) {
       // The wait callback's packet: no pool thread touches the record any more.
       slot.job = undefined;
+      job.slot = undefined;
       this.freeSlots.push(slot);
-      if (kind === s.TPM_PACKET_RELEASED && job.stage !== 'ended') this.finish(slot, job, { type: 'released', workId, atNs });
+      this.inPool--;
+      if (kind === s.TPM_PACKET_RELEASED && job.stage !== 'ended') this.finish(job, { type: 'released', workId, atNs });
+      this.pump();
       return;
     }
     if (job.stage === 'ended') return; // nothing follows a terminal phase
@@ -427,14 +471,14 @@ export class Win32Engine implements Engine {
         this.deliver({ type: 'returned', workId, atNs, signaled: r.signaled !== 0 });
         return;
       case s.TPM_PACKET_TIMED_OUT:
-        this.finish(slot, job, { type: 'timed_out', workId, atNs });
+        this.finish(job, { type: 'timed_out', workId, atNs });
         return;
       case s.TPM_PACKET_CANCELLED:
-        this.finish(slot, job, { type: 'cancelled', workId, atNs });
+        this.finish(job, { type: 'cancelled', workId, atNs });
         return;
       case s.TPM_PACKET_FAILED: {
         const fn = s.TPM_FN_NAMES[r.error_fn] ?? 'tpmutex-shim';
-        this.finish(slot, job, { type: 'failed', workId, atNs, error: toEngineError(new Win32Error(r.error, fn)) });
+        this.finish(job, { type: 'failed', workId, atNs, error: toEngineError(new Win32Error(r.error, fn)) });
         return;
       }
       default:
@@ -442,12 +486,17 @@ export class Win32Engine implements Engine {
     }
   }
 
-  /** The one way a work ends: bookkeeping first, then its terminal phase. */
-  private finish(slot: Slot, job: Job, phase: TerminalPhase): void {
+  /**
+   * The one way a work ends: bookkeeping first, then its terminal phase — now (from
+   * the drain loop) or soon (from inside a method call, which must not deliver).
+   */
+  private finish(job: Job, phase: TerminalPhase, when: 'now' | 'soon' = 'now'): void {
+    if (job.stage === 'ended') return;
     job.stage = 'ended';
-    if (this.works.get(job.spec.workId) === slot) this.works.delete(job.spec.workId);
+    if (this.works.get(job.spec.workId) === job) this.works.delete(job.spec.workId);
     this.completed++;
-    this.deliver(phase);
+    if (when === 'now') this.deliver(phase);
+    else setImmediate(() => this.deliver(phase));
   }
 
   private deliver(phase: Phase): void {
@@ -463,9 +512,8 @@ export class Win32Engine implements Engine {
 
   private failAll(error: EngineError): void {
     const atNs = this.nowNs();
-    for (const slot of [...this.works.values()]) {
-      if (slot.job !== undefined) this.finish(slot, slot.job, { type: 'failed', workId: slot.job.spec.workId, atNs, error });
-    }
+    this.pending.clear();
+    for (const job of [...this.works.values()]) this.finish(job, { type: 'failed', workId: job.spec.workId, atNs, error });
   }
 
   /**
@@ -478,12 +526,16 @@ export class Win32Engine implements Engine {
     const native = this.native;
     if (native === undefined) return;
     const { k32, shim } = native;
-    // Queued works first: cancelling a holder frees its thread, which would otherwise
-    // start a queued work before its cancel comes.
-    const works = [...this.works.values()];
-    const queuedFirst = [...works.filter((slot) => slot.job?.stage === 'queued'), ...works.filter((slot) => slot.job?.stage !== 'queued')];
-    for (const slot of queuedFirst) {
-      try { shim.tpm_job_cancel(slot.record); } catch { /* its callback still ends on close */ }
+    await Promise.resolve(); // close() itself must not deliver phases
+    // Pending works never reach the pool. Then queued ones, before anything else:
+    // cancelling a holder frees its thread, which would start a queued work first.
+    const cancelledAt = this.nowNs();
+    for (const job of this.pending.values()) this.finish(job, { type: 'cancelled', workId: job.spec.workId, atNs: cancelledAt });
+    this.pending.clear();
+    const inPool = [...this.works.values()];
+    for (const job of [...inPool.filter((j) => j.stage === 'queued'), ...inPool.filter((j) => j.stage !== 'queued')]) {
+      if (job.slot === undefined) continue;
+      try { shim.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
     }
     let timer: NodeJS.Timeout | undefined;
     const returned = await Promise.race([
@@ -497,19 +549,17 @@ export class Win32Engine implements Engine {
     await this.drainLoop;
 
     const atNs = this.nowNs();
-    for (const slot of [...this.works.values()]) {
-      const job = slot.job;
-      if (job === undefined) continue;
+    for (const job of [...this.works.values()]) {
       const workId = job.spec.workId;
       if (!returned) {
-        this.finish(slot, job, { type: 'failed', workId, atNs, error: new EngineError('shutting_down', `work ${workId} did not return within ${timeoutMs} ms of close()`) });
+        this.finish(job, { type: 'failed', workId, atNs, error: new EngineError('shutting_down', `work ${workId} did not return within ${timeoutMs} ms of close()`) });
       } else if (job.stage === 'acquired' || job.stage === 'returned') {
         // Its callback returned (the cleanup group waited for it), so the pool released
         // the mutex; only the wait callback's packet was cancelled with the group.
-        this.finish(slot, job, { type: 'released', workId, atNs });
+        this.finish(job, { type: 'released', workId, atNs });
       } else {
         // Never started (the group cancelled the pending callback) or ended its wait.
-        this.finish(slot, job, { type: 'cancelled', workId, atNs });
+        this.finish(job, { type: 'cancelled', workId, atNs });
       }
     }
     if (!returned) return; // callbacks still use the records, the port and the mutexes: leak them
