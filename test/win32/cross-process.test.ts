@@ -1,0 +1,171 @@
+/**
+ * Cross-process suite: the service (ENGINE=win32) and a second Windows process — the
+ * contender (contender.ts) — on the same named mutex. Under Wine both are node.exe in
+ * one WINEPREFIX, so they share one wineserver and its named objects; on Windows they
+ * are two ordinary processes. Runs from this (Linux or Windows) Node through the HTTP
+ * API and the contender's control API. Every wait is on an event or a poll with a
+ * deadline, never a sleep.
+ *
+ *   (a) while a work holds Global\X the contender cannot take it; right after
+ *       work.released it can
+ *   (b) while the contender holds it, GET /v1/mutexes says held, a work waits, and
+ *       acquires once the contender releases
+ *   (c) SIGKILL of the service while a work holds: the contender, already waiting with
+ *       its handle open, gets WAIT_ABANDONED
+ *   (d) the contender exits holding: the next work acquires with abandoned: true
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MutexView } from '../../src/schemas/mutex.js';
+import { Api, enc } from '../e2e/api.js';
+import { SseClient } from '../e2e/sse.js';
+import { Contender, startWindowsServer, type WindowsServer } from './windows-processes.js';
+import { provision, unavailableReason, until, type WindowsNode } from './wine-env.js';
+
+const skip = unavailableReason();
+const runId = `${process.pid}-${Date.now().toString(36)}`;
+const STEP_TIMEOUT_MS = 60_000;
+
+/** Opens an event stream for one work; resolves once the stream is live. */
+function watch(baseUrl: string, workId: string): Promise<SseClient> {
+  return SseClient.open(baseUrl, `/v1/events?work=${encodeURIComponent(workId)}&after=0`);
+}
+
+async function waitEvent(stream: SseClient, type: string): Promise<void> {
+  await stream.waitFor(() => stream.events.some((e) => e.type === type), STEP_TIMEOUT_MS, type);
+}
+
+async function mutexState(api: Api, name: string): Promise<MutexView> {
+  const res = await api.request<MutexView>('GET', `/v1/mutexes/${enc(name)}`);
+  assert.equal(res.status, 200, res.text);
+  return res.body;
+}
+
+describe('cross-process: the service and another Windows process on one named mutex', { skip: skip ?? false }, () => {
+  let node: WindowsNode;
+  let server: WindowsServer;
+  let api: Api;
+  const contenders: Contender[] = [];
+  const servers: WindowsServer[] = [];
+
+  const contender = async (): Promise<Contender> => {
+    const c = await Contender.start(node);
+    contenders.push(c);
+    return c;
+  };
+
+  before(async () => {
+    node = provision(() => undefined);
+    server = await startWindowsServer(node, { POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' });
+    servers.push(server);
+    api = new Api(server.baseUrl);
+  });
+
+  after(async () => {
+    for (const c of contenders) c.kill();
+    for (const s of servers) await s.stop();
+  });
+
+  it('(a) a holding work keeps the contender out; right after work.released the contender gets it', async () => {
+    const name = `Global\\tpmutex-xp-${runId}-a`;
+    assert.equal((await api.putMutex(name)).status, 201);
+    const c = await contender();
+    assert.deepEqual(await c.open(name), { existed: true });
+
+    const work = await api.submitOk({ mutex: name, untilSignaled: true });
+    const stream = await watch(server.baseUrl, work.id);
+    try {
+      await waitEvent(stream, 'work.acquired');
+      assert.deepEqual(await c.acquire(0), { result: 'timeout' }, 'try-once while the work holds');
+      assert.deepEqual(await c.acquire(300), { result: 'timeout' }, 'a 300 ms wait while the work holds');
+      const held = await mutexState(api, name);
+      assert.equal(held.state, 'held');
+      assert.equal(held.holder?.workId, work.id);
+
+      assert.equal((await api.signal(work.id)).status, 202);
+      await waitEvent(stream, 'work.released');
+      // "released is published only after the OS mutex is really free of that work".
+      assert.deepEqual(await c.acquire(0), { result: 'acquired' }, 'try-once right after work.released');
+    } finally {
+      stream.close();
+    }
+    const byContender = await mutexState(api, name);
+    assert.equal(byContender.state, 'held', 'NtQueryMutant sees the other process own it');
+    assert.equal(byContender.holder, null, 'no work of this service holds it');
+    await c.release();
+    assert.equal((await mutexState(api, name)).state, 'free');
+    await c.exit(0);
+  });
+
+  it('(b) while the contender holds it: GET says held, a work waits, and acquires after the release', async () => {
+    const name = `Global\\tpmutex-xp-${runId}-b`;
+    assert.equal((await api.putMutex(name)).status, 201);
+    const c = await contender();
+    await c.open(name);
+    assert.deepEqual(await c.acquire(0), { result: 'acquired' });
+
+    const held = await mutexState(api, name);
+    assert.equal(held.state, 'held');
+    assert.equal(held.holder, null);
+
+    const work = await api.submitOk({ mutex: name, acquireTimeoutMs: 120_000, holdMs: 0 });
+    const stream = await watch(server.baseUrl, work.id);
+    try {
+      await waitEvent(stream, 'work.started');
+      assert.equal((await api.work(work.id)).body.state, 'waiting');
+      assert.equal((await mutexState(api, name)).waiting, 1);
+      assert.equal(stream.events.some((e) => e.type === 'work.acquired'), false, 'no acquire while the contender holds');
+      await c.release();
+      const done = await api.waitTerminal(work.id);
+      assert.equal(done.state, 'released');
+      assert.equal(done.abandoned, false);
+    } finally {
+      stream.close();
+    }
+    await c.exit(0);
+  });
+
+  it('(d) the contender exits holding: the mutex is abandoned and the next work acquires with abandoned: true', async () => {
+    const name = `Global\\tpmutex-xp-${runId}-d`;
+    assert.equal((await api.putMutex(name)).status, 201);
+    const c = await contender();
+    await c.open(name);
+    assert.deepEqual(await c.acquire(0), { result: 'acquired' });
+    await c.exit(0); // the service's handle keeps the mutex alive: it is abandoned, not destroyed
+
+    assert.equal((await mutexState(api, name)).state, 'abandoned');
+    const done = await api.waitTerminal((await api.submitOk({ mutex: name })).id);
+    assert.equal(done.state, 'released');
+    assert.equal(done.abandoned, true);
+    const after = await mutexState(api, name);
+    assert.equal(after.state, 'free');
+    assert.equal(after.counters.abandonedAcquisitions, 1);
+  });
+
+  it('(c) SIGKILL of the service while a work holds: the waiting contender gets WAIT_ABANDONED', async () => {
+    const victim = await startWindowsServer(node, { POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '4', LOG_LEVEL: 'warn' });
+    servers.push(victim);
+    const victimApi = new Api(victim.baseUrl);
+    const name = `Global\\tpmutex-xp-${runId}-c`;
+    assert.equal((await victimApi.putMutex(name)).status, 201);
+    const c = await contender();
+    await c.open(name); // its handle stays open: the mutex outlives the service
+
+    const work = await victimApi.submitOk({ mutex: name, untilSignaled: true });
+    const stream = await watch(victim.baseUrl, work.id);
+    try {
+      await waitEvent(stream, 'work.acquired');
+    } finally {
+      stream.close();
+    }
+    const waited = c.acquire(120_000);
+    await until('the contender to be waiting', async () => ((await c.status()).waiting ? true : undefined), STEP_TIMEOUT_MS, 50);
+
+    await victim.stop('SIGKILL');
+    assert.deepEqual(await waited, { result: 'abandoned' });
+    const probe = await c.probe();
+    assert.equal(probe.ownedByCaller, true);
+    await c.release();
+    await c.exit(0);
+  });
+});
