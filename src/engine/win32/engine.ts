@@ -58,6 +58,10 @@ interface OpenMutex {
   readonly handle: HANDLE;
   /** tpm_mutex_t: the handle and the native fencing counter. */
   readonly record: PVOID;
+  /** `acquired` time by fencing token, for works still in flight (see onReleased). */
+  readonly acquiredNs: Map<number, Ns>;
+  /** A `released` held back until the next acquisition's packet arrives (see onReleased). */
+  deferred: { readonly job: Job; readonly atNs: Ns; readonly nextToken: number } | undefined;
 }
 
 /** pending: in the engine's FIFO; queued: submitted to the pool, callback not started. */
@@ -71,6 +75,8 @@ interface Job {
   slot: Slot | undefined;
   /** A signal that came while pending, passed on at submission. */
   signaledEarly: boolean;
+  /** Its fencing token once acquired (0 before). */
+  token: number;
 }
 
 /** A recyclable native record with its events and thread-pool objects. */
@@ -193,7 +199,7 @@ export class Win32Engine implements Engine {
     }
     const record = native.koffi.alloc(native.shimTypes.cTpmMutex, 1) as PVOID;
     native.koffi.encode(record, native.shimTypes.cTpmMutex, { handle: opened.handle, fencing: this.fencingOfClosed.get(name) ?? 0 });
-    this.mutexes.set(name, { handle: opened.handle, record });
+    this.mutexes.set(name, { handle: opened.handle, record, acquiredNs: new Map(), deferred: undefined });
     return { existed: opened.lastError === ERROR_ALREADY_EXISTS };
   }
 
@@ -231,7 +237,7 @@ export class Win32Engine implements Engine {
       const value = spec[field];
       if (!Number.isInteger(value) || value < 0 || value > MAX_DWORD_MS) throw new RangeError(`${field} must be an integer from 0 to ${MAX_DWORD_MS} (got ${value})`);
     }
-    const job: Job = { spec, stage: 'pending', slot: undefined, signaledEarly: false };
+    const job: Job = { spec, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
     if (this.inPool < this.limits.maxThreads && this.pending.size === 0) {
       this.launch(native, job, mutex); // throws: nothing was recorded
     } else {
@@ -448,7 +454,7 @@ export class Win32Engine implements Engine {
       job.slot = undefined;
       this.freeSlots.push(slot);
       this.inPool--;
-      if (kind === s.TPM_PACKET_RELEASED && job.stage !== 'ended') this.finish(job, { type: 'released', workId, atNs });
+      if (kind === s.TPM_PACKET_RELEASED && job.stage !== 'ended') this.onReleased(native, job, atNs);
       this.pump();
       return;
     }
@@ -462,10 +468,21 @@ export class Win32Engine implements Engine {
         this.threadIds.add(r.thread_id);
         this.deliver({ type: 'started', workId, atNs, threadId: r.thread_id, mayRunLong: r.may_run_long_result < 0 ? null : r.may_run_long_result === 1 });
         return;
-      case s.TPM_PACKET_ACQUIRED:
+      case s.TPM_PACKET_ACQUIRED: {
         job.stage = 'acquired';
-        this.deliver({ type: 'acquired', workId, atNs, threadId: r.thread_id, abandoned: r.abandoned !== 0, fencingToken: Number(r.fencing_token) });
+        job.token = Number(r.fencing_token);
+        const mutex = this.mutexes.get(job.spec.mutex);
+        if (mutex !== undefined) {
+          mutex.acquiredNs.set(job.token, atNs);
+          const held = mutex.deferred;
+          if (held !== undefined && held.nextToken === job.token) {
+            mutex.deferred = undefined;
+            this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs < atNs ? held.atNs : atNs });
+          }
+        }
+        this.deliver({ type: 'acquired', workId, atNs, threadId: r.thread_id, abandoned: r.abandoned !== 0, fencingToken: job.token });
         return;
+      }
       case s.TPM_PACKET_RETURNED:
         job.stage = 'returned';
         this.deliver({ type: 'returned', workId, atNs, signaled: r.signaled !== 0 });
@@ -483,6 +500,41 @@ export class Win32Engine implements Engine {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * Delivers `released` for a work that owned its mutex, with a stamp that is never
+   * earlier than the real release and never later than the next acquisition.
+   *
+   * The shim stamps `released` in the wait callback, after the pool released the mutex;
+   * the next owner stamps `acquired` after its wait returned — possibly before that
+   * wait callback ran, and its packet may arrive after ours. The next acquisition
+   * (token + 1) is also an upper bound of the release, so the phase carries the smaller
+   * of the two stamps. If the native counter says token + 1 was issued but its packet
+   * has not arrived, `released` waits for it (it is posted right after); if the counter
+   * still says token, any later owner stamps `acquired` after this moment, which is
+   * after the wait-callback stamp.
+   */
+  private onReleased(native: Native, job: Job, atNs: Ns): void {
+    const workId = job.spec.workId;
+    const mutex = this.mutexes.get(job.spec.mutex);
+    if (mutex === undefined || job.token === 0) { this.finish(job, { type: 'released', workId, atNs }); return; }
+    mutex.acquiredNs.delete(job.token);
+    const nextToken = job.token + 1;
+    const next = mutex.acquiredNs.get(nextToken);
+    if (next !== undefined) { this.finish(job, { type: 'released', workId, atNs: next < atNs ? next : atNs }); return; }
+    const issued = Number(native.koffi.decode(mutex.record, native.koffi.offsetof(native.shimTypes.cTpmMutex, 'fencing'), 'int64_t'));
+    if (issued >= nextToken) mutex.deferred = { job, atNs, nextToken };
+    else this.finish(job, { type: 'released', workId, atNs });
+  }
+
+  /** Delivers every held-back `released` as it is (close(): no packet will follow). */
+  private flushDeferred(): void {
+    for (const mutex of this.mutexes.values()) {
+      const held = mutex.deferred;
+      mutex.deferred = undefined;
+      if (held !== undefined) this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs });
     }
   }
 
@@ -547,6 +599,7 @@ export class Win32Engine implements Engine {
     // Every packet of a returned callback was posted before it returned, so STOP is last.
     k32.PostQueuedCompletionStatus(this.port!, 0, STOP_KEY, 0n);
     await this.drainLoop;
+    this.flushDeferred();
 
     const atNs = this.nowNs();
     for (const job of [...this.works.values()]) {
