@@ -55,6 +55,8 @@ export class EngineHarness {
   /** Broken contract rules seen so far; a test ends with assertClean(). */
   readonly violations: string[] = [];
   private readonly phases = new Map<string, Phase[]>();
+  /** Position of every phase in the order the engine delivered them, across all works. */
+  private readonly deliveryOrder = new Map<Phase, number>();
   private readonly waiters = new Set<Waiter>();
   private insideEngineCall = false;
   private nextWork = 0;
@@ -135,6 +137,13 @@ export class EngineHarness {
     return phase;
   }
 
+  /** Where the phase came in the engine's delivery order (all works together). */
+  deliveredAt(phase: Phase): number {
+    const position = this.deliveryOrder.get(phase);
+    assert.ok(position !== undefined, `${phase.workId} ${phase.type} was delivered`);
+    return position;
+  }
+
   terminalOf(workId: string): TerminalPhase | undefined {
     return this.phasesOf(workId).find(isTerminalPhase);
   }
@@ -192,6 +201,7 @@ export class EngineHarness {
     this.checkTransition(list, phase);
     list.push(phase);
     this.phases.set(phase.workId, list);
+    this.deliveryOrder.set(phase, this.deliveryOrder.size);
     for (const waiter of [...this.waiters]) {
       if (waiter.ready()) {
         this.waiters.delete(waiter);

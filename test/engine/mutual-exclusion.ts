@@ -7,6 +7,9 @@
  *   next acquired (DESIGN §1.4: a `released` timestamp is taken just after the release,
  *   so the next owner may legitimately acquire before it). The clamp is only legal
  *   because the callback body had returned: returned(prev) ≤ acquired(next).
+ * - delivery follows the same order: acquired phases come in acquisition order, and
+ *   returned(prev) comes before acquired(next). Only released(prev) may come late
+ *   (DESIGN §1.4); the service's reordering relies on nothing else being late.
  */
 import type { EngineHarness, PhaseOf } from './harness.js';
 
@@ -46,6 +49,9 @@ export function mutualExclusionViolations(harness: EngineHarness, workIds: reado
       if (next === undefined) continue;
       if (next.acquired.fencingToken <= current.acquired.fencingToken) {
         violations.push(`${mutex}: fencing token ${next.acquired.fencingToken} (${next.workId}) after ${current.acquired.fencingToken} (${current.workId})`);
+      }
+      if (harness.deliveredAt(next.acquired) < harness.deliveredAt(returned)) {
+        violations.push(`${mutex}: acquired(${next.workId}) was delivered before returned(${current.workId})`);
       }
       const releasedClamped = released.atNs < next.acquired.atNs ? released.atNs : next.acquired.atNs;
       if (returned.atNs > releasedClamped) {

@@ -5,7 +5,7 @@
  * and notifies, so the sleeper re-checks. No polling.
  */
 import { msToNs, nowNs, nsToMs } from './clock.js';
-import { giveBack, SLOT_WAKE, tryAcquire, wakeSequence, type Acquisition, type SlotRef } from './mutex-slot.js';
+import { giveBack, SLOT_WAKE, stampAcquisition, tryTake, wakeSequence, type Acquisition, type SlotRef } from './mutex-slot.js';
 import { CONTROL_CANCEL } from './protocol.js';
 import type { Ns } from '../types.js';
 
@@ -26,18 +26,17 @@ export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Arra
     // instead of sleeping through it.
     const seen = wakeSequence(slot);
     if (Atomics.load(control, CONTROL_CANCEL) !== 0) return { kind: 'cancelled', atNs: nowNs() };
-    const acquisition = tryAcquire(slot, threadId);
-    if (acquisition !== undefined) {
-      const atNs = nowNs();
+    if (tryTake(slot, threadId)) {
       // A cancel that landed while the mutex was being taken still wins: nobody has been
-      // told of this acquisition, so it is given back. With this, a cancel flag set
-      // before a holder is signaled always beats that holder's release, which close()
-      // relies on so that no waiter takes over a mutex while the engine shuts down.
+      // told, so it is given back untouched. With this, a cancel flag set before a holder
+      // is signaled always beats that holder's release, which close() relies on so that
+      // no waiter takes over a mutex while the engine shuts down.
       if (Atomics.load(control, CONTROL_CANCEL) !== 0) {
-        giveBack(slot, threadId, acquisition);
+        giveBack(slot, threadId);
         return { kind: 'cancelled', atNs: nowNs() };
       }
-      return { kind: 'acquired', atNs, acquisition };
+      const acquisition = stampAcquisition(slot);
+      return { kind: 'acquired', atNs: nowNs(), acquisition };
     }
     let waitMs = Infinity;
     if (deadline !== undefined) {

@@ -17,6 +17,7 @@ import type {
 } from '../types.js';
 import { nowNs } from './clock.js';
 import { MutexHandles } from './mutex-handles.js';
+import { HandoffOrder } from './handoff-order.js';
 import { abandonIfOwnedBy, readProbe, wakeWaiters, SLOT_WORDS } from './mutex-slot.js';
 import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
@@ -49,6 +50,8 @@ export class EmulatedEngine implements Engine {
   private readonly handles: MutexHandles;
   private readonly pool: WorkerPool;
   private readonly sink = new PhaseSink();
+  /** Holds back an `acquired` until the previous holder's `returned` is delivered. */
+  private readonly handoffs = new HandoffOrder((phase) => this.sink.deliver(phase));
   /** Submitted works that have no terminal phase yet. */
   private readonly works = new Map<string, WorkRecord>();
   private submitted = 0;
@@ -107,7 +110,9 @@ export class EmulatedEngine implements Engine {
   /** `existed` is true only if this engine already had the name open: names are process-local. */
   openMutex(name: string): MutexOpened {
     this.assertOpen();
-    return this.handles.open(name);
+    const { existed, slot } = this.handles.open(name);
+    if (!existed) this.handoffs.newMutex(slot);
+    return { existed };
   }
 
   /**
@@ -220,18 +225,21 @@ export class EmulatedEngine implements Engine {
   private onWorkerPhase(record: WorkRecord, phase: WorkerPhase): void {
     if (phase.type === 'started') record.stage = 'running';
     if (phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled') this.finish(record, phase, 'now');
-    else this.sink.deliver(phase);
+    else this.handoffs.push(record.slot, phase);
   }
 
   private onWorkerDied(record: WorkRecord, threadId: number, error: Error | undefined): void {
     const { workId } = record.spec;
-    const abandoned = abandonIfOwnedBy(this.table.ref(record.slot), threadId);
+    const lastToken = abandonIfOwnedBy(this.table.ref(record.slot), threadId);
     const message = `worker thread ${threadId} died running work ${workId}` +
-      (abandoned ? `; mutex ${record.spec.mutex} is abandoned` : '');
+      (lastToken === undefined ? '' : `; mutex ${record.spec.mutex} is abandoned`);
     this.finish(record, {
       type: 'failed', workId, atNs: nowNs(),
       error: new EngineError('thread_died', message, { cause: error }),
     }, 'now');
+    // It may have died between issuing its fencing token and reporting `acquired`; its
+    // turn is over either way, so the next holder's phases can go.
+    if (lastToken !== undefined) this.handoffs.endTurn(record.slot, lastToken);
   }
 
   private onUnrunnable(records: readonly WorkRecord[], error: Error | undefined): void {
@@ -250,7 +258,8 @@ export class EmulatedEngine implements Engine {
     this.works.delete(record.spec.workId);
     this.handles.unuse(record.slot);
     this.completed++;
-    if (when === 'now') this.sink.deliver(phase);
+    // A queued work never owned anything: no handoff to order it behind.
+    if (when === 'now') this.handoffs.push(record.slot, phase);
     else this.sink.deliverSoon(phase);
     if (this.works.size === 0) this.onDrained?.();
   }
@@ -261,6 +270,9 @@ export class EmulatedEngine implements Engine {
     this.abort(this.works.values());
     await this.drained(timeoutMs);
     await this.pool.shutdown();
+    // Every worker is gone, so every turn has ended; nothing should be held, but a phase
+    // must never be lost.
+    this.handoffs.flush();
     await this.sink.flush();
     this.handles.closeAll();
   }

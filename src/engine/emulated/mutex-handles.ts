@@ -21,11 +21,14 @@ export class MutexHandles {
 
   constructor(private readonly table: MutexTable) {}
 
-  open(name: string): MutexOpened {
-    if (this.slots.has(name)) return { existed: true };
+  /** Open or create; `slot` is where the mutex lives (a new mutex when `existed` is false). */
+  open(name: string): MutexOpened & { readonly slot: number } {
+    const open = this.slots.get(name);
+    if (open !== undefined) return { existed: true, slot: open };
     checkMutexName(name);
-    this.slots.set(name, this.table.allocate());
-    return { existed: false };
+    const slot = this.table.allocate();
+    this.slots.set(name, slot);
+    return { existed: false, slot };
   }
 
   /** The slot of an open name; throws EngineError('mutex_not_open'). */

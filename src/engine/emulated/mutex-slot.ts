@@ -9,7 +9,7 @@ import type { MutexProbe } from '../types.js';
 
 /** worker_threads.threadId of the owner; 0 = free (the main thread, id 0, never owns). */
 export const SLOT_OWNER = 0;
-/** How many times the owner acquired it (1 for every emulated callback). */
+/** How many times the owner acquired it: 1 while owned (a callback acquires once), else 0. */
 export const SLOT_RECURSION = 1;
 /** 1 when the owner died holding it and nobody has acquired it since. */
 export const SLOT_ABANDONED = 2;
@@ -37,18 +37,32 @@ export interface Acquisition {
   readonly fencingToken: number;
 }
 
-/** Try once to take the mutex for `threadId`; undefined when another thread owns it. */
-export function tryAcquire(slot: SlotRef, threadId: number): Acquisition | undefined {
+/**
+ * Try once to take the mutex for `threadId`; false when another thread owns it. Taking
+ * is not yet acquiring: the taker either stamps the acquisition or gives the mutex back.
+ */
+export function tryTake(slot: SlotRef, threadId: number): boolean {
+  return Atomics.compareExchange(slot.view, slot.base + SLOT_OWNER, 0, threadId) === 0;
+}
+
+/** Complete an acquisition after tryTake: consume the abandoned state, issue the fencing token. */
+export function stampAcquisition(slot: SlotRef): Acquisition {
   const { view, base } = slot;
-  const previous = Atomics.compareExchange(view, base + SLOT_OWNER, 0, threadId);
-  if (previous !== 0 && previous !== threadId) return undefined;
-  Atomics.add(view, base + SLOT_RECURSION, 1);
-  // The abandoner sets the flag before it frees the owner word, so the thread that wins
-  // the exchange above is the one that sees (and clears) it.
+  Atomics.store(view, base + SLOT_RECURSION, 1);
+  // The abandoner sets the flag before it frees the owner word, so the thread that took
+  // the mutex afterwards is the one that sees (and clears) it.
   const abandoned = Atomics.exchange(view, base + SLOT_ABANDONED, 0) === 1;
-  // Incremented while owning, so tokens follow the acquisition order exactly.
+  // Incremented while owning, so tokens follow the acquisition order exactly, without gaps.
   const fencingToken = Atomics.add(view, base + SLOT_FENCE, 1) + 1;
   return { abandoned, fencingToken };
+}
+
+/** Undo a tryTake that will not be stamped (the wait was cancelled as it succeeded). */
+export function giveBack(slot: SlotRef, threadId: number): void {
+  if (Atomics.compareExchange(slot.view, slot.base + SLOT_OWNER, threadId, 0) !== threadId) {
+    throw new Error(`thread ${threadId} gave back a mutex it had not taken`);
+  }
+  wakeWaiters(slot);
 }
 
 /** The value waiters compare against; read it before trying, sleep only while it is unchanged. */
@@ -72,33 +86,26 @@ export function release(slot: SlotRef, threadId: number): void {
   const { view, base } = slot;
   const owner = Atomics.load(view, base + SLOT_OWNER);
   if (owner !== threadId) throw new Error(`thread ${threadId} released a mutex owned by thread ${owner}`);
-  if (Atomics.sub(view, base + SLOT_RECURSION, 1) > 1) return;
+  Atomics.store(view, base + SLOT_RECURSION, 0);
   Atomics.store(view, base + SLOT_OWNER, 0);
   wakeWaiters(slot);
-}
-
-/**
- * Undo an acquisition nobody has been told about (the wait was cancelled while it
- * succeeded): the mutex goes back as it was, abandoned state included. The fencing token
- * it consumed stays used; tokens only need to increase.
- */
-export function giveBack(slot: SlotRef, threadId: number, acquisition: Acquisition): void {
-  if (acquisition.abandoned) Atomics.store(slot.view, slot.base + SLOT_ABANDONED, 1);
-  release(slot, threadId);
 }
 
 /**
  * Called by the main thread when `threadId` has died: if it owned the mutex, the mutex
- * becomes free and abandoned, and the next acquirer is told so. Returns whether it did.
+ * becomes free and abandoned, and the next acquirer is told so. Returns the last fencing
+ * token issued (the dead owner's, or its predecessor's if it died before stamping), or
+ * undefined when the thread did not own the mutex.
  */
-export function abandonIfOwnedBy(slot: SlotRef, threadId: number): boolean {
+export function abandonIfOwnedBy(slot: SlotRef, threadId: number): number | undefined {
   const { view, base } = slot;
-  if (Atomics.load(view, base + SLOT_OWNER) !== threadId) return false;
+  if (Atomics.load(view, base + SLOT_OWNER) !== threadId) return undefined;
   Atomics.store(view, base + SLOT_ABANDONED, 1);
   Atomics.store(view, base + SLOT_RECURSION, 0);
+  const lastToken = Atomics.load(view, base + SLOT_FENCE);
   Atomics.store(view, base + SLOT_OWNER, 0);
   wakeWaiters(slot);
-  return true;
+  return lastToken;
 }
 
 export function readProbe(slot: SlotRef): MutexProbe {
