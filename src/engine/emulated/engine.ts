@@ -18,7 +18,7 @@ import type {
 import { nowNs } from './clock.js';
 import { MutexHandles } from './mutex-handles.js';
 import { HandoffOrder } from './handoff-order.js';
-import { abandonIfOwnedBy, readProbe, wakeWaiters, SLOT_WORDS } from './mutex-slot.js';
+import { abandonIfOwnedBy, chunkBytes, readProbe, wakeWaiters } from './mutex-slot.js';
 import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
 import { checkPoolLimits } from './pool-limits.js';
@@ -29,7 +29,7 @@ import type { WorkRecord } from './work-record.js';
 export interface EmulatedEngineOptions extends EngineOptions {
   /** How long an idle worker above minThreads lives before it exits. Default 30 s. */
   readonly idleRetireMs?: number;
-  /** Mutex slots per SharedArrayBuffer chunk; the table grows a chunk at a time. Default 1024 (20 KB). */
+  /** Mutex slots per SharedArrayBuffer chunk; the table grows a chunk at a time. Default 1024 (24 KB). */
   readonly tableChunkSlots?: number;
 }
 
@@ -79,7 +79,7 @@ export class EmulatedEngine implements Engine {
       details: {
         threads: 'node:worker_threads',
         mutexTable: 'SharedArrayBuffer + Atomics.wait/notify',
-        mutexSlotBytes: SLOT_WORDS * Int32Array.BYTES_PER_ELEMENT,
+        mutexSlotBytes: chunkBytes(1),
         tableChunkSlots: chunkSlots,
         idleRetireMs,
         node: process.version,

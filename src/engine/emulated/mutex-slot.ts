@@ -3,7 +3,8 @@
  * worker threads acquire and release, the main thread reads, wakes waiters and marks a
  * dead owner's mutex abandoned. Every word is read and written with Atomics.
  *
- * A slot is five Int32 words (20 bytes), so 10,000 mutexes cost 200 KB.
+ * A slot is six Int32 words (24 bytes, so the 64-bit fence stays 8-byte aligned):
+ * 10,000 mutexes cost 240 KB.
  */
 import type { MutexProbe } from '../types.js';
 
@@ -13,22 +14,39 @@ export const SLOT_OWNER = 0;
 export const SLOT_RECURSION = 1;
 /** 1 when the owner died holding it and nobody has acquired it since. */
 export const SLOT_ABANDONED = 2;
-/** The last fencing token issued. Int32: 2^31 − 1 acquisitions per mutex before it wraps. */
-export const SLOT_FENCE = 3;
 /** Bumped on every release, abandonment or abort; waiters sleep on it with Atomics.wait. */
-export const SLOT_WAKE = 4;
-export const SLOT_WORDS = 5;
+export const SLOT_WAKE = 3;
+/** Words 4–5: the last fencing token issued, an Int64 (an Int32 could wrap on a busy, long-lived mutex). */
+const SLOT_FENCE = 4;
+export const SLOT_WORDS = 6;
+
+/** One SharedArrayBuffer of the table, seen as Int32 words and as Int64 fences. */
+export interface TableChunk {
+  readonly words: Int32Array;
+  readonly fences: BigInt64Array;
+}
+
+export function tableChunk(buffer: SharedArrayBuffer): TableChunk {
+  return { words: new Int32Array(buffer), fences: new BigInt64Array(buffer) };
+}
+
+export function chunkBytes(chunkSlots: number): number {
+  return chunkSlots * SLOT_WORDS * Int32Array.BYTES_PER_ELEMENT;
+}
 
 /** Where one slot's words are: a chunk of the table and the slot's first index in it. */
 export interface SlotRef {
   readonly view: Int32Array;
   readonly base: number;
+  readonly fences: BigInt64Array;
+  readonly fenceIndex: number;
 }
 
-export function slotRef(chunks: readonly (Int32Array | undefined)[], chunkSlots: number, slot: number): SlotRef {
-  const view = chunks[Math.floor(slot / chunkSlots)];
-  if (view === undefined) throw new RangeError(`mutex slot ${slot} is outside the table`);
-  return { view, base: (slot % chunkSlots) * SLOT_WORDS };
+export function slotRef(chunks: readonly (TableChunk | undefined)[], chunkSlots: number, slot: number): SlotRef {
+  const chunk = chunks[Math.floor(slot / chunkSlots)];
+  if (chunk === undefined) throw new RangeError(`mutex slot ${slot} is outside the table`);
+  const base = (slot % chunkSlots) * SLOT_WORDS;
+  return { view: chunk.words, base, fences: chunk.fences, fenceIndex: (base + SLOT_FENCE) / 2 };
 }
 
 export interface Acquisition {
@@ -53,7 +71,7 @@ export function stampAcquisition(slot: SlotRef): Acquisition {
   // the mutex afterwards is the one that sees (and clears) it.
   const abandoned = Atomics.exchange(view, base + SLOT_ABANDONED, 0) === 1;
   // Incremented while owning, so tokens follow the acquisition order exactly, without gaps.
-  const fencingToken = Atomics.add(view, base + SLOT_FENCE, 1) + 1;
+  const fencingToken = Number(Atomics.add(slot.fences, slot.fenceIndex, 1n)) + 1;
   return { abandoned, fencingToken };
 }
 
@@ -102,7 +120,7 @@ export function abandonIfOwnedBy(slot: SlotRef, threadId: number): number | unde
   if (Atomics.load(view, base + SLOT_OWNER) !== threadId) return undefined;
   Atomics.store(view, base + SLOT_ABANDONED, 1);
   Atomics.store(view, base + SLOT_RECURSION, 0);
-  const lastToken = Atomics.load(view, base + SLOT_FENCE);
+  const lastToken = Number(Atomics.load(slot.fences, slot.fenceIndex));
   Atomics.store(view, base + SLOT_OWNER, 0);
   wakeWaiters(slot);
   return lastToken;
@@ -122,5 +140,5 @@ export function clearSlot(slot: SlotRef): void {
   Atomics.store(view, base + SLOT_OWNER, 0);
   Atomics.store(view, base + SLOT_RECURSION, 0);
   Atomics.store(view, base + SLOT_ABANDONED, 0);
-  Atomics.store(view, base + SLOT_FENCE, 0);
+  Atomics.store(slot.fences, slot.fenceIndex, 0n);
 }

@@ -5,12 +5,12 @@
  * any work that uses one of its slots is dispatched, so a worker always knows the slot
  * it is told to wait on.
  */
-import { clearSlot, slotRef, SLOT_WORDS, type SlotRef } from './mutex-slot.js';
+import { chunkBytes, clearSlot, slotRef, tableChunk, type SlotRef, type TableChunk } from './mutex-slot.js';
 
 export type ChunkListener = (index: number, buffer: SharedArrayBuffer) => void;
 
 export class MutexTable {
-  private readonly chunks: Int32Array[] = [];
+  private readonly chunks: TableChunk[] = [];
   /** Freed slots, reused first so the table stays as small as the peak number of mutexes. */
   private readonly freeSlots: number[] = [];
   private nextUnused = 0;
@@ -40,7 +40,7 @@ export class MutexTable {
 
   /** The chunks that exist now, for a worker being spawned. */
   buffers(): SharedArrayBuffer[] {
-    return this.chunks.map((chunk) => chunk.buffer as SharedArrayBuffer);
+    return this.chunks.map((chunk) => chunk.words.buffer as SharedArrayBuffer);
   }
 
   get capacity(): number {
@@ -48,8 +48,8 @@ export class MutexTable {
   }
 
   private addChunk(): void {
-    const buffer = new SharedArrayBuffer(this.chunkSlots * SLOT_WORDS * Int32Array.BYTES_PER_ELEMENT);
-    const index = this.chunks.push(new Int32Array(buffer)) - 1;
+    const buffer = new SharedArrayBuffer(chunkBytes(this.chunkSlots));
+    const index = this.chunks.push(tableChunk(buffer)) - 1;
     this.onChunk(index, buffer);
   }
 }

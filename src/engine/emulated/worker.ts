@@ -6,7 +6,7 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { runCallback, type CallbackThread } from './callback.js';
-import { slotRef } from './mutex-slot.js';
+import { slotRef, tableChunk, type TableChunk } from './mutex-slot.js';
 import type { MainToWorker, WorkerInit, WorkerPhase, WorkerToMain } from './protocol.js';
 
 function serve(): void {
@@ -14,7 +14,7 @@ function serve(): void {
   if (port === null) throw new Error('worker.js must be started as a worker thread by the emulated engine');
   // workerData is typed `any` by Node; the pool always passes a WorkerInit.
   const init = workerData as WorkerInit;
-  const tableChunks: Int32Array[] = init.tableChunks.map((buffer) => new Int32Array(buffer));
+  const tableChunks: TableChunk[] = init.tableChunks.map(tableChunk);
   const thread: CallbackThread = {
     threadId,
     control: new Int32Array(init.control),
@@ -27,7 +27,7 @@ function serve(): void {
   port.on('message', (message: MainToWorker) => {
     switch (message.type) {
       case 'table-chunk':
-        tableChunks[message.index] = new Int32Array(message.buffer);
+        tableChunks[message.index] = tableChunk(message.buffer);
         break;
       case 'run':
         runCallback(message.order, thread, report);
