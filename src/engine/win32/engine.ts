@@ -579,13 +579,15 @@ export class Win32Engine implements Engine {
     if (native === undefined) return;
     const { k32, shim } = native;
     await Promise.resolve(); // close() itself must not deliver phases
-    // Pending works never reach the pool. Then queued ones, before anything else:
-    // cancelling a holder frees its thread, which would start a queued work first.
+    // Pending works never reach the pool. Then queued ones, then waiting ones, and
+    // holders last: ending a hold frees the mutex and the thread, which would let a
+    // waiter acquire, or a queued work start, before its own cancel came.
     const cancelledAt = this.nowNs();
     for (const job of this.pending.values()) this.finish(job, { type: 'cancelled', workId: job.spec.workId, atNs: cancelledAt });
     this.pending.clear();
     const inPool = [...this.works.values()];
-    for (const job of [...inPool.filter((j) => j.stage === 'queued'), ...inPool.filter((j) => j.stage !== 'queued')]) {
+    const rank = (job: Job): number => (job.stage === 'queued' ? 0 : job.stage === 'started' ? 1 : 2);
+    for (const job of inPool.sort((a, b) => rank(a) - rank(b))) {
       if (job.slot === undefined) continue;
       try { shim.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
     }
