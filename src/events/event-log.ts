@@ -66,6 +66,12 @@ export class EventLog {
     return { kind: 'ok', events: this.range(from) };
   }
 
+  /** The event with this seq while it is buffered. */
+  get(seq: number): LoggedEvent | undefined {
+    if (seq < this.oldestSeq || seq > this.lastSeq) return undefined;
+    return this.ring[seq % this.capacity];
+  }
+
   /** Every buffered event (used after a reset). */
   all(): LoggedEvent[] { return this.range(this.oldestSeq); }
 
