@@ -228,8 +228,17 @@ export class EngineHarness {
     }
   }
 
+  /** What a timed-out wait reports: the works still without a terminal phase first. */
   private describe(): string {
-    const lines = [...this.specs.keys()].slice(-20).map((id) => `  ${id}: ${this.typesOf(id).join(' → ') || '(none)'}`);
-    return `last works:\n${lines.join('\n')}\nviolations: ${this.violations.join('; ') || 'none'}`;
+    const line = (id: string): string => `  ${id} on ${this.specs.get(id)?.mutex ?? '?'}: ${this.typesOf(id).join(' → ') || '(no phase)'}`;
+    const ids = [...this.specs.keys()];
+    const open = ids.filter((id) => this.terminalOf(id) === undefined);
+    return [
+      `${open.length} of ${ids.length} works without a terminal phase${open.length > 20 ? ' (first 20)' : ''}:`,
+      ...open.slice(0, 20).map(line),
+      'last works:',
+      ...ids.slice(-5).map(line),
+      `violations: ${this.violations.join('; ') || 'none'}`,
+    ].join('\n');
   }
 }
