@@ -10,18 +10,37 @@ import type { Phase } from '../../src/engine/types.js';
 
 const SLOT = 7;
 
-function recorder(): { order: HandoffOrder; delivered: string[] } {
-  const delivered: string[] = [];
-  const order = new HandoffOrder((phase) => delivered.push(`${phase.workId}:${phase.type}`));
-  order.newMutex(SLOT);
-  return { order, delivered };
+interface Recorder {
+  readonly order: HandoffOrder;
+  readonly delivered: string[];
+  readonly phases: Phase[];
+  /** What the table would say: the last fencing token issued on the mutex. */
+  lastToken: number;
+}
+
+function recorder(): Recorder {
+  const rec: Recorder = {
+    delivered: [],
+    phases: [],
+    lastToken: 0,
+    order: new HandoffOrder((phase) => {
+      rec.delivered.push(`${phase.workId}:${phase.type}`);
+      rec.phases.push(phase);
+    }, () => rec.lastToken),
+  };
+  rec.order.newMutex(SLOT);
+  return rec;
 }
 
 const started = (workId: string): Phase => ({ type: 'started', workId, atNs: 0n, threadId: 1, mayRunLong: null });
-const acquired = (workId: string, fencingToken: number): Phase => ({ type: 'acquired', workId, atNs: 0n, threadId: 1, abandoned: false, fencingToken });
-const returned = (workId: string): Phase => ({ type: 'returned', workId, atNs: 0n, signaled: false });
-const released = (workId: string): Phase => ({ type: 'released', workId, atNs: 0n });
+const acquired = (workId: string, fencingToken: number, atNs = 0n): Phase => ({ type: 'acquired', workId, atNs, threadId: 1, abandoned: false, fencingToken });
+const returned = (workId: string, atNs = 0n): Phase => ({ type: 'returned', workId, atNs, signaled: false });
+const released = (workId: string, atNs = 0n): Phase => ({ type: 'released', workId, atNs });
 const failed = (workId: string): Phase => ({ type: 'failed', workId, atNs: 0n, error: new EngineError('thread_died', 'test') });
+
+function releasedAt(rec: Recorder, workId: string): bigint | undefined {
+  return rec.phases.find((phase) => phase.workId === workId && phase.type === 'released')?.atNs;
+}
 
 describe('emulated engine: handoff order', () => {
   it('passes phases in order straight through', () => {
@@ -70,6 +89,50 @@ describe('emulated engine: handoff order', () => {
     order.push(SLOT, released('c'));
     order.flush();
     assert.deepEqual(delivered, ['c:acquired', 'c:released', 'd:acquired']);
+  });
+
+  it('a released stamped after the next acquisition carries the acquisition stamp', () => {
+    const rec = recorder();
+    rec.order.push(SLOT, acquired('a', 1, 10n));
+    rec.order.push(SLOT, returned('a', 20n));
+    rec.lastToken = 2;
+    rec.order.push(SLOT, acquired('b', 2, 25n));
+    rec.order.push(SLOT, released('a', 30n));
+    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'b:acquired', 'a:released']);
+    assert.equal(releasedAt(rec, 'a'), 25n);
+  });
+
+  it('a released read before the next, already stamped, acquisition waits for it and goes first', () => {
+    const rec = recorder();
+    rec.order.push(SLOT, acquired('a', 1, 10n));
+    rec.order.push(SLOT, returned('a', 20n));
+    rec.lastToken = 2;
+    rec.order.push(SLOT, released('a', 30n));
+    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned'], 'b has stamped token 2; its acquired is on its way');
+    rec.order.push(SLOT, acquired('b', 2, 25n));
+    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'a:released', 'b:acquired']);
+    assert.equal(releasedAt(rec, 'a'), 25n);
+  });
+
+  it('a released with no next acquisition yet keeps its own stamp', () => {
+    const rec = recorder();
+    rec.lastToken = 1;
+    rec.order.push(SLOT, acquired('a', 1, 10n));
+    rec.order.push(SLOT, returned('a', 20n));
+    rec.order.push(SLOT, released('a', 30n));
+    rec.order.push(SLOT, acquired('b', 2, 40n));
+    assert.equal(releasedAt(rec, 'a'), 30n);
+  });
+
+  it('a released waiting for an owner that died before reporting acquired goes as it is', () => {
+    const rec = recorder();
+    rec.order.push(SLOT, acquired('a', 1, 10n));
+    rec.order.push(SLOT, returned('a', 20n));
+    rec.lastToken = 2;
+    rec.order.push(SLOT, released('a', 30n));
+    rec.order.endTurn(SLOT, 2);
+    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'a:released']);
+    assert.equal(releasedAt(rec, 'a'), 30n);
   });
 
   it('a new mutex on a reused slot starts from token 1', () => {

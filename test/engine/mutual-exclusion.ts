@@ -3,10 +3,12 @@
  * works that acquired it, in acquisition order:
  *
  * - fencing tokens strictly increase;
- * - the intervals [acquired, released] do not overlap, where released is clamped to the
- *   next acquired (DESIGN §1.4: a `released` timestamp is taken just after the release,
- *   so the next owner may legitimately acquire before it). The clamp is only legal
- *   because the callback body had returned: returned(prev) ≤ acquired(next).
+ * - the intervals [acquired, released] do not overlap: released(prev) ≤ acquired(next).
+ *   A worker or pool thread can only stamp `released` after the release, possibly after
+ *   the next owner stamped `acquired`; both engines then report the smaller stamp
+ *   (DESIGN §1.4), so the engine's own timestamps never overlap;
+ * - the callback body had returned before the next owner acquired:
+ *   returned(prev) ≤ acquired(next);
  * - delivery follows the same order: acquired phases come in acquisition order, and
  *   returned(prev) comes before acquired(next). Only released(prev) may come late
  *   (DESIGN §1.4); the service's reordering relies on nothing else being late.
@@ -53,9 +55,11 @@ export function mutualExclusionViolations(harness: EngineHarness, workIds: reado
       if (harness.deliveredAt(next.acquired) < harness.deliveredAt(returned)) {
         violations.push(`${mutex}: acquired(${next.workId}) was delivered before returned(${current.workId})`);
       }
-      const releasedClamped = released.atNs < next.acquired.atNs ? released.atNs : next.acquired.atNs;
-      if (returned.atNs > releasedClamped) {
+      if (returned.atNs > next.acquired.atNs) {
         violations.push(`${mutex}: ${next.workId} acquired at ${next.acquired.atNs} while ${current.workId} held it until ${returned.atNs} (not returned yet)`);
+      }
+      if (released.atNs > next.acquired.atNs) {
+        violations.push(`${mutex}: ${current.workId} released at ${released.atNs}, after ${next.workId} acquired at ${next.acquired.atNs}`);
       }
     }
   }

@@ -18,7 +18,7 @@ import type {
 import { nowNs } from './clock.js';
 import { MutexHandles } from './mutex-handles.js';
 import { HandoffOrder } from './handoff-order.js';
-import { abandonIfOwnedBy, chunkBytes, readProbe, wakeWaiters } from './mutex-slot.js';
+import { abandonIfOwnedBy, chunkBytes, lastFencingToken, readProbe, wakeWaiters } from './mutex-slot.js';
 import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
 import { checkPoolLimits } from './pool-limits.js';
@@ -50,8 +50,11 @@ export class EmulatedEngine implements Engine {
   private readonly handles: MutexHandles;
   private readonly pool: WorkerPool;
   private readonly sink = new PhaseSink();
-  /** Holds back an `acquired` until the previous holder's `returned` is delivered. */
-  private readonly handoffs = new HandoffOrder((phase) => this.sink.deliver(phase));
+  /** Per-mutex handoff order: `acquired` after the previous holder's `returned`, release stamps no later than the next acquisition. */
+  private readonly handoffs = new HandoffOrder(
+    (phase) => this.sink.deliver(phase),
+    (slot) => lastFencingToken(this.table.ref(slot)),
+  );
   /** Submitted works that have no terminal phase yet. */
   private readonly works = new Map<string, WorkRecord>();
   private submitted = 0;

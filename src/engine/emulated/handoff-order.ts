@@ -1,16 +1,21 @@
 /**
- * Per-mutex delivery order of phases. Each worker reports on its own MessagePort and the
- * main thread drains those ports in no particular order, so the next owner's `acquired`
- * can be read before the previous owner's `acquired` or `returned`. The service may only
- * see `released(prev)` after `acquired(next)` (DESIGN §1.4, as with the win32 engine's
- * single completion port), so an `acquired` is held back, with every later phase of its
- * work, until the holder of the previous fencing token has returned or died.
+ * Per-mutex delivery order and release stamps. Each worker reports on its own
+ * MessagePort and the main thread drains those ports in no particular order, so the next
+ * owner's `acquired` can be read before the previous owner's `acquired` or `returned`.
+ * The service may only see `released(prev)` after `acquired(next)` (DESIGN §1.4, as with
+ * the win32 engine's single completion port), so an `acquired` is held back, with every
+ * later phase of its work, until the holder of the previous fencing token has returned
+ * or died. Fencing tokens are gapless per mutex (mutex-slot.ts), so "the previous
+ * holder" is always token − 1.
  *
- * Fencing tokens are gapless per mutex (mutex-slot.ts), so "the previous holder" is
- * always token − 1. Phases that do not involve owning (started, timed_out, cancelled)
- * pass straight through unless their work is held back.
+ * A `released` is stamped on its worker right after the release, which can be later
+ * than the next owner's `acquired` stamp (the releasing thread may be preempted between
+ * the two). Both are upper bounds of the real release, so, like the win32 engine, the
+ * phase carries the smaller one: never earlier than the release, never later than the
+ * next acquisition. When the next owner has already stamped its acquisition but its
+ * `acquired` has not been read yet, the `released` waits for it (and then goes first).
  */
-import type { Phase } from '../types.js';
+import type { Ns, Phase, ReleasedPhase } from '../types.js';
 
 interface Turns {
   /** Every token up to this one has finished its turn (returned, or its thread died). */
@@ -19,6 +24,12 @@ interface Turns {
   readonly finishedAhead: Set<number>;
   /** Works whose `acquired` waits for an earlier turn, by fencing token. */
   readonly waiting: Map<number, string>;
+  /** Tokens whose holder returned and whose `released` has not been read yet. */
+  readonly releasing: Set<number>;
+  /** `acquired` stamps, by token, of owners whose predecessor's `released` is still to come. */
+  readonly acquiredAt: Map<number, Ns>;
+  /** `released` phases, by the releaser's token, waiting for the next owner's `acquired`. */
+  readonly deferredReleases: Map<number, ReleasedPhase>;
 }
 
 interface HeldWork {
@@ -26,18 +37,43 @@ interface HeldWork {
   readonly phases: Phase[];
 }
 
+interface Turn {
+  readonly slot: number;
+  readonly token: number;
+}
+
+function newTurns(): Turns {
+  return {
+    finishedThrough: 0, finishedAhead: new Set(), waiting: new Map(),
+    releasing: new Set(), acquiredAt: new Map(), deferredReleases: new Map(),
+  };
+}
+
+function stampedNoLaterThan(phase: ReleasedPhase, atNs: Ns): ReleasedPhase {
+  return phase.atNs <= atNs ? phase : { ...phase, atNs };
+}
+
 export class HandoffOrder {
   private readonly turnsBySlot = new Map<number, Turns>();
   /** Works held back: their `acquired` and everything after it, in per-work order. */
   private readonly held = new Map<string, HeldWork>();
-  /** Works whose `acquired` was delivered and whose turn has not finished. */
-  private readonly owners = new Map<string, { readonly slot: number; readonly token: number }>();
+  /** Works whose `acquired` was delivered and whose `returned` was not. */
+  private readonly owners = new Map<string, Turn>();
+  /** Works that returned and whose `released` was not delivered. */
+  private readonly releasers = new Map<string, Turn>();
 
-  constructor(private readonly deliver: (phase: Phase) => void) {}
+  /**
+   * @param deliver where phases go, in order
+   * @param lastTokenOf the last fencing token issued on a slot (read from the table)
+   */
+  constructor(private readonly deliver: (phase: Phase) => void, private readonly lastTokenOf: (slot: number) => number) {}
 
   /** A new mutex on `slot` (a fresh or reused slot): its tokens start from 1. */
   newMutex(slot: number): void {
-    this.turnsBySlot.set(slot, { finishedThrough: 0, finishedAhead: new Set(), waiting: new Map() });
+    const old = this.turnsBySlot.get(slot);
+    // Nothing can be deferred once every work of the old mutex ended; never lose a phase anyway.
+    for (const phase of old?.deferredReleases.values() ?? []) this.deliver(phase);
+    this.turnsBySlot.set(slot, newTurns());
   }
 
   /** The next phase of a work on `slot`; phases of one work come in their own order. */
@@ -58,34 +94,107 @@ export class HandoffOrder {
     this.pass(slot, phase);
   }
 
-  /** The owner with `token` is gone without a phase saying so (its thread died owning the mutex). */
+  /**
+   * The owner with `token` is gone without a phase saying so (its thread died owning the
+   * mutex). A `released` waiting for its `acquired` will not get one: it goes as it is.
+   */
   endTurn(slot: number, token: number): void {
+    const turns = this.turns(slot);
+    const deferred = turns.deferredReleases.get(token - 1);
+    if (deferred !== undefined) {
+      turns.deferredReleases.delete(token - 1);
+      this.deliver(deferred);
+    }
     this.finishTurn(slot, token);
   }
 
   /** Deliver whatever is still held, in token order. Only for shutdown, when no phase can come any more. */
   flush(): void {
-    const rest = [...this.held.entries()].map(([workId, held]) => ({ workId, ...held }));
-    const tokenOf = (phases: readonly Phase[]): number => {
-      const first = phases[0];
+    for (const turns of this.turnsBySlot.values()) {
+      for (const phase of turns.deferredReleases.values()) this.deliver(phase);
+      turns.deferredReleases.clear();
+    }
+    const rest = [...this.held.values()];
+    const tokenOf = (held: HeldWork): number => {
+      const first = held.phases[0];
       return first?.type === 'acquired' ? first.fencingToken : 0;
     };
-    rest.sort((a, b) => tokenOf(a.phases) - tokenOf(b.phases));
+    rest.sort((a, b) => tokenOf(a) - tokenOf(b));
     this.held.clear();
-    for (const { phases } of rest) for (const phase of phases) this.deliver(phase);
+    for (const held of rest) for (const phase of held.phases) this.deliver(phase);
   }
 
   private pass(slot: number, phase: Phase): void {
+    switch (phase.type) {
+      case 'acquired': return this.passAcquired(slot, phase);
+      case 'returned': return this.passReturned(phase);
+      case 'released': return this.passReleased(phase);
+      case 'failed': return this.passFailed(phase);
+      default: this.deliver(phase);
+    }
+  }
+
+  private passAcquired(slot: number, phase: Phase & { readonly type: 'acquired' }): void {
+    const turns = this.turns(slot);
+    const previous = phase.fencingToken - 1;
+    const deferred = turns.deferredReleases.get(previous);
+    if (deferred !== undefined) {
+      turns.deferredReleases.delete(previous);
+      this.deliver(stampedNoLaterThan(deferred, phase.atNs));
+    } else if (turns.releasing.has(previous)) {
+      turns.acquiredAt.set(phase.fencingToken, phase.atNs);
+    }
     this.deliver(phase);
-    if (phase.type === 'acquired') {
-      this.owners.set(phase.workId, { slot, token: phase.fencingToken });
+    this.owners.set(phase.workId, { slot, token: phase.fencingToken });
+  }
+
+  private passReturned(phase: Phase): void {
+    this.deliver(phase);
+    const owner = this.owners.get(phase.workId);
+    if (owner === undefined) return;
+    this.owners.delete(phase.workId);
+    this.releasers.set(phase.workId, owner);
+    this.turns(owner.slot).releasing.add(owner.token);
+    this.finishTurn(owner.slot, owner.token);
+  }
+
+  private passReleased(phase: ReleasedPhase): void {
+    const releaser = this.releasers.get(phase.workId);
+    if (releaser === undefined) {
+      this.deliver(phase);
       return;
     }
-    if (phase.type === 'returned' || phase.type === 'failed') {
-      const owner = this.owners.get(phase.workId);
-      if (owner === undefined) return;
+    this.releasers.delete(phase.workId);
+    const turns = this.turns(releaser.slot);
+    turns.releasing.delete(releaser.token);
+    const next = releaser.token + 1;
+    const nextAcquiredAt = turns.acquiredAt.get(next);
+    if (nextAcquiredAt !== undefined) {
+      turns.acquiredAt.delete(next);
+      this.deliver(stampedNoLaterThan(phase, nextAcquiredAt));
+    } else if (this.lastTokenOf(releaser.slot) >= next) {
+      // The next owner has stamped its acquisition; its `acquired` is on its way.
+      turns.deferredReleases.set(releaser.token, phase);
+    } else {
+      // No next acquisition yet: whichever comes will be stamped after this moment.
+      this.deliver(phase);
+    }
+  }
+
+  private passFailed(phase: Phase): void {
+    this.deliver(phase);
+    const owner = this.owners.get(phase.workId);
+    if (owner !== undefined) {
       this.owners.delete(phase.workId);
       this.finishTurn(owner.slot, owner.token);
+    }
+    // Died between returning and reporting `released`: no stamp will need the next acquisition's.
+    const releaser = this.releasers.get(phase.workId);
+    if (releaser !== undefined) {
+      this.releasers.delete(phase.workId);
+      const turns = this.turns(releaser.slot);
+      turns.releasing.delete(releaser.token);
+      turns.acquiredAt.delete(releaser.token + 1);
     }
   }
 
@@ -114,7 +223,7 @@ export class HandoffOrder {
   private turns(slot: number): Turns {
     let turns = this.turnsBySlot.get(slot);
     if (turns === undefined) {
-      turns = { finishedThrough: 0, finishedAhead: new Set(), waiting: new Map() };
+      turns = newTurns();
       this.turnsBySlot.set(slot, turns);
     }
     return turns;

@@ -120,10 +120,15 @@ export function abandonIfOwnedBy(slot: SlotRef, threadId: number): number | unde
   if (Atomics.load(view, base + SLOT_OWNER) !== threadId) return undefined;
   Atomics.store(view, base + SLOT_ABANDONED, 1);
   Atomics.store(view, base + SLOT_RECURSION, 0);
-  const lastToken = Number(Atomics.load(slot.fences, slot.fenceIndex));
+  const lastToken = lastFencingToken(slot);
   Atomics.store(view, base + SLOT_OWNER, 0);
   wakeWaiters(slot);
   return lastToken;
+}
+
+/** The last fencing token issued (0 before the first acquisition). */
+export function lastFencingToken(slot: SlotRef): number {
+  return Number(Atomics.load(slot.fences, slot.fenceIndex));
 }
 
 export function readProbe(slot: SlotRef): MutexProbe {
