@@ -62,10 +62,11 @@ export interface ReturnedPhase extends PhaseBase {
 
 /**
  * The mutex is free of this work: another thread or process can take it now. Terminal.
- * Delivered only after the release really happened, but `atNs` is a lower bound of
- * the release instant (stamped just before releasing, or the return stamp when the
- * pool releases after the return), so that for one mutex [acquired.atNs,
- * released.atNs] intervals never overlap on the engine clock.
+ * Delivered only after the release really happened. `atNs` is the engine's stamp of
+ * the release, clamped to no later than the next acquisition of the same mutex (the
+ * next waiter can stamp its `acquired` before the releasing side stamps `released`),
+ * so for one mutex the [acquired.atNs, released.atNs] intervals never overlap on the
+ * engine clock; it is never earlier than this work's `returned.atNs`.
  */
 export interface ReleasedPhase extends PhaseBase {
   readonly type: 'released';
