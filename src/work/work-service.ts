@@ -6,6 +6,7 @@
  *  - bad input and exceeded limits change nothing.
  */
 import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
 import { EngineError } from '../engine/errors.js';
 import type { Engine, Ns, Phase } from '../engine/types.js';
 import type { EventLog } from '../events/event-log.js';
@@ -17,14 +18,8 @@ import { fingerprint, IdempotencyKeys } from './idempotency.js';
 import { applyPhase, isTerminal, toWorkView, type ResolvedRequest, type WorkRecord } from './work-record.js';
 import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 
-export interface WorkLimits {
-  maxQueuedWork: number;
-  maxQueuedWorkPerMutex: number;
-  maxAcquireTimeoutMs: number;
-  maxHoldMs: number;
-  maxSpinMs: number;
-  maxLabelLength: number;
-}
+export type WorkLimits = Pick<Config['limits'],
+  'maxQueuedWork' | 'maxQueuedWorkPerMutex' | 'maxAcquireTimeoutMs' | 'maxHoldMs' | 'maxSpinMs' | 'maxLabelLength'>;
 
 export interface WorkServiceOptions {
   engine: Engine;
