@@ -58,10 +58,16 @@ interface OpenMutex {
   readonly handle: HANDLE;
   /** tpm_mutex_t: the handle and the native fencing counter. */
   readonly record: PVOID;
-  /** `acquired` time by fencing token, for works still in flight (see onReleased). */
+  /** Tokens whose `acquired` arrived and whose `released` has not been processed. */
+  readonly unreleased: Set<number>;
+  /** `acquired` time of token t, kept until the release of token t - 1 consumes it (see onReleased). */
   readonly acquiredNs: Map<number, Ns>;
-  /** A `released` held back until the next acquisition's packet arrives (see onReleased). */
-  deferred: { readonly job: Job; readonly atNs: Ns; readonly nextToken: number } | undefined;
+  /**
+   * `released` phases held back until the next acquisition's packet arrives, by that
+   * next token. Several can wait at once: wait callbacks run on any pool thread, so
+   * the releases of tokens t and t + 1 can both be processed before acquired(t + 1).
+   */
+  readonly deferred: Map<number, { readonly job: Job; readonly atNs: Ns }>;
 }
 
 /** pending: in the engine's FIFO; queued: submitted to the pool, callback not started. */
@@ -199,7 +205,7 @@ export class Win32Engine implements Engine {
     }
     const record = native.koffi.alloc(native.shimTypes.cTpmMutex, 1) as PVOID;
     native.koffi.encode(record, native.shimTypes.cTpmMutex, { handle: opened.handle, fencing: this.fencingOfClosed.get(name) ?? 0 });
-    this.mutexes.set(name, { handle: opened.handle, record, acquiredNs: new Map(), deferred: undefined });
+    this.mutexes.set(name, { handle: opened.handle, record, unreleased: new Set(), acquiredNs: new Map(), deferred: new Map() });
     return { existed: opened.lastError === ERROR_ALREADY_EXISTS };
   }
 
@@ -473,11 +479,13 @@ export class Win32Engine implements Engine {
         job.token = Number(r.fencing_token);
         const mutex = this.mutexes.get(job.spec.mutex);
         if (mutex !== undefined) {
-          mutex.acquiredNs.set(job.token, atNs);
-          const held = mutex.deferred;
-          if (held !== undefined && held.nextToken === job.token) {
-            mutex.deferred = undefined;
+          mutex.unreleased.add(job.token);
+          const held = mutex.deferred.get(job.token);
+          if (held !== undefined) {
+            mutex.deferred.delete(job.token);
             this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs < atNs ? held.atNs : atNs });
+          } else if (mutex.unreleased.has(job.token - 1)) {
+            mutex.acquiredNs.set(job.token, atNs);
           }
         }
         this.deliver({ type: 'acquired', workId, atNs, threadId: r.thread_id, abandoned: r.abandoned !== 0, fencingToken: job.token });
@@ -520,21 +528,24 @@ export class Win32Engine implements Engine {
     const workId = job.spec.workId;
     const mutex = this.mutexes.get(job.spec.mutex);
     if (mutex === undefined || job.token === 0) { this.finish(job, { type: 'released', workId, atNs }); return; }
-    mutex.acquiredNs.delete(job.token);
+    mutex.unreleased.delete(job.token);
     const nextToken = job.token + 1;
     const next = mutex.acquiredNs.get(nextToken);
-    if (next !== undefined) { this.finish(job, { type: 'released', workId, atNs: next < atNs ? next : atNs }); return; }
+    if (next !== undefined) {
+      mutex.acquiredNs.delete(nextToken);
+      this.finish(job, { type: 'released', workId, atNs: next < atNs ? next : atNs });
+      return;
+    }
     const issued = Number(native.koffi.decode(mutex.record, native.koffi.offsetof(native.shimTypes.cTpmMutex, 'fencing'), 'int64_t'));
-    if (issued >= nextToken) mutex.deferred = { job, atNs, nextToken };
+    if (issued >= nextToken) mutex.deferred.set(nextToken, { job, atNs });
     else this.finish(job, { type: 'released', workId, atNs });
   }
 
   /** Delivers every held-back `released` as it is (close(): no packet will follow). */
   private flushDeferred(): void {
     for (const mutex of this.mutexes.values()) {
-      const held = mutex.deferred;
-      mutex.deferred = undefined;
-      if (held !== undefined) this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs });
+      for (const held of mutex.deferred.values()) this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs });
+      mutex.deferred.clear();
     }
   }
 
