@@ -3,24 +3,35 @@
  * starts the engine when the app gets ready and shuts everything down on close; the
  * process concerns (environment, signals, listen) live in server.ts.
  */
+import { setTimeout } from 'node:timers/promises';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Engine } from './engine/types.js';
+import { authentication } from './http/auth.js';
+import { clientErrorHandler } from './http/client-errors.js';
+import { installDrainGuard } from './http/drain.js';
 import { installErrorHandling } from './http/errors.js';
+import { loadShedding } from './http/pressure.js';
+import { rateLimiting } from './http/rate-limit.js';
+import { security } from './http/security.js';
 import { validatorCompiler } from './http/validation.js';
+import { installHttpMetrics } from './metrics/http-hooks.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { mutexRoutes } from './routes/mutexes.js';
 import { poolRoutes } from './routes/pool.js';
+import { statusRoutes } from './routes/status.js';
 import { workRoutes } from './routes/work.js';
 import { Problem, ValidationIssue } from './schemas/common.js';
 import { EventData } from './schemas/events.js';
 import { Mutex, MutexList } from './schemas/mutex.js';
 import { Pool } from './schemas/pool.js';
+import { Status } from './schemas/status.js';
 import { Work, WorkList } from './schemas/work.js';
 import { createServices, type Services } from './services.js';
 import { version } from './version.js';
@@ -35,7 +46,7 @@ export interface AppDeps {
 
 export type App = FastifyInstance & { services: Services };
 
-export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData];
+export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, Status];
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, engine } = deps;
@@ -44,23 +55,49 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: config.limits.bodyLimit,
     requestIdHeader: 'x-request-id',
     genReqId: requestIds(),
-    return503OnClosing: true,
+    // Draining is ours to handle (src/http/drain.ts): Fastify's own 503 while closing
+    // would not be a problem document, and reads must keep working until the end.
+    return503OnClosing: false,
+    trustProxy: config.trustProxy,
+    clientErrorHandler,
     routerOptions: { maxParamLength: 2048 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
-  installErrorHandling(app);
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   const services = createServices(config, engine, {
     onTransition: (work, type) => app.log.debug({ workId: work.id, mutex: work.request.mutex, event: type, state: work.state }, 'work transition'),
   });
   app.decorate('services', services);
+  installErrorHandling(app, {
+    bodyLimit: config.limits.bodyLimit,
+    onProblem: (problem) => { if (problem.extra.limit) services.metrics.onLimitExceeded(problem.extra.limit); },
+  });
+  installHttpMetrics(app, services.metrics);
+
+  // onRequest order matters: security headers first (so every answer has them), then
+  // load shedding (cheapest refusal), authentication, the drain guard, and last the
+  // per-route rate limit (so it counts against the verified token).
+  await app.register(security, { cors: config.cors });
+  await app.register(loadShedding, { pressure: config.pressure });
+  await app.register(authentication, { auth: config.auth, corsEnabled: config.cors.origins.length > 0 });
+  installDrainGuard(app, services.lifecycle);
+  await app.register(rateLimiting, { rateLimit: config.rateLimit });
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'tpmutex', version, description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.' },
-      tags: ['health', 'info', 'mutexes', 'work', 'events', 'pool'].map((name) => ({ name })),
+      tags: ['health', 'info', 'status', 'mutexes', 'work', 'events', 'pool'].map((name) => ({ name })),
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http', scheme: 'bearer',
+            description: 'Required on every route when API_TOKENS or API_TOKENS_FILE is configured, except the routes AUTH_OPEN_PATHS lists (default /livez and /readyz). With no token configured the service listens on loopback only and needs none.',
+          },
+        },
+      },
+      security: [{ bearerAuth: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
@@ -69,7 +106,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const opts = { services };
   await app.register(healthRoutes, opts);
+  await app.register(metricsRoutes, opts);
   await app.register(infoRoutes, opts);
+  await app.register(statusRoutes, opts);
   await app.register(mutexRoutes, opts);
   await app.register(workRoutes, opts);
   await app.register(poolRoutes, opts);
@@ -84,6 +123,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('preClose', async () => {
     if (services.lifecycle.state === 'stopped') return;
     services.lifecycle.state = 'draining';
+    // readyz is 503 and nothing new starts from here; the delay gives load balancers
+    // time to notice before the works are ended.
+    if (config.shutdownDelayMs > 0) await setTimeout(config.shutdownDelayMs);
     await services.work.shutdown(config.shutdownTimeoutMs);
     services.sse.endAll();
     services.lifecycle.state = 'stopped';

@@ -1,10 +1,19 @@
 /**
  * Configuration from the environment. `loadConfig(env)` is pure: it reads only the
- * object it is given (server.ts passes process.env) and throws a ConfigError that
- * lists every bad variable.
+ * object it is given (server.ts passes process.env), plus API_TOKENS_FILE through the
+ * file reader it is handed, and throws a ConfigError that lists every bad variable.
  */
+import { readFileSync } from 'node:fs';
 import envSchema from 'env-schema';
 import { Type, type Static } from 'typebox';
+import { compileNamePatterns } from './policy/glob.js';
+
+/** The unauthenticated paths AUTH_OPEN_PATHS may name. */
+export const OPENABLE_PATHS = ['/livez', '/readyz', '/metrics', '/openapi.json', '/docs'] as const;
+export type OpenablePath = typeof OPENABLE_PATHS[number];
+
+/** Requests per window per token when tokens are configured and RATE_LIMIT_MAX is not set. */
+export const DEFAULT_RATE_LIMIT_WITH_TOKENS = 6000;
 
 const Int = (description: string, def: number, minimum: number, maximum: number) =>
   Type.Integer({ description, default: def, minimum, maximum });
@@ -33,6 +42,22 @@ export const EnvSchema = Type.Object({
   SSE_HEARTBEAT_MS: Int('Heartbeat comment interval on SSE streams', 15_000, 10, 3_600_000),
   SSE_MAX_BUFFERED_BYTES: Int('Unsent bytes a slow SSE subscriber may accumulate before it is cut off with `overflow`', 4_194_304, 1024, 1_073_741_824),
   SHUTDOWN_TIMEOUT_MS: Int('How long shutdown waits for running callbacks', 10_000, 0, 600_000),
+  SHUTDOWN_DELAY_MS: Int('After SIGTERM/SIGINT: how long /readyz answers 503 and new work is refused before queued work is cancelled and holds end (lets load balancers stop routing first)', 0, 0, 600_000),
+  API_TOKENS: Type.String({ description: 'Bearer tokens, comma-separated (each 16–512 visible ASCII characters). None (and no API_TOKENS_FILE) = no authentication, loopback HOST only', default: '' }),
+  API_TOKENS_FILE: Type.String({ description: 'File with bearer tokens, one per line (blank lines and # comments ignored); added to API_TOKENS', default: '' }),
+  AUTH_OPEN_PATHS: Type.String({
+    description: `Paths answered without a token when authentication is on, comma-separated, from: ${OPENABLE_PATHS.join(' ')} (empty = none)`,
+    default: '/livez,/readyz',
+  }),
+  MUTEX_ALLOW: Type.String({ description: 'Glob patterns (comma-separated; * = any run of characters, ? = one character) over the full normalised name (Global\\x, Local\\x); a name matching none → 403', default: '*', minLength: 1 }),
+  MUTEX_GLOBAL: Type.Boolean({ description: 'Allow names in the Global\\ namespace (false → 403 for every Global\\ name)', default: true }),
+  SSE_MAX_SUBSCRIBERS: Int('Open /v1/events streams at once (more → 429)', 1000, 1, 1_000_000),
+  RATE_LIMIT_MAX: Type.Optional(Type.Integer({ description: 'Requests per client per RATE_LIMIT_WINDOW_MS (client = token, or IP without authentication; more → 429). 0 = off. Default: 6000 with tokens, off without (loopback only, every client is the same address)', minimum: 0, maximum: 100_000_000 })),
+  RATE_LIMIT_WINDOW_MS: Int('Rate-limit window', 60_000, 1000, 86_400_000),
+  MAX_EVENT_LOOP_DELAY_MS: Int('Mean event-loop delay above which requests are shed with 503 (0 = off); /livez and /metrics always answer', 1000, 0, 600_000),
+  MAX_HEAP_USED_BYTES: Int('Heap use above which requests are shed with 503 (0 = off)', 0, 0, Number.MAX_SAFE_INTEGER),
+  CORS_ORIGINS: Type.String({ description: 'Origins allowed to call the API from a browser, comma-separated (e.g. https://dash.example); empty = no CORS headers (browsers refuse cross-origin calls)', default: '' }),
+  TRUST_PROXY: Type.Boolean({ description: 'Take the client address from X-Forwarded-For (only behind a reverse proxy you control): used for per-IP rate limits and logs', default: false }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
     description: 'pino log level',
     default: 'info',
@@ -56,18 +81,35 @@ export interface Config {
     maxLabelLength: number;
     maxWaitMs: number;
     bodyLimit: number;
+    sseMaxSubscribers: number;
   };
   events: { bufferSize: number; heartbeatMs: number; maxBufferedBytes: number };
   workHistory: number;
   shutdownTimeoutMs: number;
+  shutdownDelayMs: number;
   logLevel: string;
+  /** tokens empty = authentication off (then host is loopback). */
+  auth: { tokens: readonly string[]; openPaths: readonly OpenablePath[] };
+  names: { allow: readonly string[]; global: boolean };
+  /** max 0 = off. */
+  rateLimit: { max: number; windowMs: number };
+  pressure: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number };
+  cors: { origins: readonly string[] };
+  trustProxy: boolean;
 }
+
+export interface ConfigIo {
+  /** Reads API_TOKENS_FILE (injected so tests need no files). */
+  readFile(path: string): string;
+}
+
+const defaultIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') };
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, io: ConfigIo = defaultIo): Config {
   let e: Env;
   try {
     // env-schema mutates the schema it is given; hand it a copy.
@@ -80,6 +122,27 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   if (e.POOL_MAX_THREADS > e.POOL_THREADS_LIMIT) {
     throw new ConfigError(`invalid configuration: POOL_MAX_THREADS (${e.POOL_MAX_THREADS}) must not exceed POOL_THREADS_LIMIT (${e.POOL_THREADS_LIMIT})`);
+  }
+  const tokens = loadTokens(e, io);
+  if (tokens.length === 0 && !isLoopback(e.HOST)) {
+    throw new ConfigError(`refusing to start: HOST=${e.HOST} is not a loopback address and no API tokens are configured; anyone who can reach it could take and hold your locks. Set API_TOKENS or API_TOKENS_FILE, or listen on 127.0.0.1`);
+  }
+  const allow = list(e.MUTEX_ALLOW);
+  try {
+    compileNamePatterns(allow);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: MUTEX_ALLOW: ${(err as Error).message}`);
+  }
+  if (allow.length === 0) throw new ConfigError('invalid configuration: MUTEX_ALLOW must name at least one pattern (use * for any name)');
+  const openPaths = list(e.AUTH_OPEN_PATHS);
+  const unknownPath = openPaths.find((p) => !(OPENABLE_PATHS as readonly string[]).includes(p));
+  if (unknownPath !== undefined) {
+    throw new ConfigError(`invalid configuration: AUTH_OPEN_PATHS: ${JSON.stringify(unknownPath)} is not one of ${OPENABLE_PATHS.join(', ')}`);
+  }
+  const origins = list(e.CORS_ORIGINS);
+  const badOrigin = origins.find((o) => !/^https?:\/\/[^/\s,]+$/.test(o));
+  if (badOrigin !== undefined) {
+    throw new ConfigError(`invalid configuration: CORS_ORIGINS: ${JSON.stringify(badOrigin)} is not an origin like https://host[:port]`);
   }
   return {
     host: e.HOST,
@@ -96,10 +159,54 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxLabelLength: e.MAX_LABEL_LENGTH,
       maxWaitMs: e.MAX_WAIT_MS,
       bodyLimit: e.BODY_LIMIT,
+      sseMaxSubscribers: e.SSE_MAX_SUBSCRIBERS,
     },
     events: { bufferSize: e.EVENT_BUFFER, heartbeatMs: e.SSE_HEARTBEAT_MS, maxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES },
     workHistory: e.WORK_HISTORY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     logLevel: e.LOG_LEVEL,
+    auth: { tokens, openPaths: openPaths as OpenablePath[] },
+    names: { allow, global: e.MUTEX_GLOBAL },
+    rateLimit: { max: e.RATE_LIMIT_MAX ?? (tokens.length > 0 ? DEFAULT_RATE_LIMIT_WITH_TOKENS : 0), windowMs: e.RATE_LIMIT_WINDOW_MS },
+    pressure: { maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: e.MAX_HEAP_USED_BYTES },
+    cors: { origins },
+    trustProxy: e.TRUST_PROXY,
   };
+}
+
+const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+// Visible ASCII only: a token travels in a header, and a space or a control character
+// there is a copy-paste accident, not a secret.
+const TOKEN = /^[\x21-\x7e]{16,512}$/;
+
+/** API_TOKENS and the lines of API_TOKENS_FILE, checked, without duplicates. */
+function loadTokens(e: Env, io: ConfigIo): string[] {
+  const found: { token: string; where: string }[] = list(e.API_TOKENS).map((token, i) => ({ token, where: `API_TOKENS entry ${i + 1}` }));
+  if (e.API_TOKENS_FILE !== '') {
+    let text: string;
+    try {
+      text = io.readFile(e.API_TOKENS_FILE);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: API_TOKENS_FILE ${e.API_TOKENS_FILE} cannot be read: ${(err as Error).message}`);
+    }
+    text.split(/\r?\n/).forEach((line, i) => {
+      const token = line.trim();
+      if (token !== '' && !token.startsWith('#')) found.push({ token, where: `API_TOKENS_FILE line ${i + 1}` });
+    });
+  }
+  // Never echo a token: the message names where the bad one is, not what it is.
+  const bad = found.find((t) => !TOKEN.test(t.token));
+  if (bad) throw new ConfigError(`invalid configuration: ${bad.where}: a token must be 16–512 visible ASCII characters (no spaces)`);
+  return [...new Set(found.map((t) => t.token))];
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the only addresses an unauthenticated service may listen on. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(v4);
+  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
 }

@@ -8,6 +8,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { isEngineError } from './engine/errors.js';
 import { selectEngine } from './engine/select.js';
+import { loggerOptions } from './http/logging.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -15,15 +16,13 @@ async function main(): Promise<void> {
   const app = await buildApp({
     config,
     engine,
-    logger: {
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-      // Human-friendly lines on a terminal; JSON lines everywhere else (files, pipes, services).
-      ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-    },
+    // Human-friendly lines on a terminal; JSON lines everywhere else (files, pipes, services).
+    logger: loggerOptions(config.logLevel, process.stdout.isTTY === true),
   });
 
-  closeWithGrace({ delay: config.shutdownTimeoutMs + 5_000, logger: app.log }, async ({ signal, err }) => {
+  // The grace period covers the drain delay and the callbacks' bound, plus a margin;
+  // past it close-with-grace exits 1 (and a second signal exits at once).
+  closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownTimeoutMs + 5_000, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
     await app.close();
@@ -31,7 +30,11 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ host: config.host, port: config.port });
-  app.log.info({ engine: engine.info.kind, boot: app.services.events.boot }, 'tpmutex ready');
+  app.log.info({
+    engine: engine.info.kind, boot: app.services.events.boot,
+    auth: config.auth.tokens.length > 0 ? `${config.auth.tokens.length} token(s)` : 'off (loopback only)',
+    rateLimit: config.rateLimit.max > 0 ? `${config.rateLimit.max} per ${config.rateLimit.windowMs} ms` : 'off',
+  }, 'tpmutex ready');
 }
 
 main().catch((err: unknown) => {

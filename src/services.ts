@@ -7,8 +7,12 @@ import type { Config } from './config.js';
 import type { Engine } from './engine/types.js';
 import { EventLog } from './events/event-log.js';
 import { SseHub } from './events/sse.js';
+import { Metrics } from './metrics/metrics.js';
 import { MutexRegistry } from './mutex/registry.js';
+import { NamePolicy } from './policy/name-policy.js';
 import { PoolService } from './pool/pool-service.js';
+import { WorkTotals } from './status/work-totals.js';
+import { version } from './version.js';
 import { WorkService, type WorkServiceOptions } from './work/work-service.js';
 
 export type Lifecycle = 'starting' | 'ready' | 'draining' | 'stopped';
@@ -22,28 +26,51 @@ export interface Services {
   readonly mutexes: MutexRegistry;
   readonly work: WorkService;
   readonly pool: PoolService;
+  readonly metrics: Metrics;
+  readonly totals: WorkTotals;
   readonly lifecycle: { state: Lifecycle; startedAt: string };
 }
 
 export function createServices(config: Config, engine: Engine, hooks: Pick<WorkServiceOptions, 'onTransition'> = {}): Services {
   const clock = new Clock(() => engine.nowNs());
   const events = new EventLog(config.events.bufferSize);
-  const mutexes = new MutexRegistry(engine, events, clock, config.limits.maxMutexes);
+  const metrics = new Metrics({ version, engine: engine.info.kind });
+  const totals = new WorkTotals();
+  events.subscribe(() => metrics.onEventPublished());
+  const policy = new NamePolicy(config.names);
+  const mutexes = new MutexRegistry(engine, events, clock, config.limits.maxMutexes, (name) => policy.check(name));
   const work = new WorkService({
     engine, events, mutexes, clock,
     limits: config.limits,
     workHistory: config.workHistory,
-    ...hooks,
+    onTransition: (record, type) => {
+      totals.onTransition(record.id, type);
+      metrics.onTransition(record, type);
+      hooks.onTransition?.(record, type);
+    },
+  });
+  const sse = new SseHub(events, {
+    heartbeatMs: config.events.heartbeatMs,
+    maxBufferedBytes: config.events.maxBufferedBytes,
+    onOverflow: () => metrics.onOverflow(),
+  });
+  const lifecycle: Services['lifecycle'] = { state: 'starting', startedAt: clock.nowIso() };
+  metrics.watch({
+    mutexes: () => mutexCounts(mutexes),
+    unfinished: () => totals.unfinished(),
+    pool: () => engine.poolStats(),
+    sseSubscribers: () => sse.size,
+    ready: () => lifecycle.state === 'ready',
   });
   return {
-    config,
-    engine,
-    clock,
-    events,
-    sse: new SseHub(events, { heartbeatMs: config.events.heartbeatMs, maxBufferedBytes: config.events.maxBufferedBytes }),
-    mutexes,
-    work,
+    config, engine, clock, events, sse, mutexes, work,
     pool: new PoolService(engine, config.pool.threadsLimit),
-    lifecycle: { state: 'starting', startedAt: clock.nowIso() },
+    metrics, totals, lifecycle,
   };
+}
+
+function mutexCounts(mutexes: MutexRegistry): { open: number; held: number } {
+  let held = 0;
+  for (const record of mutexes.all()) if (record.holder !== null) held++;
+  return { open: mutexes.size, held };
 }

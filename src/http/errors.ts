@@ -14,7 +14,17 @@ const FASTIFY_SLUGS: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
 };
 
-function fromFastifyError(err: FastifyError): HttpProblem {
+export interface ErrorHandlingOptions {
+  /** BODY_LIMIT, named in the 413 problem. */
+  bodyLimit: number;
+  /** Sees every problem sent by the error handler (metrics count limits). */
+  onProblem?: (problem: HttpProblem) => void;
+}
+
+function fromFastifyError(err: FastifyError, options: ErrorHandlingOptions): HttpProblem {
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new HttpProblem(413, 'body-too-large', 'Body too large', `the request body is larger than ${options.bodyLimit} bytes (BODY_LIMIT)`, { limit: 'BODY_LIMIT' });
+  }
   if (err.validation) {
     const errors = validationIssues(err.validation, err.validationContext);
     return new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
@@ -38,9 +48,10 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyR
   return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const problem = toHttpProblem(err) ?? fromFastifyError(err);
+    const problem = toHttpProblem(err) ?? fromFastifyError(err, options);
+    options.onProblem?.(problem);
     if (problem.status >= 500) req.log.error({ err }, 'request failed');
     else req.log.debug({ problem: problem.slug, detail: problem.detail }, 'request rejected');
     return sendProblem(reply, problem);

@@ -39,6 +39,8 @@ export class MutexRegistry {
     private readonly events: EventLog,
     private readonly clock: Clock,
     private readonly maxMutexes: number,
+    /** Throws a 403 problem for a name this service may not open (src/policy). */
+    private readonly checkName: (name: string) => void = () => {},
   ) {}
 
   get size(): number { return this.byName.size; }
@@ -61,8 +63,9 @@ export class MutexRegistry {
   open(name: string): OpenResult {
     const known = this.byName.get(name);
     if (known) return { record: known, created: false, existedBefore: true };
+    this.checkName(name);
     if (this.byName.size >= this.maxMutexes) {
-      throw limitExceeded('MAX_MUTEXES', `${this.maxMutexes} mutexes are open; close one (DELETE /v1/mutexes/{name}) or raise MAX_MUTEXES`);
+      throw limitExceeded('MAX_MUTEXES', `${this.maxMutexes} mutexes are open; close one (DELETE /v1/mutexes/{name}) or raise MAX_MUTEXES`, 5);
     }
     const { existed } = this.engine.openMutex(name);
     const record: MutexRecord = {

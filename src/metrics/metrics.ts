@@ -1,0 +1,127 @@
+/**
+ * Prometheus metrics of one app instance: its own prom-client Registry (never the
+ * global default one), so several apps can live in one process (tests) without
+ * sharing or clashing. Every name starts with `tpmutex_`, and every label has a small
+ * fixed set of values: never a mutex name, work id, token or raw URL.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolStats } from '../engine/types.js';
+import type { WorkEventType } from '../schemas/events.js';
+import type { WorkState } from '../schemas/work.js';
+import type { WorkRecord } from '../work/work-record.js';
+
+/** What the gauges read at scrape time. */
+export interface MetricsSource {
+  mutexes(): { open: number; held: number };
+  unfinished(): Record<'queued' | 'waiting' | 'holding', number>;
+  pool(): PoolStats;
+  sseSubscribers(): number;
+  ready(): boolean;
+}
+
+// From a millisecond to an hour: lock waits and holds span all of it.
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const FINISHED_STATES = ['released', 'timed_out', 'cancelled', 'failed'] as const satisfies readonly WorkState[];
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+const seconds = (fromNs: bigint | null, toNs: bigint | null): number | null =>
+  fromNs === null || toNs === null || toNs < fromNs ? null : Number(toNs - fromNs) / 1e9;
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly submitted: Counter;
+  private readonly finished: Counter<'state'>;
+  private readonly queueSeconds: Histogram;
+  private readonly acquireWaitSeconds: Histogram<'outcome'>;
+  private readonly holdSeconds: Histogram;
+  private readonly published: Counter;
+  private readonly overflows: Counter;
+  private readonly limits: Counter<'limit'>;
+  private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
+  private readonly httpSeconds: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(info: { version: string; engine: string }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'tpmutex_' });
+    new Gauge({ name: 'tpmutex_info', help: 'Always 1; the labels name the version and the engine', labelNames: ['version', 'engine'], registers })
+      .set({ version: info.version, engine: info.engine }, 1);
+    this.submitted = new Counter({ name: 'tpmutex_works_submitted_total', help: 'Works accepted (POST /v1/work answered 202, replays not counted)', registers });
+    this.finished = new Counter({ name: 'tpmutex_works_finished_total', help: 'Works that reached a terminal state, by that state', labelNames: ['state'], registers });
+    for (const state of FINISHED_STATES) this.finished.inc({ state }, 0);
+    this.queueSeconds = new Histogram({ name: 'tpmutex_work_queue_seconds', help: 'From submit to the callback starting on a pool thread', buckets: DURATION_BUCKETS, registers });
+    this.acquireWaitSeconds = new Histogram({
+      name: 'tpmutex_work_acquire_wait_seconds', help: 'From the callback starting to the end of its wait for the mutex, by outcome (acquired, timed_out, cancelled)',
+      labelNames: ['outcome'], buckets: DURATION_BUCKETS, registers,
+    });
+    for (const outcome of ['acquired', 'timed_out', 'cancelled']) this.acquireWaitSeconds.zero({ outcome });
+    this.holdSeconds = new Histogram({ name: 'tpmutex_work_hold_seconds', help: 'From acquired to released', buckets: DURATION_BUCKETS, registers });
+    this.published = new Counter({ name: 'tpmutex_events_published_total', help: 'Events published to the event log (each has a seq)', registers });
+    this.overflows = new Counter({
+      name: 'tpmutex_sse_overflows_total',
+      help: 'Event streams cut off with `event: overflow` for reading too slowly (the events were not lost: the client resumes with Last-Event-ID)',
+      registers,
+    });
+    this.limits = new Counter({ name: 'tpmutex_limit_exceeded_total', help: 'Requests refused because a configured limit was hit, by the setting\'s name', labelNames: ['limit'], registers });
+    this.httpRequests = new Counter({ name: 'tpmutex_http_requests_total', help: 'HTTP requests answered, by method, route template and status', labelNames: ['method', 'route', 'status_code'], registers });
+    this.httpSeconds = new Histogram({ name: 'tpmutex_http_request_duration_seconds', help: 'Time to answer an HTTP request (event streams not included)', labelNames: ['method', 'route', 'status_code'], registers });
+  }
+
+  /** Registers the gauges read at scrape time (after the services exist). */
+  watch(source: MetricsSource): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    gauge('tpmutex_ready', '1 while the service is ready (as /readyz), else 0', () => (source.ready() ? 1 : 0));
+    gauge('tpmutex_mutexes_open', 'Mutexes this service has a handle to', () => source.mutexes().open);
+    gauge('tpmutex_mutexes_held', 'Open mutexes held by a work of this service now', () => source.mutexes().held);
+    new Gauge({
+      name: 'tpmutex_works_unfinished', help: 'Works not yet terminal, by state (queued, waiting, holding)', labelNames: ['state'], registers,
+      collect() { for (const [state, n] of Object.entries(source.unfinished())) this.set({ state }, n); },
+    });
+    gauge('tpmutex_pool_threads', 'Threads in the callback pool', () => source.pool().threads);
+    gauge('tpmutex_pool_active', 'Callbacks running now (waiting, spinning or holding)', () => source.pool().active);
+    gauge('tpmutex_pool_queued', 'Works submitted to the pool whose callback has not started', () => source.pool().queued);
+    gauge('tpmutex_pool_min_threads', 'Pool minimum threads', () => source.pool().minThreads);
+    gauge('tpmutex_pool_max_threads', 'Pool maximum threads', () => source.pool().maxThreads);
+    gauge('tpmutex_sse_subscribers', 'Open /v1/events streams', () => source.sseSubscribers());
+  }
+
+  /** One work transition (called once per published work event). */
+  onTransition(work: WorkRecord, type: WorkEventType): void {
+    switch (type) {
+      case 'work.queued': this.submitted.inc(); return;
+      case 'work.started': this.observe(this.queueSeconds, seconds(work.queuedNs, work.startedNs)); return;
+      case 'work.acquired': this.observeWait('acquired', seconds(work.startedNs, work.acquiredNs)); return;
+      case 'work.returned': return;
+      case 'work.released': this.observe(this.holdSeconds, seconds(work.acquiredNs, work.releasedNs)); break;
+      case 'work.timed_out': this.observeWait('timed_out', seconds(work.startedNs, work.endedNs)); break;
+      // Cancelled after starting = the wait was aborted; cancelled while queued never waited.
+      case 'work.cancelled': this.observeWait('cancelled', seconds(work.startedNs, work.endedNs)); break;
+      case 'work.failed': break;
+    }
+    this.finished.inc({ state: type.slice('work.'.length) });
+  }
+
+  onEventPublished(): void { this.published.inc(); }
+  onOverflow(): void { this.overflows.inc(); }
+  onLimitExceeded(limit: string): void { this.limits.inc({ limit }); }
+
+  /** `route` is the matched route's template, or null when no route matched. */
+  onHttpResponse(method: string, route: string | null, statusCode: number, elapsedMs: number): void {
+    const labels = {
+      method: HTTP_METHODS.has(method) ? method : 'other',
+      route: route ?? 'unmatched',
+      status_code: statusCode >= 100 && statusCode <= 599 ? String(statusCode) : 'other',
+    };
+    this.httpRequests.inc(labels);
+    this.httpSeconds.observe(labels, elapsedMs / 1000);
+  }
+
+  private observe(histogram: Histogram, value: number | null): void {
+    if (value !== null) histogram.observe(value);
+  }
+
+  private observeWait(outcome: 'acquired' | 'timed_out' | 'cancelled', value: number | null): void {
+    if (value !== null) this.acquireWaitSeconds.observe({ outcome }, value);
+  }
+}

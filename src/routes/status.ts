@@ -1,0 +1,24 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { problemResponses } from '../schemas/common.js';
+import { StatusHeaders } from '../schemas/status.js';
+import type { Services } from '../services.js';
+import { buildStatus, notModified, strongEtag } from '../status/status.js';
+
+/** The dashboard document: cheap to poll with If-None-Match (304 until something changes). */
+export const statusRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  app.get('/v1/status', {
+    schema: {
+      tags: ['status'], summary: 'Compact summary for dashboards',
+      description: 'Counts by state, held mutexes, pool figures and engine health in one small document with a strong ETag. Send the ETag back in If-None-Match: 304 (no body) while nothing changed.',
+      headers: StatusHeaders,
+      response: { 200: { $ref: 'Status' }, 304: { description: 'Not modified: your copy (If-None-Match) is current', type: 'null' }, ...problemResponses(400) },
+    },
+  }, async (req, reply) => {
+    const body = JSON.stringify(buildStatus(services));
+    const etag = strongEtag(body);
+    // no-cache: caches may keep it but must revalidate, which is what the ETag is for.
+    reply.header('etag', etag).header('cache-control', 'no-cache');
+    if (notModified(req.headers['if-none-match'], etag)) return reply.code(304).send(null);
+    return reply.code(200).type('application/json; charset=utf-8').send(body);
+  });
+};
