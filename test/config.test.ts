@@ -32,3 +32,17 @@ describe('loadConfig', () => {
     });
   }
 });
+
+describe('loadConfig: security', () => {
+  it('refuses a non-loopback HOST without tokens, with a clear message', () => {
+    assert.throws(() => loadConfig({ HOST: '0.0.0.0' }), (err: unknown) => err instanceof ConfigError && /refusing to start: HOST=0\.0\.0\.0.*API_TOKENS/.test(err.message));
+    assert.equal(loadConfig({ HOST: '0.0.0.0', API_TOKENS: 'a-long-enough-token-123' }).host, '0.0.0.0');
+    assert.equal(loadConfig({ HOST: '::1' }).host, '::1');
+  });
+
+  it('reads API_TOKENS_FILE (comments and blank lines ignored) and never echoes a bad token', () => {
+    const io = { readFile: () => '# ops tokens\n\nfile-token-0123456789\n' };
+    assert.deepEqual(loadConfig({ API_TOKENS_FILE: '/etc/tokens' }, io).auth.tokens, ['file-token-0123456789']);
+    assert.throws(() => loadConfig({ API_TOKENS: 'short secret' }), (err: unknown) => err instanceof ConfigError && !err.message.includes('short secret'));
+  });
+});

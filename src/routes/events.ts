@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { SseHub, type EventFilter, type StreamStart } from '../events/sse.js';
-import { validationProblem } from '../http/problem.js';
+import { limitExceeded, validationProblem } from '../http/problem.js';
 import { MutexRegistry } from '../mutex/registry.js';
 import { problemResponses } from '../schemas/common.js';
 import { EventsHeaders, EventsQuery, type EventType } from '../schemas/events.js';
 import type { Services } from '../services.js';
 
 export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { events, sse } = services;
+  const { events, sse, config } = services;
 
   app.get('/v1/events', {
     schema: {
@@ -15,7 +15,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       description: 'Frames: `id: <boot>-<seq>`, `event: <type>`, `data: <json>`. Resume with Last-Event-ID (or ?after=seq). A position no longer buffered, or from another server process, gets `event: reset` first; a client too slow to keep up gets `event: overflow` and is disconnected. Heartbeat comment every SSE_HEARTBEAT_MS.',
       querystring: EventsQuery, headers: EventsHeaders,
       produces: ['text/event-stream'],
-      response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...problemResponses(400, 503) },
+      response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...problemResponses(400, 429, 503) },
     },
   }, async (req, reply) => {
     const { mutex, work, types, after } = req.query;
@@ -30,6 +30,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       const parsed = SseHub.parseEventId(events, lastEventId);
       if (!parsed) throw validationProblem([{ field: 'header/last-event-id', message: 'must be an event id of this service: <boot>-<seq>' }]);
       start = parsed;
+    }
+    if (sse.size >= config.limits.sseMaxSubscribers) {
+      throw limitExceeded('SSE_MAX_SUBSCRIBERS', `${sse.size} event streams are open (limit ${config.limits.sseMaxSubscribers}); close one or raise SSE_MAX_SUBSCRIBERS`, 5);
     }
     reply.hijack();
     sse.open(reply.raw, filter, start);

@@ -1,0 +1,150 @@
+/**
+ * Operations and safety at the route level (Fastify inject): authentication, name
+ * policy, limits, status polling with ETag, metrics, security headers.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WorkView } from '../../src/schemas/work.js';
+import { buildTestApp } from '../helpers/app.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+
+describe('authentication', () => {
+  it('with tokens configured, every API route needs one; livez/readyz stay open by default', async (t) => {
+    const app = await buildTestApp(t, { API_TOKENS: `${TOKEN},another-token-0123456789` });
+    const missing = await app.inject({ method: 'GET', url: '/v1/info' });
+    assert.equal(missing.statusCode, 401);
+    assert.match(String(missing.headers['content-type']), /^application\/problem\+json/);
+    assert.match(String(missing.headers['www-authenticate']), /^Bearer/);
+    const wrong = await app.inject({ method: 'GET', url: '/v1/info', headers: { authorization: 'Bearer not-the-right-token-at-all' } });
+    assert.equal(wrong.statusCode, 401);
+    assert.match(String(wrong.headers['www-authenticate']), /invalid_token/);
+    const ok = await app.inject({ method: 'GET', url: '/v1/info', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(ok.statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
+    const refused = await app.inject({ method: 'POST', url: '/v1/work', payload: { mutex: 'x' } });
+    assert.equal(refused.statusCode, 401);
+    const none = await app.inject({ method: 'GET', url: '/v1/mutexes', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.deepEqual(none.json<{ items: unknown[] }>().items, [], 'a refused request changed nothing');
+  });
+
+  it('AUTH_OPEN_PATHS can leave /metrics open', async (t) => {
+    const app = await buildTestApp(t, { API_TOKENS: TOKEN, AUTH_OPEN_PATHS: '/livez,/readyz,/metrics' });
+    assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200);
+  });
+
+  it('without tokens there is no authentication (the config allows loopback only)', async (t) => {
+    const app = await buildTestApp(t);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/info' })).statusCode, 200);
+  });
+});
+
+describe('name policy', () => {
+  it('MUTEX_ALLOW and MUTEX_GLOBAL=false refuse names with 403, changing nothing', async (t) => {
+    const app = await buildTestApp(t, { MUTEX_ALLOW: 'Local\\ci-*,Global\\ci-*', MUTEX_GLOBAL: 'false' });
+    assert.equal((await app.inject({ method: 'PUT', url: '/v1/mutexes/ci-1' })).statusCode, 201);
+    for (const [method, url, payload] of [
+      ['PUT', '/v1/mutexes/other', undefined],
+      ['POST', '/v1/work', { mutex: 'other' }],
+      ['PUT', '/v1/mutexes/Global%5Cci-2', undefined],
+      ['POST', '/v1/work', { mutex: 'Global\\ci-3' }],
+    ] as const) {
+      const res = await app.inject({ method, url, ...(payload ? { payload } : {}) });
+      assert.equal(res.statusCode, 403, `${method} ${url}`);
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+    }
+    const names = (await app.inject({ method: 'GET', url: '/v1/mutexes' })).json<{ items: { name: string }[] }>().items.map((m) => m.name);
+    assert.deepEqual(names, ['Local\\ci-1']);
+  });
+});
+
+describe('limits', () => {
+  it('SSE_MAX_SUBSCRIBERS: one stream too many is 429 naming the limit', async (t) => {
+    const app = await buildTestApp(t, { SSE_MAX_SUBSCRIBERS: '1' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address() as { port: number };
+    const base = `http://127.0.0.1:${address.port}`;
+    const first = new AbortController();
+    const open = await fetch(`${base}/v1/events`, { signal: first.signal });
+    assert.equal(open.status, 200);
+    const second = await fetch(`${base}/v1/events`);
+    assert.equal(second.status, 429);
+    const problem = await second.json() as { limit: string };
+    assert.equal(problem.limit, 'SSE_MAX_SUBSCRIBERS');
+    assert.ok(second.headers.get('retry-after'));
+    first.abort();
+  });
+
+  it('BODY_LIMIT: an oversized body is 413 naming the limit', async (t) => {
+    const app = await buildTestApp(t, { BODY_LIMIT: '256' });
+    const res = await app.inject({ method: 'POST', url: '/v1/work', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ mutex: 'x', label: 'y'.repeat(400) }) });
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.json<{ limit: string }>().limit, 'BODY_LIMIT');
+  });
+
+  it('rate limiting per client: 429 with Retry-After past RATE_LIMIT_MAX', async (t) => {
+    const app = await buildTestApp(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    const codes = [];
+    for (let i = 0; i < 5; i++) codes.push((await app.inject({ method: 'GET', url: '/v1/info' })).statusCode);
+    assert.deepEqual(codes, [200, 200, 200, 429, 429]);
+    const limited = await app.inject({ method: 'GET', url: '/v1/info' });
+    assert.match(String(limited.headers['content-type']), /^application\/problem\+json/);
+    assert.ok(limited.headers['retry-after']);
+  });
+});
+
+describe('status for dashboards', () => {
+  it('a poll loop gets 304 until something changes, then 200 with a new ETag', async (t) => {
+    const app = await buildTestApp(t);
+    const first = await app.inject({ method: 'GET', url: '/v1/status' });
+    assert.equal(first.statusCode, 200);
+    const etag = String(first.headers['etag']);
+    assert.match(etag, /^"[^"]+"$/, 'a strong ETag');
+    for (let i = 0; i < 3; i++) {
+      const again = await app.inject({ method: 'GET', url: '/v1/status', headers: { 'if-none-match': etag } });
+      assert.equal(again.statusCode, 304);
+      assert.equal(again.body, '');
+    }
+    const submitted = await app.inject({ method: 'POST', url: '/v1/work', payload: { mutex: 'dash', untilSignaled: true } });
+    const changed = await app.inject({ method: 'GET', url: '/v1/status', headers: { 'if-none-match': etag } });
+    assert.equal(changed.statusCode, 200);
+    assert.notEqual(changed.headers['etag'], etag);
+    await app.inject({ method: 'DELETE', url: `/v1/work/${submitted.json<WorkView>().id}` });
+  });
+});
+
+describe('metrics', () => {
+  it('exposes tpmutex_ counters, histograms and gauges with no mutex names as labels', async (t) => {
+    const app = await buildTestApp(t);
+    const w = (await app.inject({ method: 'POST', url: '/v1/work', payload: { mutex: 'Local\\secret-name', holdMs: 1 } })).json<WorkView>();
+    await app.inject({ method: 'GET', url: `/v1/work/${w.id}?wait=terminal&timeoutMs=60000` });
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    const text = res.body;
+    for (const name of ['tpmutex_works_submitted_total 1', 'tpmutex_works_finished_total{state="released"} 1', 'tpmutex_work_hold_seconds_bucket',
+      'tpmutex_work_queue_seconds_count 1', 'tpmutex_events_published_total', 'tpmutex_http_requests_total', 'process_cpu_user_seconds_total']) {
+      assert.ok(text.includes(name), name);
+    }
+    assert.ok(!text.includes('secret-name'), 'no mutex names in metrics');
+  });
+});
+
+describe('security headers', () => {
+  it('sets helmet headers and no CORS headers unless configured', async (t) => {
+    const app = await buildTestApp(t);
+    const res = await app.inject({ method: 'GET', url: '/v1/info', headers: { origin: 'https://evil.example' } });
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['access-control-allow-origin'], undefined);
+  });
+
+  it('allows only the configured CORS origins', async (t) => {
+    const app = await buildTestApp(t, { CORS_ORIGINS: 'https://dash.example' });
+    const ok = await app.inject({ method: 'GET', url: '/v1/info', headers: { origin: 'https://dash.example' } });
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://dash.example');
+    const other = await app.inject({ method: 'GET', url: '/v1/info', headers: { origin: 'https://evil.example' } });
+    assert.notEqual(other.headers['access-control-allow-origin'], 'https://evil.example');
+  });
+});
