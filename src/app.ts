@@ -13,7 +13,8 @@ import type { Engine } from './engine/types.js';
 import { authentication } from './http/auth.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { installDrainGuard } from './http/drain.js';
-import { installErrorHandling } from './http/errors.js';
+import { installErrorHandling, sendProblem } from './http/errors.js';
+import { HttpProblem } from './http/problem.js';
 import { loadShedding } from './http/pressure.js';
 import { rateLimiting } from './http/rate-limit.js';
 import { security } from './http/security.js';
@@ -60,6 +61,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: false,
     trustProxy: config.trustProxy,
     clientErrorHandler,
+    // Errors raised before routing (a URL that does not decode) reach this, not the
+    // error handler: answer them with the same problem documents.
+    frameworkErrors: (err, _req, reply) => { sendProblem(reply, new HttpProblem(400, 'malformed-url', 'Bad request', err.message)); },
     routerOptions: { maxParamLength: 2048 },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
