@@ -4,24 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MutexView } from '../../src/schemas/mutex.js';
-import type { WorkView } from '../../src/schemas/work.js';
 import type { Problem, RequestOptions } from './api.js';
-import { SseClient } from './sse.js';
+import { stateSnapshot } from './checks.js';
 import { useTarget } from './target.js';
 
 const target = useTarget();
 
-async function snapshot() {
-  const { api, baseUrl } = target;
-  const probe = await SseClient.open(baseUrl, '/v1/events?types=mutex.closed');
-  probe.close();
-  return {
-    mutexes: (await api.listAll<MutexView>('/v1/mutexes')).map((m) => m.name).sort(),
-    works: (await api.listAll<WorkView>('/v1/work')).map((w) => w.id),
-    lastSeq: Number(/lastSeq=(\d+)/.exec(probe.comments[0]!)![1]),
-  };
-}
+const snapshot = () => stateSnapshot(target.api, target.baseUrl);
 
 interface Case { name: string; method: string; path: string; options?: RequestOptions; status: number; field?: string }
 

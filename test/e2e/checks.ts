@@ -2,8 +2,10 @@
  * Invariant checks over what a client observed (DESIGN §4), shared by the suites.
  */
 import assert from 'node:assert/strict';
+import type { MutexView } from '../../src/schemas/mutex.js';
 import type { WorkView } from '../../src/schemas/work.js';
-import type { SseFrame } from './sse.js';
+import type { Api } from './api.js';
+import { SseClient, type SseFrame } from './sse.js';
 
 export const TERMINAL_EVENTS = new Set(['work.released', 'work.timed_out', 'work.cancelled', 'work.failed']);
 const LIFECYCLE = ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released'];
@@ -76,3 +78,20 @@ export function assertMutualExclusion(events: EventJson[]): { acquisitions: numb
 }
 
 export const ms = (fromNs: string | null, toNs: string | null): number => Number(BigInt(toNs!) - BigInt(fromNs!)) / 1e6;
+
+/**
+ * What a client can see of the server's state: open mutexes, retained works, the pool
+ * limits and the last event seq. Equal snapshots before and after a batch of bad
+ * requests mean they changed nothing.
+ */
+export async function stateSnapshot(api: Api, baseUrl: string) {
+  const probe = await SseClient.open(baseUrl, '/v1/events?types=mutex.closed');
+  probe.close();
+  const pool = (await api.request<{ minThreads: number; maxThreads: number }>('GET', '/v1/pool')).body;
+  return {
+    mutexes: (await api.listAll<MutexView>('/v1/mutexes')).map((m) => m.name).sort(),
+    works: (await api.listAll<WorkView>('/v1/work')).map((w) => w.id),
+    pool: { minThreads: pool.minThreads, maxThreads: pool.maxThreads },
+    lastSeq: Number(/lastSeq=(\d+)/.exec(probe.comments[0]!)![1]),
+  };
+}
