@@ -13,10 +13,15 @@
  *   (c) SIGKILL of the service while a work holds: the contender, already waiting with
  *       its handle open, gets WAIT_ABANDONED
  *   (d) the contender exits holding: the next work acquires with abandoned: true
+ *   (e) graceful shutdown (Ctrl+C, which Wine delivers for SIGINT) with works queued,
+ *       waiting and holding: every work gets its terminal event on the open stream,
+ *       the process exits 0, and the contender then takes each mutex cleanly (not
+ *       abandoned: the pool released them)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MutexView } from '../../src/schemas/mutex.js';
+import type { WorkView } from '../../src/schemas/work.js';
 import { Api, enc } from '../e2e/api.js';
 import { SseClient } from '../e2e/sse.js';
 import { Contender, startWindowsServer, type WindowsServer } from './windows-processes.js';
@@ -166,6 +171,39 @@ describe('cross-process: the service and another Windows process on one named mu
     const probe = await c.probe();
     assert.equal(probe.ownedByCaller, true);
     await c.release();
+    await c.exit(0);
+  });
+
+  it('(e) graceful shutdown with works queued, waiting and holding: terminal events, exit 0, every mutex free for the contender', async () => {
+    const victim = await startWindowsServer(node, { POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '2', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000' });
+    servers.push(victim);
+    const victimApi = new Api(victim.baseUrl);
+    const held = `Global\\tpmutex-xp-${runId}-e1`;
+    const other = `Global\\tpmutex-xp-${runId}-e2`;
+    const c = await contender();
+    for (const name of [held, other]) {
+      assert.equal((await victimApi.putMutex(name)).status, 201);
+      await c.open(name); // keeps the mutexes alive after the service exits
+    }
+    const stream = await SseClient.open(victim.baseUrl);
+    const started = (id: string) => stream.events.some((e) => e.type === 'work.started' && (e['work'] as WorkView).id === id);
+    const holder = await victimApi.submitOk({ mutex: held, untilSignaled: true });
+    await stream.waitFor(() => stream.events.some((e) => e.type === 'work.acquired'), STEP_TIMEOUT_MS, 'holder acquired');
+    const waiter = await victimApi.submitOk({ mutex: held, acquireTimeoutMs: 600_000 });
+    await stream.waitFor(() => started(waiter.id), STEP_TIMEOUT_MS, 'waiter waiting');
+    const queued = await victimApi.submitOk({ mutex: other }); // both pool threads are busy
+    assert.equal((await victimApi.work(queued.id)).body.state, 'queued');
+
+    victim.process.child.kill('SIGINT');
+    await stream.waitFor(() => stream.ended, STEP_TIMEOUT_MS, 'the stream to close');
+    const endOf = (id: string) => stream.events.filter((e) => (e['work'] as WorkView | undefined)?.id === id && /^work\.(released|timed_out|cancelled|failed)$/.test(String(e.type))).map((e) => e.type);
+    assert.deepEqual([holder, waiter, queued].map((w) => endOf(w.id)), [['work.released'], ['work.cancelled'], ['work.cancelled']]);
+    assert.equal(await victim.process.exited, 0, victim.process.readLog().slice(-2000));
+    for (const name of [held, other]) {
+      await c.open(name);
+      assert.deepEqual(await c.acquire(0), { result: 'acquired' }, `${name} is free, not abandoned, after the shutdown`);
+      await c.release();
+    }
     await c.exit(0);
   });
 });
