@@ -148,3 +148,19 @@ describe('security headers', () => {
     assert.notEqual(other.headers['access-control-allow-origin'], 'https://evil.example');
   });
 });
+
+describe('load shedding', () => {
+  it('over MAX_HEAP_USED_BYTES, requests get a 503 problem naming the limit; /livez still answers', async (t) => {
+    const app = await buildTestApp(t, { MAX_HEAP_USED_BYTES: '1' });
+    let res = await app.inject({ method: 'GET', url: '/v1/info' });
+    // under-pressure samples the heap on a timer: wait for its first sample.
+    for (const deadline = Date.now() + 30_000; res.statusCode === 200 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      res = await app.inject({ method: 'GET', url: '/v1/info' });
+    }
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.json<{ limit: string }>().limit, 'MAX_HEAP_USED_BYTES');
+    assert.ok(res.headers['retry-after']);
+    assert.equal((await app.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
+  });
+});
