@@ -1,0 +1,30 @@
+/** Small statistics for the benchmark: medians, percentiles, A/B rounds. */
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export const median = (values: readonly number[]) => percentile(values, 50);
+
+export interface AbResult { candidate: number[]; baseline: number[]; candidateMedian: number; baselineMedian: number }
+
+/**
+ * Alternates candidate and baseline (warm-up of each first, then A/B/A/B…), so a noisy
+ * shared machine slows both sides alike; the ratio of the medians is the figure.
+ */
+export async function abRounds(rounds: number, candidate: () => Promise<number>, baseline: () => Promise<number>): Promise<AbResult> {
+  await candidate();
+  await baseline();
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    a.push(await candidate());
+    b.push(await baseline());
+  }
+  return { candidate: a, baseline: b, candidateMedian: median(a), baselineMedian: median(b) };
+}
+
+export const round = (value: number, digits = 3) => Number(value.toFixed(digits));

@@ -1,0 +1,29 @@
+/**
+ * The process under load for submitRatio: the real service (buildApp, emulated
+ * engine) and, in the same process, a bare Fastify route that answers a JSON of the
+ * same size as a work object — the floor any HTTP route in this process pays.
+ * Prints `{"service":port,"bare":port}` on stdout when both listen.
+ */
+import Fastify from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { selectEngine } from '../../src/engine/select.js';
+
+const config = loadConfig({
+  ENGINE: 'emulated', LOG_LEVEL: 'silent', POOL_MAX_THREADS: '16',
+  MAX_QUEUED_WORK: '1000000', MAX_QUEUED_WORK_PER_MUTEX: '1000000', WORK_HISTORY: '20000', MAX_EVENT_LOOP_DELAY_MS: '0',
+});
+const engine = await selectEngine('emulated', { pool: { minThreads: 4, maxThreads: 16 } });
+const app = await buildApp({ config, engine });
+await app.listen({ host: '127.0.0.1', port: 0 });
+
+// A work object as POST /v1/work returns it, captured once, replayed by the bare route.
+const sample = await app.inject({ method: 'POST', url: '/v1/work', payload: { mutex: 'bench-sample' } });
+const sameSize = sample.body;
+const bare = Fastify();
+bare.post('/bare', async (_req, reply) => reply.code(202).type('application/json; charset=utf-8').send(sameSize));
+await bare.listen({ host: '127.0.0.1', port: 0 });
+
+const portOf = (server: { address(): unknown }) => (server.address() as { port: number }).port;
+console.log(JSON.stringify({ service: portOf(app.server), bare: portOf(bare.server), bytes: sameSize.length }));
+process.on('SIGTERM', () => { void Promise.all([app.close(), bare.close()]).then(() => process.exit(0)); });
