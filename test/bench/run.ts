@@ -4,9 +4,10 @@
  * same run, alternating A/B after a warm-up, median of the rounds; the raw numbers of
  * both sides are reported too. Speed is never asserted in tests.
  *
- * Measured so far: submitRatio, handoffRatio, bytesPerMutex, bytesPerWork. Not yet:
- * e2eRatio, eventP99Ms, sseLost/sseP99Ms, and the win32 variant (reported as null).
+ * Measured so far: submitRatio, e2eRatio, eventP99Ms, handoffRatio, bytesPerMutex,
+ * bytesPerWork. Not yet: sseLost/sseP99Ms and the win32 variant (reported as null).
  */
+import { measureEndToEnd } from './e2e.js';
 import { measureHandoff } from './handoff.js';
 import { measureMemory } from './memory.js';
 import { measureSubmit } from './submit.js';
@@ -29,20 +30,22 @@ const log = (line: string) => { if (!json) console.log(line); };
 log(`tpmutex bench (${quick ? 'quick' : 'full'}, emulated engine, node ${process.version}); figures are ratios within this run`);
 const submit = await measureSubmit(quick);
 log(`  submit: done`);
+const e2e = await measureEndToEnd(quick);
+log(`  end to end: done`);
 const handoff = await measureHandoff(quick);
 log(`  handoff: done`);
 const memory = measureMemory(quick);
 const figures: Record<string, number | null> = {
   submitRatio: submit.submitRatio,
-  e2eRatio: null,
-  eventP99Ms: null,
+  e2eRatio: e2e.e2eRatio,
+  eventP99Ms: e2e.eventP99Ms,
   handoffRatio: handoff.handoffRatio,
   bytesPerMutex: memory.bytesPerMutex,
   bytesPerWork: memory.bytesPerWork,
   sseLost: null,
   sseP99Ms: null,
 };
-const result = { ...figures, raw: { submit: submit.raw, handoff: handoff.raw }, quick, engine: 'emulated', node: process.version };
+const result = { ...figures, raw: { submit: submit.raw, e2e: e2e.raw, handoff: handoff.raw }, quick, engine: 'emulated', node: process.version };
 
 if (json) {
   console.log(JSON.stringify(result));
