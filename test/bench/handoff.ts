@@ -1,12 +1,21 @@
 /**
- * handoffRatio: p50 of released(prev) → acquired(next) on one contended mutex, on the
- * emulated engine in this process, ÷ p50 of a raw two-thread Atomics ping-pong (one
- * thread hands a word to the other: the floor of any cross-thread handoff), measured
- * alternately in the same run.
+ * handoffRatio: p50 of released(prev) → acquired(next) on one contended mutex ÷ the p50
+ * of a raw baseline measured alternately in the same run.
+ * - emulated: the engine in this process ÷ a raw two-thread Atomics ping-pong (one
+ *   thread hands a word to the other: the floor of any cross-thread handoff).
+ * - win32: the service under Wine (stamps from its event stream) ÷ the C loop of the
+ *   same pool/mutex operations under the same Wine (native-loop.ts). Both measure from
+ *   returned(prev): the pool releases the mutex right after the callback returns, but
+ *   the `released` stamp comes from a wait callback that races the next owner's wake-up
+ *   (it is often later than the next `acquired`, which the service clamps it to), so
+ *   released → acquired has a median near or below zero on both sides.
  */
 import { Worker } from 'node:worker_threads';
 import { selectEngine } from '../../src/engine/select.js';
 import type { Phase } from '../../src/engine/types.js';
+import type { WorkView } from '../../src/schemas/work.js';
+import { SseClient } from '../e2e/sse.js';
+import type { BenchEngine, BenchService } from './service.js';
 import { abRounds, median, round } from './stats.js';
 
 /** One-way latency of handing a word between two threads, ns (p50 over `hops`). */
@@ -51,10 +60,36 @@ async function engineHandoff(works: number): Promise<number> {
   return median(gaps);
 }
 
-export async function measureHandoff(quick: boolean) {
-  const ab = await abRounds(quick ? 3 : 5, () => engineHandoff(quick ? 500 : 2000), () => pingPong(quick ? 2000 : 10000));
+let serviceRun = 0;
+
+/** p50 of <from>(prev) → acquired(next), from the released events of works on one mutex of the service. */
+async function serviceHandoff(service: BenchService, works: number, from: 'releasedAtNs' | 'returnedAtNs'): Promise<number> {
+  const mutex = `bench-handoff-${++serviceRun}`;
+  const stream = await SseClient.open(service.baseUrl, `/v1/events?types=work.released&mutex=${mutex}`);
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < works; i++) pending.push(service.api.submitOk({ mutex, holdMs: 0 }));
+  await Promise.all(pending);
+  await stream.waitFor(() => stream.frames.length >= works, 120_000, `${works} released on ${mutex}`);
+  stream.close();
+  const done = stream.frames.map((f) => f.json['work'] as WorkView).sort((a, b) => a.fencingToken! - b.fencingToken!);
+  const gaps: number[] = [];
+  for (let i = 1; i < done.length; i++) gaps.push(Number(BigInt(done[i]!.acquiredAtNs!) - BigInt(done[i - 1]![from]!)));
+  return median(gaps);
+}
+
+async function nativeHandoff(works: number): Promise<number> {
+  return Number((await (await import('./native-loop.js')).runNativeLoop(['handoff', String(works), '4', '16']))['returnedP50Ns']);
+}
+
+export async function measureHandoff(engine: BenchEngine, service: BenchService, quick: boolean) {
+  const works = quick ? 500 : 2000;
+  const ab = engine === 'emulated'
+    ? await abRounds(quick ? 3 : 5, () => engineHandoff(works), () => pingPong(quick ? 2000 : 10000))
+    : await abRounds(quick ? 3 : 5, () => serviceHandoff(service, works, 'returnedAtNs'), () => nativeHandoff(works));
   return {
     handoffRatio: round(ab.candidateMedian / ab.baselineMedian),
-    raw: { engineHandoffP50Ns: ab.candidate, atomicsPingPongP50Ns: ab.baseline },
+    raw: engine === 'emulated'
+      ? { engineHandoffP50Ns: ab.candidate, atomicsPingPongP50Ns: ab.baseline }
+      : { measuredFrom: 'returned(prev)', serviceHandoffP50Ns: ab.candidate, nativeLoopHandoffP50Ns: ab.baseline },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Run with --expose-gc by memory.ts: heap + external growth per opened mutex (over
- * 10,000, emulated engine, so its SharedArrayBuffer table counts) and per retained
+ * 10,000, on the engine named by --engine: the emulated engine's SharedArrayBuffer
+ * table, or the win32 engine's koffi-allocated records and handles, count) and per retained
  * finished work (over 100,000, service bookkeeping only: a scripted engine finishes
  * them, so no thread is involved). Prints one JSON line.
  */
@@ -13,8 +14,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 const used = () => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.external; };
 
-async function bytesPerMutex(count: number): Promise<number> {
-  const engine = await selectEngine('emulated', { pool: { minThreads: 1, maxThreads: 1 } });
+async function bytesPerMutex(engineKind: 'emulated' | 'win32', count: number): Promise<number> {
+  const engine = await selectEngine(engineKind, { pool: { minThreads: 1, maxThreads: 1 } });
   await engine.start();
   const services = createServices(testConfig({ MAX_MUTEXES: String(count + 10), EVENT_BUFFER: '1' }), engine);
   services.mutexes.open('Local\\warm-up');
@@ -43,7 +44,8 @@ function bytesPerWork(count: number): number {
 }
 
 const quick = process.argv.includes('--quick');
+const engineKind = process.argv.includes('win32') ? 'win32' : 'emulated';
 console.log(JSON.stringify({
-  bytesPerMutex: Math.round(await bytesPerMutex(quick ? 2000 : 10_000)),
+  bytesPerMutex: Math.round(await bytesPerMutex(engineKind, quick ? 2000 : 10_000)),
   bytesPerWork: Math.round(bytesPerWork(quick ? 20_000 : 100_000)),
 }));

@@ -1,8 +1,9 @@
 /** Small statistics for the benchmark: medians, percentiles, A/B rounds. */
 
-export function percentile(values: readonly number[], p: number): number {
+/** `alreadySorted`: values are ascending (sort a large sample once, read several percentiles). */
+export function percentile(values: ArrayLike<number>, p: number, alreadySorted = false): number {
   if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = alreadySorted ? values : Array.from(values).sort((a, b) => a - b);
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[index]!;
 }

@@ -1,14 +1,23 @@
 /**
  * submitRatio: req/s of POST /v1/work (holdMs 0, 64 mutexes) ÷ req/s of a bare Fastify
- * route answering a same-size JSON in the same process. Load comes from autocannon in
+ * route answering a same-size JSON in the same process (target-server.ts, on Linux Node
+ * for the emulated engine, under Windows Node for win32). Load comes from autocannon in
  * this (separate) process.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { logDir, spawnWindowsNode, until, windowsPath } from '../win32/wine-env.js';
+import { benchWindowsNode, type BenchEngine } from './service.js';
 import { abRounds, round } from './stats.js';
+
+interface TargetPorts { service: number; bare: number; bytes: number }
+interface Target { ports: TargetPorts; stop(): Promise<void> }
+
+const TARGET_SERVER = fileURLToPath(new URL('./target-server.js', import.meta.url));
 
 async function load(url: string, durationSec: number, bodies: readonly string[]): Promise<number> {
   let i = 0;
@@ -21,11 +30,35 @@ async function load(url: string, durationSec: number, bodies: readonly string[])
   return result.requests.average;
 }
 
-export async function measureSubmit(quick: boolean) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./target-server.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startLocalTarget(): Promise<Target> {
+  const child = spawn(process.execPath, [TARGET_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const [line] = await once(createInterface({ input: child.stdout! }), 'line') as [string];
+  return { ports: JSON.parse(line) as TargetPorts, stop: async () => { child.kill('SIGTERM'); await exited; } };
+}
+
+async function startWindowsTarget(): Promise<Target> {
+  const node = benchWindowsNode();
+  const proc = spawnWindowsNode(node, [windowsPath(node, TARGET_SERVER)], { logFile: join(logDir, `bench-target-${process.pid}.log`), env: { ENGINE: 'win32' } });
+  const stop = async () => { proc.child.kill('SIGKILL'); await proc.exited; };
   try {
-    const [line] = await once(createInterface({ input: child.stdout! }), 'line') as [string];
-    const ports = JSON.parse(line) as { service: number; bare: number; bytes: number };
+    const ports = await until('the win32 target server', () => {
+      const line = proc.readLog().split('\n').find((l) => l.startsWith('{"service"'));
+      if (line !== undefined) return JSON.parse(line) as TargetPorts;
+      if (proc.child.exitCode !== null) throw new Error(`target server exited:\n${proc.readLog()}`);
+      return undefined;
+    }, 120_000, 200);
+    return { ports, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export async function measureSubmit(engine: BenchEngine, quick: boolean) {
+  const target = engine === 'emulated' ? await startLocalTarget() : await startWindowsTarget();
+  try {
+    const { ports } = target;
     const bodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ mutex: `bench-${i}`, holdMs: 0 }));
     const seconds = quick ? 2 : 5;
     const ab = await abRounds(quick ? 3 : 5,
@@ -36,7 +69,6 @@ export async function measureSubmit(quick: boolean) {
       raw: { submitReqPerSec: ab.candidate.map((v) => round(v, 0)), bareReqPerSec: ab.baseline.map((v) => round(v, 0)), responseBytes: ports.bytes },
     };
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    await target.stop();
   }
 }

@@ -1,19 +1,22 @@
 /**
- * The process under load for submitRatio: the real service (buildApp, emulated
- * engine) and, in the same process, a bare Fastify route that answers a JSON of the
- * same size as a work object — the floor any HTTP route in this process pays.
- * Prints `{"service":port,"bare":port}` on stdout when both listen.
+ * The process under load for submitRatio: the real service (buildApp, the engine named
+ * by ENGINE: emulated by default, win32 under Windows Node) and, in the same process, a
+ * bare Fastify route that answers a JSON of the same size as a work object — the floor
+ * any HTTP route in this process pays.
+ * Prints `{"service":port,"bare":port,"bytes":n}` on stdout when both listen (under
+ * Wine stdout is a log file, which submit.ts polls).
  */
 import Fastify from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { selectEngine } from '../../src/engine/select.js';
 
+const engineKind = process.env['ENGINE'] === 'win32' ? 'win32' : 'emulated';
 const config = loadConfig({
-  ENGINE: 'emulated', LOG_LEVEL: 'silent', POOL_MAX_THREADS: '16',
+  ENGINE: engineKind, LOG_LEVEL: 'silent', POOL_MIN_THREADS: '4', POOL_MAX_THREADS: '16',
   MAX_QUEUED_WORK: '1000000', MAX_QUEUED_WORK_PER_MUTEX: '1000000', WORK_HISTORY: '20000', MAX_EVENT_LOOP_DELAY_MS: '0',
 });
-const engine = await selectEngine('emulated', { pool: { minThreads: 4, maxThreads: 16 } });
+const engine = await selectEngine(engineKind, { pool: { minThreads: 4, maxThreads: 16 } });
 const app = await buildApp({ config, engine });
 await app.listen({ host: '127.0.0.1', port: 0 });
 

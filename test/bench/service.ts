@@ -1,0 +1,78 @@
+/**
+ * The service under benchmark, on either engine: dist/src/server.js in a local Node
+ * child process (emulated), or under Windows Node with ENGINE=win32 (Wine on Linux,
+ * natively on Windows) through the win32 test harness. The load always comes from this
+ * process, over HTTP.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { SERVER_ENTRY } from '../helpers/server-process.js';
+import { Api } from '../e2e/api.js';
+import { startWindowsServer } from '../win32/windows-processes.js';
+import { freePort, provision, unavailableReason, type WindowsNode } from '../win32/wine-env.js';
+import { calibrateClock } from './clock-offset.js';
+
+export type BenchEngine = 'emulated' | 'win32';
+
+/** What every figure run against the service needs; quiet, and no limit in the way. */
+export const BENCH_SERVER_ENV: Readonly<Record<string, string>> = {
+  LOG_LEVEL: 'silent', POOL_MIN_THREADS: '4', POOL_MAX_THREADS: '16', EVENT_BUFFER: '100000',
+  MAX_QUEUED_WORK: '1000000', MAX_QUEUED_WORK_PER_MUTEX: '1000000', WORK_HISTORY: '20000',
+  MAX_EVENT_LOOP_DELAY_MS: '0', SSE_MAX_SUBSCRIBERS: '2000',
+};
+
+export interface BenchService {
+  readonly baseUrl: string;
+  readonly api: Api;
+  /** Engine clock − this process's process.hrtime clock, ns. */
+  readonly clockOffsetNs: bigint;
+  /** Maps an engine stamp (the *AtNs fields) to this process's process.hrtime clock. */
+  toLocalNs(engineNs: bigint): bigint;
+  stop(): Promise<void>;
+}
+
+let windowsNode: WindowsNode | undefined;
+
+/** Windows Node for the win32 variant, provisioned once (throws where it cannot run). */
+export function benchWindowsNode(): WindowsNode {
+  if (windowsNode !== undefined) return windowsNode;
+  const reason = unavailableReason();
+  if (reason !== undefined) throw new Error(`--engine win32 cannot run here: ${reason}`);
+  windowsNode = provision(() => {});
+  return windowsNode;
+}
+
+async function startLocal(env: Record<string, string>): Promise<{ baseUrl: string; stop(): Promise<void> }> {
+  // The server logs nothing at LOG_LEVEL=silent, so the port is chosen here.
+  const port = await freePort();
+  // BENCH_SERVER_NODE_ARGS: e.g. --cpu-prof, to profile the service under a figure's load.
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, SERVER_ENTRY], {
+    env: { ...process.env, ENGINE: 'emulated', ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export async function startBenchService(engine: BenchEngine, env: Record<string, string> = {}): Promise<BenchService> {
+  const merged = { ...BENCH_SERVER_ENV, ...env };
+  const server = engine === 'emulated'
+    ? await startLocal(merged)
+    : await startWindowsServer(benchWindowsNode(), { ...merged, ENGINE: 'win32' }).then((s) => ({ baseUrl: s.baseUrl, stop: async () => { await s.stop(); } }));
+  try {
+    const api = new Api(server.baseUrl);
+    await api.waitReady(120_000);
+    const offsetNs = await calibrateClock(api);
+    return { baseUrl: server.baseUrl, api, clockOffsetNs: offsetNs, toLocalNs: (ns) => ns - offsetNs, stop: () => server.stop() };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
