@@ -17,8 +17,9 @@ export type AcquireOutcome =
 /**
  * @param timeoutMs 0 = try once; not finite = wait without a deadline.
  * @param control the worker's control words; CONTROL_CANCEL aborts the wait.
+ * @param beforeSleep called each time before the thread goes to sleep (to send what it has to report).
  */
-export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Array, timeoutMs: number): AcquireOutcome {
+export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Array, timeoutMs: number, beforeSleep: () => void = () => undefined): AcquireOutcome {
   const deadline = Number.isFinite(timeoutMs) ? nowNs() + msToNs(timeoutMs) : undefined;
   for (;;) {
     // Read the wake word before looking at anything else: a release or an abort that
@@ -44,6 +45,7 @@ export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Arra
       if (now >= deadline) return { kind: 'timed_out', atNs: now };
       waitMs = nsToMs(deadline - now);
     }
+    beforeSleep();
     Atomics.wait(slot.view, slot.base + SLOT_WAKE, seen, waitMs);
   }
 }

@@ -2,13 +2,20 @@
  * One work callback on a pool worker, start to finish: the body (wait for the mutex,
  * spin, hold, return) and then the epilog that performs the on-return action the body
  * registered: releasing the mutex, like ReleaseMutexWhenCallbackReturns. Every step is
- * reported with a timestamp taken right here, on the thread that did it.
+ * reported with a timestamp taken right here, on the thread that did it; reports are
+ * sent (flushed) before anything that can take time and when the callback ends.
  */
 import { waitForMutex } from './acquire.js';
 import { hold, spin } from './busy-work.js';
 import { nowNs } from './clock.js';
 import { release, type SlotRef } from './mutex-slot.js';
 import { CONTROL_CANCEL, POOL_BUSY, POOL_MAX, POOL_THREADS, type RunOrder, type WorkerPhase } from './protocol.js';
+
+/** Where the callback's phases go: `report` queues, `flush` sends what is queued. */
+export interface PhaseReporter {
+  report(phase: WorkerPhase): void;
+  flush(): void;
+}
 
 /** What the callback needs from the thread it runs on. */
 export interface CallbackThread {
@@ -28,7 +35,15 @@ function callbackMayRunLong(poolState: Int32Array): boolean {
   return Atomics.load(poolState, POOL_BUSY) < threads || threads < Atomics.load(poolState, POOL_MAX);
 }
 
-export function runCallback(order: RunOrder, thread: CallbackThread, report: (phase: WorkerPhase) => void): void {
+export function runCallback(order: RunOrder, thread: CallbackThread, reporter: PhaseReporter): void {
+  try {
+    runBody(order, thread, reporter);
+  } finally {
+    reporter.flush();
+  }
+}
+
+function runBody(order: RunOrder, thread: CallbackThread, { report, flush }: PhaseReporter): void {
   const { workId } = order;
   const { threadId, control } = thread;
   // Cancelled after dispatch but before the callback began: it never starts.
@@ -42,7 +57,7 @@ export function runCallback(order: RunOrder, thread: CallbackThread, report: (ph
   });
 
   const slot = thread.slot(order.slot);
-  const outcome = waitForMutex(slot, threadId, control, order.acquireTimeoutMs);
+  const outcome = waitForMutex(slot, threadId, control, order.acquireTimeoutMs, flush);
   if (outcome.kind !== 'acquired') {
     report({ type: outcome.kind, workId, atNs: outcome.atNs });
     return;
@@ -50,6 +65,8 @@ export function runCallback(order: RunOrder, thread: CallbackThread, report: (ph
   // The release is registered only now, after a successful wait, and exactly once.
   report({ type: 'acquired', workId, atNs: outcome.atNs, threadId, ...outcome.acquisition });
 
+  // Spinning or holding takes time: the acquisition must be known meanwhile.
+  if (order.spinMs > 0 || order.holdMs > 0) flush();
   const signaled = spin(control, order.spinMs) || hold(control, order.holdMs);
   report({ type: 'returned', workId, atNs: nowNs(), signaled });
 

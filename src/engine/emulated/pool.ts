@@ -130,16 +130,20 @@ export class WorkerPool {
       this.adjust();
       return;
     }
+    for (const phase of message.phases) this.onPhase(worker, phase);
+  }
+
+  private onPhase(worker: PoolWorker, phase: WorkerPhase): void {
     const record = worker.work;
     // A phase for a work this worker no longer runs cannot happen; drop it defensively.
-    if (record === undefined || record.spec.workId !== message.phase.workId) return;
-    const terminal = isTerminal(message.phase);
+    if (record === undefined || record.spec.workId !== phase.workId) return;
+    const terminal = isTerminal(phase);
     if (terminal) {
       worker.work = undefined;
       worker.stage = 'idle';
     }
     // The engine settles the work before the worker is given the next one.
-    this.hooks.phase(record, message.phase);
+    this.hooks.phase(record, phase);
     if (terminal) this.adjust();
   }
 

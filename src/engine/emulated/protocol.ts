@@ -53,6 +53,11 @@ export type MainToWorker =
 /** The phases a worker reports itself; `failed` is only ever decided by the main thread. */
 export type WorkerPhase = StartedPhase | AcquiredPhase | ReturnedPhase | ReleasedPhase | TimedOutPhase | CancelledPhase;
 
+/**
+ * `phases`: consecutive phases of the running work, in order. A callback sends what it
+ * has whenever it is about to block (wait, spin, hold) and when it ends, so an
+ * uncontended work with nothing to hold costs one message, not four.
+ */
 export type WorkerToMain =
   | { readonly type: 'ready' }
-  | { readonly type: 'phase'; readonly phase: WorkerPhase };
+  | { readonly type: 'phases'; readonly phases: readonly WorkerPhase[] };

@@ -5,7 +5,7 @@
  * a running callback goes through the shared control words, not messages.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { runCallback, type CallbackThread } from './callback.js';
+import { runCallback, type CallbackThread, type PhaseReporter } from './callback.js';
 import { slotRef, tableChunk, type TableChunk } from './mutex-slot.js';
 import type { MainToWorker, WorkerInit, WorkerPhase, WorkerToMain } from './protocol.js';
 
@@ -22,7 +22,15 @@ function serve(): void {
     slot: (index) => slotRef(tableChunks, init.chunkSlots, index),
   };
   const post = (message: WorkerToMain): void => port.postMessage(message);
-  const report = (phase: WorkerPhase): void => post({ type: 'phase', phase });
+  let queued: WorkerPhase[] = [];
+  const reporter: PhaseReporter = {
+    report: (phase) => { queued.push(phase); },
+    flush: () => {
+      if (queued.length === 0) return;
+      post({ type: 'phases', phases: queued });
+      queued = [];
+    },
+  };
 
   port.on('message', (message: MainToWorker) => {
     switch (message.type) {
@@ -30,7 +38,7 @@ function serve(): void {
         tableChunks[message.index] = tableChunk(message.buffer);
         break;
       case 'run':
-        runCallback(message.order, thread, report);
+        runCallback(message.order, thread, reporter);
         break;
     }
   });
