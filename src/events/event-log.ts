@@ -8,18 +8,42 @@ import type { EventType } from '../schemas/events.js';
 import type { MutexView } from '../schemas/mutex.js';
 import type { WorkView } from '../schemas/work.js';
 
-export interface LoggedEvent {
-  readonly seq: number;
-  readonly type: EventType;
-  /** For filters: the normalised mutex name and (work events) the work id. */
-  readonly mutex: string;
-  readonly workId: string | null;
-  /** The complete SSE frame, `id:`, `event:`, `data:` and the blank line. */
-  readonly frame: string;
-}
-
 export type EventPayload = { work: WorkView } | { mutex: MutexView };
 export type EventListener = (event: LoggedEvent) => void;
+/** A value now, or how to make it when it is first needed. */
+export type Lazy<T> = T | (() => T);
+
+const force = <T>(value: Lazy<T>): T => (typeof value === 'function' ? (value as () => T)() : value);
+
+/**
+ * One published event. Its frame is serialised on first use (a subscriber or a resume
+ * reads it) and then kept: on a busy service with no one reading the stream, most events
+ * are never serialised at all, and each is serialised at most once however many read it.
+ */
+export class LoggedEvent {
+  private rendered: string | undefined;
+  private render: (() => string) | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly type: EventType,
+    /** For filters: the normalised mutex name and (work events) the work id. */
+    readonly mutex: string,
+    readonly workId: string | null,
+    render: () => string,
+  ) {
+    this.render = render;
+  }
+
+  /** The complete SSE frame, `id:`, `event:`, `data:` and the blank line. */
+  get frame(): string {
+    if (this.rendered === undefined) {
+      this.rendered = this.render!();
+      this.render = undefined; // what it captured can go
+    }
+    return this.rendered;
+  }
+}
 
 export type Replay =
   | { kind: 'ok'; events: LoggedEvent[] }
@@ -43,16 +67,15 @@ export class EventLog {
   /** Oldest seq still in the buffer (lastSeq + 1 when empty). */
   get oldestSeq(): number { return Math.max(1, this.nextSeq - this.capacity); }
 
-  publish(type: EventType, at: string, payload: EventPayload, filterKeys: { mutex: string; workId: string | null }): LoggedEvent {
+  /**
+   * `at` and `payload` may be given as functions, called when the frame is first needed;
+   * they must then capture the state as of now (a snapshot), not read it later.
+   */
+  publish(type: EventType, at: Lazy<string>, payload: Lazy<EventPayload>, filterKeys: { mutex: string; workId: string | null }): LoggedEvent {
     const seq = this.nextSeq++;
-    const data = JSON.stringify({ seq, type, at, ...payload });
-    const event: LoggedEvent = {
-      seq,
-      type,
-      mutex: filterKeys.mutex,
-      workId: filterKeys.workId,
-      frame: `id: ${this.boot}-${seq}\nevent: ${type}\ndata: ${data}\n\n`,
-    };
+    const { boot } = this;
+    const event = new LoggedEvent(seq, type, filterKeys.mutex, filterKeys.workId, () =>
+      `id: ${boot}-${seq}\nevent: ${type}\ndata: ${JSON.stringify({ seq, type, at: force(at), ...force(payload) })}\n\n`);
     this.ring[seq % this.capacity] = event;
     for (const listener of this.listeners) listener(event);
     return event;

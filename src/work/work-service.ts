@@ -115,7 +115,8 @@ export class WorkService {
   submit(body: WorkRequestBody, idempotencyKey: string | undefined): SubmitResult {
     if (this.draining) throw unavailable('shutting-down', 'the service is shutting down and accepts no new work');
     const request = this.resolve(body);
-    const print = fingerprint({ ...request });
+    // Only a keyed request needs its fingerprint.
+    const print = idempotencyKey === undefined ? '' : fingerprint({ ...request });
     if (idempotencyKey !== undefined) {
       const seen = this.idempotency.lookup(idempotencyKey, print);
       if (seen.kind === 'replay') return { work: this.view(this.require(seen.workId)), replayed: true };
@@ -325,7 +326,11 @@ export class WorkService {
   }
 
   private publish(work: WorkRecord, type: WorkEventType): void {
-    this.events.publish(type, this.clock.nowIso(), { work: this.view(work) }, { mutex: work.request.mutex, workId: work.id });
+    // Rendered only if someone reads the event: a snapshot of the record (its fields are
+    // scalars or never mutated) and the time, turned into JSON later.
+    const atNs = this.clock.nowNs();
+    const snapshot: WorkRecord = { ...work };
+    this.events.publish(type, () => this.clock.iso(atNs), () => ({ work: this.view(snapshot) }), { mutex: work.request.mutex, workId: work.id });
     this.onTransition?.(work, type);
   }
 }
