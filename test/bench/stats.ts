@@ -17,15 +17,17 @@ export interface AbResult { candidate: number[]; baseline: number[]; candidateMe
  * shared machine slows both sides alike; the ratio of the medians is the figure.
  */
 export async function abRounds(rounds: number, candidate: () => Promise<number>, baseline: () => Promise<number>): Promise<AbResult> {
-  await candidate();
-  await baseline();
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    a.push(await candidate());
-    b.push(await baseline());
-  }
+  const { candidate: a, baseline: b } = await interleavedRounds(rounds, { candidate, baseline });
   return { candidate: a, baseline: b, candidateMedian: median(a), baselineMedian: median(b) };
+}
+
+/** abRounds for any number of sides: a warm-up of each, then A/B/C/A/B/C…; the samples per side. */
+export async function interleavedRounds<K extends string>(rounds: number, sides: Record<K, () => Promise<number>>): Promise<Record<K, number[]>> {
+  const names = Object.keys(sides) as K[];
+  for (const name of names) await sides[name]();
+  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let i = 0; i < rounds; i++) for (const name of names) samples[name].push(await sides[name]());
+  return samples;
 }
 
 export const round = (value: number, digits = 3) => Number(value.toFixed(digits));

@@ -2,7 +2,8 @@
  * submitRatio: req/s of POST /v1/work (holdMs 0, 64 mutexes) ÷ req/s of a bare Fastify
  * route answering a same-size JSON in the same process (target-server.ts, on Linux Node
  * for the emulated engine, under Windows Node for win32). Load comes from autocannon in
- * this (separate) process.
+ * this (separate) process. The raw figures add the service on a threadless engine
+ * (threadless-engine.ts), which splits the gap between the service and its engine.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -12,9 +13,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { logDir, spawnWindowsNode, until, windowsPath } from '../win32/wine-env.js';
 import { benchWindowsNode, type BenchEngine } from './service.js';
-import { abRounds, round } from './stats.js';
+import { interleavedRounds, median, round } from './stats.js';
 
-interface TargetPorts { service: number; bare: number; bytes: number }
+interface TargetPorts { service: number; bare: number; threadless: number; bytes: number }
 interface Target { ports: TargetPorts; stop(): Promise<void> }
 
 const TARGET_SERVER = fileURLToPath(new URL('./target-server.js', import.meta.url));
@@ -61,12 +62,20 @@ export async function measureSubmit(engine: BenchEngine, quick: boolean) {
     const { ports } = target;
     const bodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ mutex: `bench-${i}`, holdMs: 0 }));
     const seconds = quick ? 2 : 5;
-    const ab = await abRounds(quick ? 3 : 5,
-      () => load(`http://127.0.0.1:${ports.service}/v1/work`, seconds, bodies),
-      () => load(`http://127.0.0.1:${ports.bare}/bare`, seconds, bodies));
+    const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
+    const samples = await interleavedRounds(quick ? 3 : 5, {
+      service: () => load(url(ports.service, '/v1/work'), seconds, bodies),
+      bare: () => load(url(ports.bare, '/bare'), seconds, bodies),
+      threadless: () => load(url(ports.threadless, '/v1/work'), seconds, bodies),
+    });
+    const perSec = (values: number[]) => values.map((v) => round(v, 0));
     return {
-      submitRatio: round(ab.candidateMedian / ab.baselineMedian),
-      raw: { submitReqPerSec: ab.candidate.map((v) => round(v, 0)), bareReqPerSec: ab.baseline.map((v) => round(v, 0)), responseBytes: ports.bytes },
+      submitRatio: round(median(samples.service) / median(samples.bare)),
+      raw: {
+        submitReqPerSec: perSec(samples.service), bareReqPerSec: perSec(samples.bare),
+        // The same service on an engine with no threads: what HTTP + service cost alone.
+        threadlessSubmitReqPerSec: perSec(samples.threadless), responseBytes: ports.bytes,
+      },
     };
   } finally {
     await target.stop();
