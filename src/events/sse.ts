@@ -56,6 +56,8 @@ const controlFrame = (type: 'reset' | 'overflow', data: object) => `event: ${typ
 
 /** Share of the main thread that flushing to subscribers may take under load. */
 const FLUSH_DUTY = 0.5;
+/** Flushes that take less than this are not spaced out. */
+const SPACED_FLUSH_MS = 1;
 
 /** Unsent bytes in the socket's user-space buffer above which a stream pauses for 'drain'. */
 const HIGH_WATER_BYTES = 64 * 1024;
@@ -210,7 +212,8 @@ export class SseHub {
     // (node:http corks a chunked write); a tick queued now runs after all of them.
     process.nextTick(() => {
       const took = performance.now() - began;
-      this.nextFlushAt = began + took / FLUSH_DUTY;
+      // A cheap flush (a few subscribers) is never a reason to hold the next one back.
+      this.nextFlushAt = took < SPACED_FLUSH_MS ? 0 : began + took / FLUSH_DUTY;
     });
   };
 

@@ -6,16 +6,15 @@
  * was taken between sending the request and reading the answer, so with the shortest
  * round trip of many, engine − local midpoint is the offset within half that round trip.
  */
-import type { Api } from '../e2e/api.js';
+import type { WorkView } from '../../src/schemas/work.js';
 
-export async function calibrateClock(api: Api, probes = 40): Promise<bigint> {
+export async function calibrateClock(submit: (body: Record<string, unknown>) => Promise<WorkView>, probes = 40): Promise<bigint> {
   let best: { rttNs: bigint; offsetNs: bigint } | undefined;
   for (let i = 0; i < probes; i++) {
     const sent = process.hrtime.bigint();
-    const res = await api.submit({ mutex: 'bench-clock', holdMs: 0 });
+    const work = await submit({ mutex: 'bench-clock', holdMs: 0 });
     const answered = process.hrtime.bigint();
-    if (res.status !== 202) throw new Error(`clock probe: POST /v1/work answered ${res.status}: ${res.text}`);
-    const queuedAtNs = res.body.queuedAtNs;
+    const { queuedAtNs } = work;
     if (queuedAtNs === null) throw new Error('clock probe: the work has no queuedAtNs');
     const rttNs = answered - sent;
     const offsetNs = BigInt(queuedAtNs) - (sent + rttNs / 2n);

@@ -7,22 +7,24 @@
  * at a steady 1,000/s (stamps mapped to this process's clock, see clock-offset.ts).
  */
 import { selectEngine } from '../../src/engine/select.js';
-import { SseClient } from '../e2e/sse.js';
 import type { BenchEngine, BenchService } from './service.js';
 import { abRounds, percentile, round } from './stats.js';
+import { SubscriberGroup, submitSteadily } from './subscribers.js';
 
 const MUTEXES = 64;
 const body = (i: number) => ({ mutex: `bench-${i % MUTEXES}`, holdMs: 0 });
-const releasedCount = (stream: SseClient) => stream.frames.filter((f) => f.event === 'work.released').length;
 
 async function overHttp(service: BenchService, works: number): Promise<number> {
-  const stream = await SseClient.open(service.baseUrl, '/v1/events?types=work.released');
-  const began = process.hrtime.bigint();
-  for (let i = 0; i < works; i += 64) await Promise.all(Array.from({ length: Math.min(64, works - i) }, (_, j) => service.api.submitOk(body(i + j))));
-  await stream.waitFor(() => releasedCount(stream) >= works, 120_000, `${works} released`);
-  const seconds = Number(process.hrtime.bigint() - began) / 1e9;
-  stream.close();
-  return works / seconds;
+  const group = await SubscriberGroup.open({ url: `${service.baseUrl}/v1/events?types=work.released`, count: 1, offsetNs: Number(service.clockOffsetNs) });
+  try {
+    const began = process.hrtime.bigint();
+    for (let i = 0; i < works; i += 64) await Promise.all(Array.from({ length: Math.min(64, works - i) }, (_, j) => service.submit(body(i + j))));
+    const report = await group.delivered(works);
+    if (report.received[0]! < works) throw new Error(`only ${report.received[0]} of ${works} works were seen released`);
+    return works / (Number(process.hrtime.bigint() - began) / 1e9);
+  } finally {
+    await group.close();
+  }
 }
 
 async function emulatedInProcess(works: number): Promise<number> {
@@ -44,33 +46,21 @@ async function nativeLoop(works: number): Promise<number> {
   return Number(result['worksPerSec']);
 }
 
-/** Submits at `perSecond` for `seconds`; returns released-stamp → frame-received latencies in ms. */
-async function eventLatency(service: BenchService, perSecond: number, seconds: number): Promise<number[]> {
-  const latencies: number[] = [];
-  const stream = await SseClient.open(service.baseUrl, '/v1/events?types=work.released');
-  const seen = stream.frames.length;
-  const original = stream.frames.push.bind(stream.frames);
-  // Stamp each frame as it is parsed, on this process's monotonic clock.
-  stream.frames.push = (...frames) => {
-    const now = process.hrtime.bigint();
-    for (const f of frames) {
-      const releasedAtNs = (f.json['work'] as { releasedAtNs?: string } | undefined)?.releasedAtNs;
-      if (releasedAtNs) latencies.push(Number(now - service.toLocalNs(BigInt(releasedAtNs))) / 1e6);
-    }
-    return original(...frames);
-  };
-  const total = perSecond * seconds;
-  const began = Date.now();
-  const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < total; i++) {
-    const wait = began + (i * 1000) / perSecond - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(service.api.submitOk(body(i)));
+/** Submits at `perSecond` for `seconds` (after a warm-up); released stamp → frame received, ns. */
+async function eventLatency(service: BenchService, perSecond: number, seconds: number): Promise<Float64Array> {
+  const group = await SubscriberGroup.open({ url: `${service.baseUrl}/v1/events?types=work.released`, count: 1, offsetNs: Number(service.clockOffsetNs) });
+  try {
+    const submit = (i: number) => service.submit(body(i));
+    await submitSteadily(submit, perSecond, 1);
+    await group.delivered(perSecond);
+    await group.report(true);
+    await submitSteadily(submit, perSecond, seconds);
+    const report = await group.delivered(perSecond * seconds);
+    if (report.received[0]! < perSecond * seconds) throw new Error(`only ${report.received[0]} of ${perSecond * seconds} works were seen released`);
+    return report.latenciesNs.sort();
+  } finally {
+    await group.close();
   }
-  await Promise.all(pending);
-  await stream.waitFor(() => stream.frames.length - seen >= total, 120_000, 'latency run released');
-  stream.close();
-  return latencies;
 }
 
 export async function measureEndToEnd(engine: BenchEngine, service: BenchService, quick: boolean) {
@@ -78,13 +68,14 @@ export async function measureEndToEnd(engine: BenchEngine, service: BenchService
   const baseline = engine === 'emulated' ? emulatedInProcess : nativeLoop;
   const ab = await abRounds(quick ? 3 : 5, () => overHttp(service, works), () => baseline(works));
   const latencies = await eventLatency(service, 1000, quick ? 2 : 5);
+  const ms = (p: number) => round(percentile(latencies, p, true) / 1e6);
   return {
     e2eRatio: round(ab.candidateMedian / ab.baselineMedian),
-    eventP99Ms: round(percentile(latencies, 99)),
+    eventP99Ms: ms(99),
     raw: {
       httpWorksPerSec: ab.candidate.map((v) => round(v, 0)),
       [engine === 'emulated' ? 'inProcessWorksPerSec' : 'nativeLoopWorksPerSec']: ab.baseline.map((v) => round(v, 0)),
-      eventLatencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), samples: latencies.length },
+      eventLatencyMs: { p50: ms(50), p99: ms(99), max: ms(100), samples: latencies.length },
     },
   };
 }

@@ -67,7 +67,7 @@ async function serviceHandoff(service: BenchService, works: number, from: 'relea
   const mutex = `bench-handoff-${++serviceRun}`;
   const stream = await SseClient.open(service.baseUrl, `/v1/events?types=work.released&mutex=${mutex}`);
   const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < works; i++) pending.push(service.api.submitOk({ mutex, holdMs: 0 }));
+  for (let i = 0; i < works; i++) pending.push(service.submit({ mutex, holdMs: 0 }));
   await Promise.all(pending);
   await stream.waitFor(() => stream.frames.length >= works, 120_000, `${works} released on ${mutex}`);
   stream.close();

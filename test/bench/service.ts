@@ -11,6 +11,8 @@ import { Api } from '../e2e/api.js';
 import { startWindowsServer } from '../win32/windows-processes.js';
 import { freePort, provision, unavailableReason, type WindowsNode } from '../win32/wine-env.js';
 import { calibrateClock } from './clock-offset.js';
+import { Submitter } from './submitter.js';
+import type { WorkView } from '../../src/schemas/work.js';
 
 export type BenchEngine = 'emulated' | 'win32';
 
@@ -23,7 +25,8 @@ export const BENCH_SERVER_ENV: Readonly<Record<string, string>> = {
 
 export interface BenchService {
   readonly baseUrl: string;
-  readonly api: Api;
+  /** POST /v1/work (a lean keep-alive client); rejects unless 202. */
+  submit(body: Record<string, unknown>): Promise<WorkView>;
   /** Engine clock − this process's process.hrtime clock, ns. */
   readonly clockOffsetNs: bigint;
   /** Maps an engine stamp (the *AtNs fields) to this process's process.hrtime clock. */
@@ -49,7 +52,7 @@ async function startLocal(env: Record<string, string>): Promise<{ baseUrl: strin
   const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, SERVER_ENTRY], {
     env: { ...process.env, ENGINE: 'emulated', ...env, HOST: '127.0.0.1', PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', nodeArgs.length > 0 ? 'inherit' : 'ignore', 'inherit'],
   });
   const exited = once(child, 'exit');
   return {
@@ -66,12 +69,18 @@ export async function startBenchService(engine: BenchEngine, env: Record<string,
   const server = engine === 'emulated'
     ? await startLocal(merged)
     : await startWindowsServer(benchWindowsNode(), { ...merged, ENGINE: 'win32' }).then((s) => ({ baseUrl: s.baseUrl, stop: async () => { await s.stop(); } }));
+  const submitter = new Submitter(server.baseUrl);
   try {
-    const api = new Api(server.baseUrl);
-    await api.waitReady(120_000);
-    const offsetNs = await calibrateClock(api);
-    return { baseUrl: server.baseUrl, api, clockOffsetNs: offsetNs, toLocalNs: (ns) => ns - offsetNs, stop: () => server.stop() };
+    await new Api(server.baseUrl).waitReady(120_000);
+    const submit = (body: Record<string, unknown>) => submitter.submit(body);
+    // The emulated engine reads this machine's CLOCK_MONOTONIC, like process.hrtime here.
+    const offsetNs = engine === 'emulated' ? 0n : await calibrateClock(submit);
+    return {
+      baseUrl: server.baseUrl, submit, clockOffsetNs: offsetNs, toLocalNs: (ns) => ns - offsetNs,
+      stop: async () => { submitter.close(); await server.stop(); },
+    };
   } catch (err) {
+    submitter.close();
     await server.stop();
     throw err;
   }
