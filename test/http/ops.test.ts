@@ -137,7 +137,14 @@ describe('security headers', () => {
     const app = await buildTestApp(t);
     const res = await app.inject({ method: 'GET', url: '/v1/info', headers: { origin: 'https://evil.example' } });
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+    assert.match(String(res.headers['content-security-policy']), /^default-src 'self';/);
+    assert.doesNotMatch(String(res.headers['content-security-policy']), /upgrade-insecure-requests/);
     assert.equal(res.headers['access-control-allow-origin'], undefined);
+    // Error answers carry them too.
+    const missing = await app.inject({ method: 'GET', url: '/v1/no-such-route' });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.headers['x-content-type-options'], 'nosniff');
   });
 
   it('allows only the configured CORS origins', async (t) => {
