@@ -44,33 +44,32 @@ export function runCallback(order: RunOrder, thread: CallbackThread, reporter: P
 }
 
 function runBody(order: RunOrder, thread: CallbackThread, { report, flush }: PhaseReporter): void {
-  const { workId } = order;
   const { threadId, control } = thread;
   // Cancelled after dispatch but before the callback began: it never starts.
   if (Atomics.load(control, CONTROL_CANCEL) !== 0) {
-    report({ type: 'cancelled', workId, atNs: nowNs() });
+    report({ type: 'cancelled', atNs: nowNs() });
     return;
   }
   report({
-    type: 'started', workId, atNs: nowNs(), threadId,
+    type: 'started', atNs: nowNs(), threadId,
     mayRunLong: order.mayRunLong ? callbackMayRunLong(thread.poolState) : null,
   });
 
   const slot = thread.slot(order.slot);
   const outcome = waitForMutex(slot, threadId, control, order.acquireTimeoutMs, flush);
   if (outcome.kind !== 'acquired') {
-    report({ type: outcome.kind, workId, atNs: outcome.atNs });
+    report({ type: outcome.kind, atNs: outcome.atNs });
     return;
   }
   // The release is registered only now, after a successful wait, and exactly once.
-  report({ type: 'acquired', workId, atNs: outcome.atNs, threadId, ...outcome.acquisition });
+  report({ type: 'acquired', atNs: outcome.atNs, threadId, ...outcome.acquisition });
 
   // Spinning or holding takes time: the acquisition must be known meanwhile.
   if (order.spinMs > 0 || order.holdMs > 0) flush();
   const signaled = spin(control, order.spinMs) || hold(control, order.holdMs);
-  report({ type: 'returned', workId, atNs: nowNs(), signaled });
+  report({ type: 'returned', atNs: nowNs(), signaled });
 
   // Epilog: the on-return actions, in Windows order (only the mutex release here).
   release(slot, threadId);
-  report({ type: 'released', workId, atNs: nowNs() });
+  report({ type: 'released', atNs: nowNs() });
 }

@@ -23,7 +23,7 @@ import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
 import { checkPoolLimits } from './pool-limits.js';
 import { WorkerPool } from './pool.js';
-import type { WorkerPhase } from './protocol.js';
+import type { RunPhase } from './protocol.js';
 import type { WorkRecord } from './work-record.js';
 
 export interface EmulatedEngineOptions extends EngineOptions {
@@ -225,7 +225,7 @@ export class EmulatedEngine implements Engine {
     for (const record of running) record.worker?.signal();
   }
 
-  private onWorkerPhase(record: WorkRecord, phase: WorkerPhase): void {
+  private onWorkerPhase(record: WorkRecord, phase: RunPhase): void {
     if (phase.type === 'started') record.stage = 'running';
     if (phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled') this.finish(record, phase, 'now');
     else this.handoffs.push(record.slot, phase);

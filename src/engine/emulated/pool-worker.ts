@@ -4,7 +4,10 @@
  * runs one order, pokes the control words and reports messages and the exit.
  */
 import { Worker } from 'node:worker_threads';
-import { CONTROL_CANCEL, CONTROL_SIGNAL, CONTROL_WORDS, type MainToWorker, type WorkerInit, type WorkerToMain } from './protocol.js';
+import {
+  CONTROL_BYTES, CONTROL_CANCEL, CONTROL_ORDER, CONTROL_SIGNAL, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS,
+  ORDER_MAY_RUN_LONG, ORDER_SLOT, ORDER_SPIN_MS, type MainToWorker, type WorkerInit, type WorkerToMain,
+} from './protocol.js';
 import type { WorkRecord } from './work-record.js';
 
 const workerFile = new URL('./worker.js', import.meta.url);
@@ -26,6 +29,8 @@ export class PoolWorker {
   /** The work dispatched to it, until that work's terminal phase. */
   work: WorkRecord | undefined;
   idleTimer: NodeJS.Timeout | undefined;
+  /** Orders given so far; the phases of the current one carry this count. */
+  orders = 0;
   readonly threadId: number;
   /** Resolves when the worker reports ready; rejects if it exits before. */
   readonly ready: Promise<void>;
@@ -33,12 +38,14 @@ export class PoolWorker {
   readonly exited: Promise<void>;
   private readonly worker: Worker;
   private readonly control: Int32Array;
+  private readonly times: Float64Array;
   private lastError: Error | undefined;
   private exitRequested = false;
 
   constructor(init: Omit<WorkerInit, 'control'>, private readonly events: PoolWorkerEvents) {
-    const control = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT);
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
     this.control = new Int32Array(control);
+    this.times = new Float64Array(control);
     const workerData: WorkerInit = { ...init, control };
     this.worker = new Worker(workerFile, { workerData });
     this.threadId = this.worker.threadId;
@@ -74,18 +81,19 @@ export class PoolWorker {
     });
   }
 
-  /** Hand it one work. The control words are reset first; they carry an early signal. */
+  /** Hand it one work: the order's words first, then the count it sleeps on. */
   run(record: WorkRecord): void {
+    const { spec } = record;
     Atomics.store(this.control, CONTROL_CANCEL, 0);
     Atomics.store(this.control, CONTROL_SIGNAL, record.signaledEarly ? 1 : 0);
-    const { spec } = record;
-    this.post({
-      type: 'run',
-      order: {
-        workId: spec.workId, slot: record.slot, acquireTimeoutMs: spec.acquireTimeoutMs,
-        spinMs: spec.spinMs, holdMs: spec.holdMs, mayRunLong: spec.mayRunLong,
-      },
-    });
+    this.control[ORDER_SLOT] = record.slot;
+    this.control[ORDER_MAY_RUN_LONG] = spec.mayRunLong ? 1 : 0;
+    this.times[ORDER_ACQUIRE_TIMEOUT_MS] = spec.acquireTimeoutMs;
+    this.times[ORDER_SPIN_MS] = spec.spinMs;
+    this.times[ORDER_HOLD_MS] = spec.holdMs;
+    // A sequentially consistent store publishes the plain writes above with it.
+    Atomics.store(this.control, CONTROL_ORDER, ++this.orders);
+    Atomics.notify(this.control, CONTROL_ORDER);
   }
 
   post(message: MainToWorker): void {

@@ -9,13 +9,13 @@
 import type { PoolLimits } from '../types.js';
 import type { MutexTable } from './mutex-table.js';
 import { PoolWorker } from './pool-worker.js';
-import { POOL_BUSY, POOL_MAX, POOL_STATE_WORDS, POOL_THREADS, type WorkerPhase, type WorkerToMain } from './protocol.js';
+import { POOL_BUSY, POOL_MAX, POOL_STATE_WORDS, POOL_THREADS, type RunPhase, type WorkerPhase, type WorkerToMain } from './protocol.js';
 import type { WorkRecord } from './work-record.js';
 
 /** What the pool tells its owner (the engine). */
 export interface PoolHooks {
   /** A worker reported a phase of the work dispatched to it. */
-  phase(record: WorkRecord, phase: WorkerPhase): void;
+  phase(record: WorkRecord, phase: RunPhase): void;
   /** The worker a work was dispatched to is gone before the work's terminal phase. */
   workerDied(record: WorkRecord, threadId: number, error: Error | undefined): void;
   /** No worker can be started to run these queued works; they are out of the queue. */
@@ -37,7 +37,7 @@ export interface PoolCounts {
   readonly queued: number;
 }
 
-function isTerminal(phase: WorkerPhase): boolean {
+function isTerminal(phase: RunPhase): boolean {
   return phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled';
 }
 
@@ -130,13 +130,16 @@ export class WorkerPool {
       this.adjust();
       return;
     }
+    // Phases of an order this worker no longer runs cannot happen; drop them defensively.
+    if (message.order !== worker.orders) return;
     for (const phase of message.phases) this.onPhase(worker, phase);
   }
 
-  private onPhase(worker: PoolWorker, phase: WorkerPhase): void {
+  private onPhase(worker: PoolWorker, unnamed: WorkerPhase): void {
     const record = worker.work;
-    // A phase for a work this worker no longer runs cannot happen; drop it defensively.
-    if (record === undefined || record.spec.workId !== phase.workId) return;
+    if (record === undefined) return;
+    // Same shape plus the id: the spread of one union member with workId is that member.
+    const phase = { ...unnamed, workId: record.spec.workId } as RunPhase;
     const terminal = isTerminal(phase);
     if (terminal) {
       worker.work = undefined;

@@ -2,21 +2,34 @@
  * What the main thread and the pool's worker threads share: the messages they post to
  * each other and the layout of the small SharedArrayBuffers besides the mutex table.
  *
- * Messages carry only what crosses threads; the main thread keeps every other fact
- * about a work (its spec, its state) to itself.
+ * Orders go main → worker through the worker's control words (a store and a notify:
+ * a third of the cost of a postMessage, which was the main thread's largest single cost
+ * under load); phases come back as messages. Only what crosses threads is shared; the
+ * main thread keeps every other fact about a work (its id, its spec, its state) to itself.
  */
 import type { AcquiredPhase, CancelledPhase, ReleasedPhase, ReturnedPhase, StartedPhase, TimedOutPhase } from '../types.js';
 
 /**
- * Control words of one worker (Int32 indexes). The main thread resets them before each
- * dispatch and writes them to reach the running callback, which cannot read messages
+ * Control words of one worker (Int32 indexes). The main thread writes an order and then
+ * bumps CONTROL_ORDER, on which an idle worker sleeps; it resets SIGNAL and CANCEL with
+ * each order and writes them to reach the running callback, which cannot read messages
  * while it blocks in Atomics.wait.
  */
 /** Non-zero: end the spin/hold now (signal, or cancel acting as a signal). The hold sleeps on this word. */
 export const CONTROL_SIGNAL = 0;
 /** Non-zero: do not acquire; abort the wait for the mutex. */
 export const CONTROL_CANCEL = 1;
-export const CONTROL_WORDS = 2;
+/** How many orders the main thread has given this worker; the worker runs each new one. */
+export const CONTROL_ORDER = 2;
+/** The order: mutex table slot, and 1 if the callback asks CallbackMayRunLong. */
+export const ORDER_SLOT = 3;
+export const ORDER_MAY_RUN_LONG = 4;
+/** The order's times, as Float64 indexes into the same buffer (Infinity = no limit). */
+export const ORDER_ACQUIRE_TIMEOUT_MS = 3;
+export const ORDER_SPIN_MS = 4;
+export const ORDER_HOLD_MS = 5;
+/** Int32 words 0–5, then Float64 3–5. */
+export const CONTROL_BYTES = 6 * Float64Array.BYTES_PER_ELEMENT;
 
 /** Pool state words (Int32 indexes), written by the main thread, read by callbacks for CallbackMayRunLong. */
 /** Workers the pool has (starting, idle or busy). */
@@ -38,7 +51,6 @@ export interface WorkerInit {
 
 /** One callback to run: the spec with the mutex name resolved to its table slot. */
 export interface RunOrder {
-  readonly workId: string;
   readonly slot: number;
   readonly acquireTimeoutMs: number;
   readonly spinMs: number;
@@ -46,12 +58,14 @@ export interface RunOrder {
   readonly mayRunLong: boolean;
 }
 
-export type MainToWorker =
-  | { readonly type: 'run'; readonly order: RunOrder }
-  | { readonly type: 'table-chunk'; readonly index: number; readonly buffer: SharedArrayBuffer };
+/** Read by the worker before each order it runs (receiveMessageOnPort), so a chunk posted before an order is always there. */
+export type MainToWorker = { readonly type: 'table-chunk'; readonly index: number; readonly buffer: SharedArrayBuffer };
 
 /** The phases a worker reports itself; `failed` is only ever decided by the main thread. */
-export type WorkerPhase = StartedPhase | AcquiredPhase | ReturnedPhase | ReleasedPhase | TimedOutPhase | CancelledPhase;
+export type RunPhase = StartedPhase | AcquiredPhase | ReturnedPhase | ReleasedPhase | TimedOutPhase | CancelledPhase;
+
+/** A phase as the worker sends it: without the work id, which the main thread adds. */
+export type WorkerPhase = RunPhase extends infer P ? P extends RunPhase ? Omit<P, 'workId'> : never : never;
 
 /**
  * `phases`: consecutive phases of the running work, in order. A callback sends what it
@@ -60,4 +74,5 @@ export type WorkerPhase = StartedPhase | AcquiredPhase | ReturnedPhase | Release
  */
 export type WorkerToMain =
   | { readonly type: 'ready' }
-  | { readonly type: 'phases'; readonly phases: readonly WorkerPhase[] };
+  /** `order`: the CONTROL_ORDER count of the order these phases belong to. */
+  | { readonly type: 'phases'; readonly order: number; readonly phases: readonly WorkerPhase[] };

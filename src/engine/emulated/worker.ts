@@ -1,13 +1,28 @@
 /**
  * Entry point of one pool worker thread (loaded as dist/src/engine/emulated/worker.js).
- * It runs one callback at a time, as its orders arrive; while a callback blocks, this
- * thread's event loop blocks with it, which is why everything the main thread must tell
- * a running callback goes through the shared control words, not messages.
+ * It runs one callback at a time: it sleeps on its CONTROL_ORDER word until the main
+ * thread hands it an order, runs the callback, and sleeps again. Its event loop never
+ * turns (like a Windows pool thread, it lives in its callbacks and its wait): messages
+ * from the main thread are taken synchronously before each order, and the main thread
+ * reaches a running callback through the shared control words. terminate() interrupts
+ * Atomics.wait, so the pool can still retire or kill it at any point.
  */
-import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { runCallback, type CallbackThread, type PhaseReporter } from './callback.js';
 import { slotRef, tableChunk, type TableChunk } from './mutex-slot.js';
-import type { MainToWorker, WorkerInit, WorkerPhase, WorkerToMain } from './protocol.js';
+import {
+  CONTROL_ORDER, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS, ORDER_MAY_RUN_LONG, ORDER_SLOT, ORDER_SPIN_MS,
+  type MainToWorker, type RunOrder, type WorkerInit, type WorkerPhase, type WorkerToMain,
+} from './protocol.js';
+
+/** The table chunks the main thread posted since the last order. */
+function takeTableChunks(port: MessagePort, tableChunks: TableChunk[]): void {
+  for (let received = receiveMessageOnPort(port); received !== undefined; received = receiveMessageOnPort(port)) {
+    // Messages are typed `any` by Node; the pool only ever posts MainToWorker.
+    const message = received.message as MainToWorker;
+    tableChunks[message.index] = tableChunk(message.buffer);
+  }
+}
 
 function serve(): void {
   const port = parentPort;
@@ -22,27 +37,35 @@ function serve(): void {
     slot: (index) => slotRef(tableChunks, init.chunkSlots, index),
   };
   const post = (message: WorkerToMain): void => port.postMessage(message);
+  const control = thread.control;
+  const times = new Float64Array(init.control);
+  let order = 0;
   let queued: WorkerPhase[] = [];
   const reporter: PhaseReporter = {
     report: (phase) => { queued.push(phase); },
     flush: () => {
       if (queued.length === 0) return;
-      post({ type: 'phases', phases: queued });
+      post({ type: 'phases', order, phases: queued });
       queued = [];
     },
   };
 
-  port.on('message', (message: MainToWorker) => {
-    switch (message.type) {
-      case 'table-chunk':
-        tableChunks[message.index] = tableChunk(message.buffer);
-        break;
-      case 'run':
-        runCallback(message.order, thread, reporter);
-        break;
-    }
-  });
   post({ type: 'ready' });
+  for (;;) {
+    Atomics.wait(control, CONTROL_ORDER, order);
+    const next = Atomics.load(control, CONTROL_ORDER);
+    if (next === order) continue;
+    order = next;
+    takeTableChunks(port, tableChunks);
+    const run: RunOrder = {
+      slot: control[ORDER_SLOT]!,
+      mayRunLong: control[ORDER_MAY_RUN_LONG] !== 0,
+      acquireTimeoutMs: times[ORDER_ACQUIRE_TIMEOUT_MS]!,
+      spinMs: times[ORDER_SPIN_MS]!,
+      holdMs: times[ORDER_HOLD_MS]!,
+    };
+    runCallback(run, thread, reporter);
+  }
 }
 
 serve();
