@@ -218,6 +218,27 @@ describe('emulated engine', () => {
     h.assertClean();
   });
 
+  it('workers above minThreads retire after idleRetireMs idle; the pool grows again for new work', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 3 }, { idleRetireMs: 50 });
+    const holds = [0, 1, 2].map((i) => h.submit({ mutex: h.openMutex(`retire${i}`), holdMs: HOLD_UNTIL_SIGNALED_MS }));
+    await h.waitFor('three holding', () => holds.every((id) => h.phase(id, 'acquired') !== undefined));
+    assert.equal(engine.poolStats().threads, 3);
+    for (const id of holds) h.signal(id);
+    await h.waitTerminal(holds);
+    // Nothing happens to a work meanwhile, so this polls the pool instead of waiting for phases.
+    for (const deadline = Date.now() + WAIT_TIMEOUT_MS; engine.poolStats().threads > 1;) {
+      assert.ok(Date.now() < deadline, `still ${engine.poolStats().threads} threads after ${WAIT_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The one left serves the next work; more at once grow the pool again.
+    const again = [0, 1].map((i) => h.submit({ mutex: h.openMutex(`regrow-after-retire${i}`), holdMs: HOLD_UNTIL_SIGNALED_MS }));
+    await h.waitFor('both holding', () => again.every((id) => h.phase(id, 'acquired') !== undefined));
+    assert.equal(engine.poolStats().threads, 2);
+    for (const id of again) h.signal(id);
+    await h.waitTerminal(again);
+    h.assertClean();
+  });
+
   it('spin is real CPU work on the worker thread', async (t) => {
     const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
     const spinMs = 300;
