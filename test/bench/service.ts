@@ -27,10 +27,8 @@ export interface BenchService {
   readonly baseUrl: string;
   /** POST /v1/work (a lean keep-alive client); rejects unless 202. */
   submit(body: Record<string, unknown>): Promise<WorkView>;
-  /** Engine clock − this process's process.hrtime clock, ns. */
+  /** Engine clock − this process's process.hrtime clock, ns: an engine stamp minus this is a local time. */
   readonly clockOffsetNs: bigint;
-  /** Maps an engine stamp (the *AtNs fields) to this process's process.hrtime clock. */
-  toLocalNs(engineNs: bigint): bigint;
   stop(): Promise<void>;
 }
 
@@ -76,7 +74,7 @@ export async function startBenchService(engine: BenchEngine, env: Record<string,
     // The emulated engine reads this machine's CLOCK_MONOTONIC, like process.hrtime here.
     const offsetNs = engine === 'emulated' ? 0n : await calibrateClock(submit);
     return {
-      baseUrl: server.baseUrl, submit, clockOffsetNs: offsetNs, toLocalNs: (ns) => ns - offsetNs,
+      baseUrl: server.baseUrl, submit, clockOffsetNs: offsetNs,
       stop: async () => { submitter.close(); await server.stop(); },
     };
   } catch (err) {
