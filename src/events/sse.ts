@@ -234,7 +234,8 @@ export class SseHub {
   get size(): number { return this.streams.size; }
 
   open(res: ServerResponse, filter: EventFilter, start: StreamStart): void {
-    const filterKey = `${filter.mutex ?? ''}\n${filter.workId ?? ''}\n${filter.types === undefined ? '*' : [...filter.types].sort().join(',')}`;
+    // Unambiguous whatever the names contain: streams share chunks only with equal filters.
+    const filterKey = JSON.stringify([filter.mutex ?? null, filter.workId ?? null, filter.types === undefined ? null : [...filter.types].sort()]);
     this.streams.add(new SseStream(res, this.log, filter, filterKey, start, this.options, (s) => this.streams.delete(s)));
   }
 
