@@ -13,7 +13,6 @@ import type { Engine } from './engine/types.js';
 import { authentication } from './http/auth.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { installDrainGuard } from './http/drain.js';
-import { installOversizedBodyDrain } from './http/oversized-body.js';
 import { installErrorHandling, sendProblem } from './http/errors.js';
 import { HttpProblem } from './http/problem.js';
 import { loadShedding } from './http/pressure.js';
@@ -79,7 +78,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     onProblem: (problem) => { if (problem.extra.limit) services.metrics.onLimitExceeded(problem.extra.limit); },
   });
   installHttpMetrics(app, services.metrics);
-  installOversizedBodyDrain(app, config.limits.bodyLimit);
 
   // onRequest order matters: security headers first (so every answer has them), then
   // load shedding (cheapest refusal), authentication, the drain guard, and last the

@@ -3,6 +3,7 @@
  * application/problem+json, and 5xx details stay in the log.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { drainOversizedBody } from './oversized-body.js';
 import { HttpProblem, toHttpProblem, type ProblemBody } from './problem.js';
 import { validationIssues } from './validation.js';
 
@@ -50,6 +51,7 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyR
 
 export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') drainOversizedBody(req, reply, options.bodyLimit);
     const problem = toHttpProblem(err) ?? fromFastifyError(err, options);
     options.onProblem?.(problem);
     if (problem.status >= 500) req.log.error({ err }, 'request failed');

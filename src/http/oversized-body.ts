@@ -11,17 +11,13 @@
  * Bodies announced larger than DRAIN_LIMIT_BYTES, or without a Content-Length, still
  * close at once: reading them would let a client make the service swallow gigabytes.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Largest oversized body that is read and discarded so the client gets its 413. */
 export const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024;
 
-export function installOversizedBodyDrain(app: FastifyInstance, bodyLimit: number): void {
-  app.addHook('onSend', (req, reply, payload, done) => {
-    if (reply.statusCode === 413 && reply.getHeader('connection') === 'close') {
-      const announced = Number(req.headers['content-length']);
-      if (announced > bodyLimit && announced <= DRAIN_LIMIT_BYTES) reply.removeHeader('connection');
-    }
-    done(null, payload);
-  });
+/** Called by the error handler for a body over BODY_LIMIT, before it answers 413. */
+export function drainOversizedBody(req: FastifyRequest, reply: FastifyReply, bodyLimit: number): void {
+  const announced = Number(req.headers['content-length']);
+  if (announced > bodyLimit && announced <= DRAIN_LIMIT_BYTES && reply.getHeader('connection') === 'close') reply.removeHeader('connection');
 }
