@@ -9,16 +9,13 @@
 import { selectEngine } from '../../src/engine/select.js';
 import type { BenchEngine, BenchService } from './service.js';
 import { abRounds, percentile, round } from './stats.js';
-import { SubscriberGroup, submitSteadily } from './subscribers.js';
-
-const MUTEXES = 64;
-const body = (i: number) => ({ mutex: `bench-${i % MUTEXES}`, holdMs: 0 });
+import { BENCH_MUTEXES, benchWork, steadyDelivery, SubscriberGroup } from './subscribers.js';
 
 async function overHttp(service: BenchService, works: number): Promise<number> {
-  const group = await SubscriberGroup.open({ url: `${service.baseUrl}/v1/events?types=work.released`, count: 1, offsetNs: Number(service.clockOffsetNs) });
+  const group = await SubscriberGroup.followReleased(service, 1);
   try {
     const began = process.hrtime.bigint();
-    for (let i = 0; i < works; i += 64) await Promise.all(Array.from({ length: Math.min(64, works - i) }, (_, j) => service.submit(body(i + j))));
+    for (let i = 0; i < works; i += 64) await Promise.all(Array.from({ length: Math.min(64, works - i) }, (_, j) => service.submit(benchWork(i + j))));
     const report = await group.delivered(works);
     if (report.received[0]! < works) throw new Error(`only ${report.received[0]} of ${works} works were seen released`);
     return works / (Number(process.hrtime.bigint() - began) / 1e9);
@@ -30,11 +27,11 @@ async function overHttp(service: BenchService, works: number): Promise<number> {
 async function emulatedInProcess(works: number): Promise<number> {
   const engine = await selectEngine('emulated', { pool: { minThreads: 4, maxThreads: 16 } });
   await engine.start();
-  for (let m = 0; m < MUTEXES; m++) engine.openMutex(`Local\\bench-${m}`);
+  for (let m = 0; m < BENCH_MUTEXES; m++) engine.openMutex(`Local\\bench-${m}`);
   let released = 0;
   const done = new Promise<void>((resolve) => engine.onPhase((p) => { if (p.type === 'released' && ++released === works) resolve(); }));
   const began = process.hrtime.bigint();
-  for (let i = 0; i < works; i++) engine.submit({ workId: `w${i}`, mutex: `Local\\bench-${i % MUTEXES}`, acquireTimeoutMs: 60_000, spinMs: 0, holdMs: 0, mayRunLong: false });
+  for (let i = 0; i < works; i++) engine.submit({ workId: `w${i}`, mutex: `Local\\bench-${i % BENCH_MUTEXES}`, acquireTimeoutMs: 60_000, spinMs: 0, holdMs: 0, mayRunLong: false });
   await done;
   const seconds = Number(process.hrtime.bigint() - began) / 1e9;
   await engine.close({ timeoutMs: 5_000 });
@@ -42,25 +39,15 @@ async function emulatedInProcess(works: number): Promise<number> {
 }
 
 async function nativeLoop(works: number): Promise<number> {
-  const result = await (await import('./native-loop.js')).runNativeLoop(['throughput', String(works), String(MUTEXES), '4', '16']);
+  const result = await (await import('./native-loop.js')).runNativeLoop(['throughput', String(works), String(BENCH_MUTEXES), '4', '16']);
   return Number(result['worksPerSec']);
 }
 
-/** Submits at `perSecond` for `seconds` (after a warm-up); released stamp → frame received, ns. */
+/** Released stamp → frame received, ns, ascending, with works submitted at `perSecond` for `seconds`. */
 async function eventLatency(service: BenchService, perSecond: number, seconds: number): Promise<Float64Array> {
-  const group = await SubscriberGroup.open({ url: `${service.baseUrl}/v1/events?types=work.released`, count: 1, offsetNs: Number(service.clockOffsetNs) });
-  try {
-    const submit = (i: number) => service.submit(body(i));
-    await submitSteadily(submit, perSecond, 1);
-    await group.delivered(perSecond);
-    await group.report(true);
-    await submitSteadily(submit, perSecond, seconds);
-    const report = await group.delivered(perSecond * seconds);
-    if (report.received[0]! < perSecond * seconds) throw new Error(`only ${report.received[0]} of ${perSecond * seconds} works were seen released`);
-    return report.latenciesNs.sort();
-  } finally {
-    await group.close();
-  }
+  const { report, expected } = await steadyDelivery(service, { subscribers: 1, perSecond, seconds, warmUpSeconds: 1 });
+  if (report.received[0]! < expected) throw new Error(`only ${report.received[0]} of ${expected} works were seen released`);
+  return report.latenciesNs.sort();
 }
 
 export async function measureEndToEnd(engine: BenchEngine, service: BenchService, quick: boolean) {

@@ -7,37 +7,22 @@
  */
 import type { BenchService } from './service.js';
 import { percentile, round } from './stats.js';
-import { SubscriberGroup, submitSteadily } from './subscribers.js';
+import { steadyDelivery } from './subscribers.js';
 
 export async function measureSseFanout(service: BenchService, options: { subscribers: number; perSecond: number; seconds: number }) {
-  const group = await SubscriberGroup.open({
-    url: `${service.baseUrl}/v1/events?types=work.released`, count: options.subscribers, offsetNs: Number(service.clockOffsetNs),
-  });
-  const submit = (i: number) => service.submit({ mutex: `bench-${i % 64}`, holdMs: 0 });
-  try {
-    // Warm-up at the same rate (JIT, pool growth, socket buffers), then count from zero.
-    const warmUp = Math.max(1, Math.round(options.seconds / 3));
-    await submitSteadily(submit, options.perSecond, warmUp);
-    await group.delivered(options.perSecond * warmUp);
-    await group.report(true);
-
-    const worksPerSec = await submitSteadily(submit, options.perSecond, options.seconds);
-    const total = options.perSecond * options.seconds;
-    const report = await group.delivered(total);
-    const lost = report.received.reduce((sum, n) => sum + Math.max(0, total - n), 0);
-    const sorted = report.latenciesNs.sort();
-    const ms = (p: number) => round(percentile(sorted, p, true) / 1e6);
-    return {
-      sseLost: lost,
-      sseP99Ms: ms(99),
-      raw: {
-        subscribers: options.subscribers, worksPerSec: round(worksPerSec, 0), framesExpected: total * options.subscribers,
-        framesReceived: sorted.length, framesPerRead: round(sorted.length / Math.max(1, report.reads), 1),
-        brokenStreams: report.broken.filter((b) => b !== '').length,
-        deliveryMs: { p50: ms(50), p99: ms(99), max: ms(100) },
-      },
-    };
-  } finally {
-    await group.close();
-  }
+  const warmUpSeconds = Math.max(1, Math.round(options.seconds / 3));
+  const { report, expected, worksPerSec } = await steadyDelivery(service, { ...options, warmUpSeconds });
+  const lost = report.received.reduce((sum, n) => sum + Math.max(0, expected - n), 0);
+  const sorted = report.latenciesNs.sort();
+  const ms = (p: number) => round(percentile(sorted, p, true) / 1e6);
+  return {
+    sseLost: lost,
+    sseP99Ms: ms(99),
+    raw: {
+      subscribers: options.subscribers, worksPerSec: round(worksPerSec, 0), framesExpected: expected * options.subscribers,
+      framesReceived: sorted.length, framesPerRead: round(sorted.length / Math.max(1, report.reads), 1),
+      brokenStreams: report.broken.filter((b) => b !== '').length,
+      deliveryMs: { p50: ms(50), p99: ms(99), max: ms(100) },
+    },
+  };
 }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { logDir, spawnWindowsNode, until, windowsPath } from '../win32/wine-env.js';
 import { benchWindowsNode, type BenchEngine } from './service.js';
 import { interleavedRounds, median, round } from './stats.js';
+import { BENCH_MUTEXES, benchWork } from './subscribers.js';
 
 interface TargetPorts { service: number; bare: number; threadless: number; bytes: number }
 interface Target { ports: TargetPorts; stop(): Promise<void> }
@@ -60,7 +61,7 @@ export async function measureSubmit(engine: BenchEngine, quick: boolean) {
   const target = engine === 'emulated' ? await startLocalTarget() : await startWindowsTarget();
   try {
     const { ports } = target;
-    const bodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ mutex: `bench-${i}`, holdMs: 0 }));
+    const bodies = Array.from({ length: BENCH_MUTEXES }, (_, i) => JSON.stringify(benchWork(i)));
     const seconds = quick ? 2 : 5;
     const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
     const samples = await interleavedRounds(quick ? 3 : 5, {

@@ -5,10 +5,20 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import type { BenchService } from './service.js';
 import type { SubscriberInit, SubscriberReport } from './subscriber-worker.js';
+
+/** The works every figure submits over HTTP: holdMs 0, spread over 64 mutexes. */
+export const BENCH_MUTEXES = 64;
+export const benchWork = (i: number) => ({ mutex: `bench-${i % BENCH_MUTEXES}`, holdMs: 0 });
 
 export class SubscriberGroup {
   private constructor(private readonly worker: Worker) {}
+
+  /** `count` subscribers to the service's `work.released` events. */
+  static followReleased(service: BenchService, count: number): Promise<SubscriberGroup> {
+    return SubscriberGroup.open({ url: `${service.baseUrl}/v1/events?types=work.released`, count, offsetNs: Number(service.clockOffsetNs) });
+  }
 
   static async open(init: SubscriberInit): Promise<SubscriberGroup> {
     const worker = new Worker(new URL('./subscriber-worker.js', import.meta.url), { workerData: init });
@@ -55,4 +65,24 @@ export async function submitSteadily(submit: (i: number) => Promise<unknown>, pe
   }
   await Promise.all(pending);
   return total / ((Date.now() - began) / 1000);
+}
+
+/**
+ * Delivery to `subscribers` followers of `work.released` while works are submitted at a
+ * steady `perSecond` for `seconds`, after a warm-up at the same rate (JIT, pool growth,
+ * socket buffers) that is not counted. The report counts only the measured works.
+ */
+export async function steadyDelivery(service: BenchService, options: { subscribers: number; perSecond: number; seconds: number; warmUpSeconds: number }) {
+  const group = await SubscriberGroup.followReleased(service, options.subscribers);
+  const submit = (i: number) => service.submit(benchWork(i));
+  try {
+    await submitSteadily(submit, options.perSecond, options.warmUpSeconds);
+    await group.delivered(options.perSecond * options.warmUpSeconds);
+    await group.report(true);
+    const worksPerSec = await submitSteadily(submit, options.perSecond, options.seconds);
+    const expected = options.perSecond * options.seconds;
+    return { report: await group.delivered(expected), expected, worksPerSec };
+  } finally {
+    await group.close();
+  }
 }
