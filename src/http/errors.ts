@@ -2,7 +2,7 @@
  * The one error handler and the 404 handler: everything leaves as
  * application/problem+json, and 5xx details stay in the log.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { drainOversizedBody } from './oversized-body.js';
 import { HttpProblem, toHttpProblem, type ProblemBody } from './problem.js';
 import { validationIssues } from './validation.js';
@@ -49,13 +49,25 @@ export function sendProblem(reply: FastifyReply, problem: HttpProblem): FastifyR
   return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
+/**
+ * A refusal the service means to send (shedding, limits, draining: 503 and 429) is an
+ * operational fact, one warn line without a stack; any other 5xx is a bug, logged at
+ * error with its stack; the remaining 4xx are the client's business (debug).
+ */
+function logProblem(req: FastifyRequest, problem: HttpProblem, meant: boolean, err: Error): void {
+  const fields = { problem: problem.slug, status: problem.status, detail: problem.detail, ...(problem.extra.limit ? { limit: problem.extra.limit } : {}) };
+  if (meant && (problem.status === 503 || problem.status === 429)) req.log.warn(fields, 'request refused');
+  else if (problem.status >= 500) req.log.error({ err }, 'request failed');
+  else req.log.debug(fields, 'request rejected');
+}
+
 export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') drainOversizedBody(req, reply, options.bodyLimit);
-    const problem = toHttpProblem(err) ?? fromFastifyError(err, options);
+    const meant = toHttpProblem(err);
+    const problem = meant ?? fromFastifyError(err, options);
     options.onProblem?.(problem);
-    if (problem.status >= 500) req.log.error({ err }, 'request failed');
-    else req.log.debug({ problem: problem.slug, detail: problem.detail }, 'request rejected');
+    logProblem(req, problem, meant !== undefined, err);
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((req, reply) =>

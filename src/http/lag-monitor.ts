@@ -3,6 +3,12 @@
  * the last sample), but counted only from when the app is ready: the synchronous work
  * of starting up is not load, and must not make the first requests of a fresh
  * process look overloaded.
+ *
+ * Only lag that was measured counts. The histogram's timer may not have ticked yet
+ * when a sample is taken (the sample's own timer can fire first, right after start, or
+ * in the same loop turn as the histogram's), so an empty histogram says nothing about
+ * lag. What is still known then is how long the loop has gone without running the
+ * histogram's timer: the time since the sample began, less one timer period.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
@@ -11,11 +17,15 @@ const RESOLUTION_MS = 10;
 export class LagMonitor {
   private histogram: IntervalHistogram | null = null;
   private last = 0;
+  private sampleStartedAt = 0;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   start(): void {
     this.histogram ??= monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     this.histogram.reset();
     this.histogram.enable();
+    this.sampleStartedAt = this.now();
   }
 
   stop(): void { this.histogram?.disable(); }
@@ -24,9 +34,12 @@ export class LagMonitor {
   sample(): number {
     const h = this.histogram;
     if (h === null) return 0;
-    // No timer tick at all in the interval means the loop was blocked for all of it.
-    this.last = h.count === 0 ? Infinity : Math.max(0, h.mean / 1e6 - RESOLUTION_MS);
+    const now = this.now();
+    this.last = h.count === 0
+      ? Math.max(0, now - this.sampleStartedAt - RESOLUTION_MS)
+      : Math.max(0, h.mean / 1e6 - RESOLUTION_MS);
     h.reset();
+    this.sampleStartedAt = now;
     return this.last;
   }
 
