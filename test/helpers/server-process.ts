@@ -27,7 +27,7 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
   const logs: string[] = [];
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${logs.join('\n')}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -36,6 +36,8 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
       if (match) { clearTimeout(timer); resolve(match[1]!); }
     });
   });
+  // A server that failed to start must not outlive the test that started it.
+  const baseUrl = await listening.catch((err: unknown) => { child.kill('SIGKILL'); throw err; });
   return {
     baseUrl, child, logs, exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
