@@ -66,6 +66,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     frameworkErrors: (err, _req, reply) => { sendProblem(reply, new HttpProblem(400, 'malformed-url', 'Bad request', err.message)); },
     routerOptions: { maxParamLength: 2048 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are JSON only: without Fastify's built-in text/plain parser, any other media
+  // type gets a 415 problem instead of a confusing 400 about a string body.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler());
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 

@@ -1,8 +1,9 @@
 /**
- * The one error handler and the 404 handler: everything leaves as
+ * The one error handler and the 404/405 handler: everything leaves as
  * application/problem+json, and 5xx details stay in the log.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AllowedMethods } from './allowed-methods.js';
 import { drainOversizedBody } from './oversized-body.js';
 import { HttpProblem, toHttpProblem, type ProblemBody } from './problem.js';
 import { validationIssues } from './validation.js';
@@ -22,13 +23,17 @@ export interface ErrorHandlingOptions {
   onProblem?: (problem: HttpProblem) => void;
 }
 
-function fromFastifyError(err: FastifyError, options: ErrorHandlingOptions): HttpProblem {
+function fromFastifyError(err: FastifyError, req: FastifyRequest, options: ErrorHandlingOptions): HttpProblem {
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return new HttpProblem(413, 'body-too-large', 'Body too large', `the request body is larger than ${options.bodyLimit} bytes (BODY_LIMIT)`, { limit: 'BODY_LIMIT' });
   }
   if (err.validation) {
     const errors = validationIssues(err.validation, err.validationContext);
     return new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type',
+      `a body of type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted; send application/json`);
   }
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) {
@@ -65,11 +70,20 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') drainOversizedBody(req, reply, options.bodyLimit);
     const meant = toHttpProblem(err);
-    const problem = meant ?? fromFastifyError(err, options);
+    const problem = meant ?? fromFastifyError(err, req, options);
     options.onProblem?.(problem);
     logProblem(req, problem, meant !== undefined, err);
     return sendProblem(reply, problem);
   });
-  app.setNotFoundHandler((req, reply) =>
-    sendProblem(reply, new HttpProblem(404, 'route-not-found', 'Not found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  const allowed = new AllowedMethods();
+  allowed.install(app);
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    const methods = allowed.of(req.url);
+    if (methods.length > 0) {
+      return sendProblem(reply, new HttpProblem(405, 'method-not-allowed', 'Method not allowed',
+        `${path} does not answer ${req.method}; it answers ${methods.join(', ')}`, { headers: { allow: methods.join(', ') } }));
+    }
+    return sendProblem(reply, new HttpProblem(404, 'route-not-found', 'Not found', `no route ${req.method} ${path}`));
+  });
 }

@@ -125,7 +125,7 @@ export class MutexRegistry {
   }
 
   list(limit: number, cursor: string | undefined): { items: MutexView[]; nextCursor: string | null } {
-    const after = decodeCursor(cursor);
+    const after = decodeCursor(cursor, this.lastSeq);
     if (after === null) throw validationProblem([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
     const items: MutexView[] = [];
     let more = false;

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { problemResponses } from '../schemas/common.js';
 import { StatusHeaders } from '../schemas/status.js';
 import type { Services } from '../services.js';
@@ -11,14 +12,16 @@ export const statusRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       tags: ['status'], summary: 'Compact summary for dashboards',
       description: 'Counts by state, held mutexes, pool figures and engine health in one small document with a strong ETag. Send the ETag back in If-None-Match: 304 (no body) while nothing changed.',
       headers: StatusHeaders,
-      response: { 200: { $ref: 'Status' }, 304: { description: 'Not modified: your copy (If-None-Match) is current', type: 'null' }, ...problemResponses(400) },
+      response: { 200: { $ref: 'Status' }, 304: { description: 'Not modified: your copy (If-None-Match) is current. No body.', type: 'null' }, ...problemResponses(400) },
     },
   }, async (req, reply) => {
     const body = JSON.stringify(buildStatus(services));
     const etag = strongEtag(body);
     // no-cache: caches may keep it but must revalidate, which is what the ETag is for.
     reply.header('etag', etag).header('cache-control', 'no-cache');
-    if (notModified(req.headers['if-none-match'], etag)) return reply.code(304).send(null);
+    // A 304 has no body, so no content-type and no length of its own (RFC 9110 15.4.5):
+    // send nothing at all (a null would be serialised as the 4 bytes "null").
+    if (notModified(req.headers['if-none-match'], etag)) return (reply as FastifyReply).code(304).send();
     return reply.code(200).type('application/json; charset=utf-8').send(body);
   });
 };

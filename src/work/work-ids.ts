@@ -6,6 +6,9 @@ export class WorkIds {
   private last = 0;
   constructor(private readonly boot: string) {}
 
+  /** The creation number of the last id issued (0 before the first). */
+  get lastIssued(): number { return this.last; }
+
   next(): { seq: number; id: string } {
     const seq = ++this.last;
     return { seq, id: `${this.boot}.${seq.toString(36)}` };
@@ -24,8 +27,14 @@ export class WorkIds {
 
 export const encodeCursor = (seq: number): string => seq.toString(36);
 
-export function decodeCursor(cursor: string | undefined): number | null {
+/**
+ * The position a list cursor stands for, or null when it is not one this process could
+ * have issued (malformed, or past the last position handed out): junk gets a 400, not
+ * a quietly empty page.
+ */
+export function decodeCursor(cursor: string | undefined, lastIssued: number): number | null {
   if (cursor === undefined) return 0;
   if (!/^[0-9a-z]{1,11}$/.test(cursor)) return null;
-  return parseInt(cursor, 36);
+  const seq = parseInt(cursor, 36);
+  return seq <= lastIssued ? seq : null;
 }

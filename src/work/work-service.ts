@@ -173,7 +173,7 @@ export class WorkService {
   }
 
   list(filter: WorkFilter, limit: number, cursor: string | undefined): { items: WorkView[]; nextCursor: string | null } {
-    const after = decodeCursor(cursor);
+    const after = decodeCursor(cursor, this.ids.lastIssued);
     if (after === null) throw validationProblem([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
     const items: WorkView[] = [];
     let lastSeq = 0;

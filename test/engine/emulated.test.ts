@@ -241,15 +241,19 @@ describe('emulated engine', () => {
 
   it('spin is real CPU work on the worker thread', async (t) => {
     const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
-    const spinMs = 300;
-    const before = process.cpuUsage();
-    const id = h.submit({ mutex: h.openMutex('cpu'), spinMs });
-    await h.waitTerminal([id]);
-    const used = process.cpuUsage(before);
-    const cpuMs = (used.user + used.system) / 1000;
-    // The process's CPU time includes its worker threads; a loaded machine may give the
-    // spinning thread only part of a core, hence the loose bound.
-    assert.ok(cpuMs >= spinMs * 0.25, `${cpuMs} ms of CPU for a ${spinMs} ms spin`);
+    const ms = 300;
+    const cpuOf = async (spec: { spinMs: number } | { holdMs: number }): Promise<number> => {
+      const before = process.cpuUsage();
+      const id = h.submit({ mutex: h.openMutex('cpu'), ...spec });
+      await h.waitTerminal([id]);
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1000;
+    };
+    // The same duration held asleep is the baseline: a loaded machine may give the
+    // spinning thread a small share of a core, but a sleeping one gets next to none.
+    const holdCpuMs = await cpuOf({ holdMs: ms });
+    const spinCpuMs = await cpuOf({ spinMs: ms });
+    assert.ok(spinCpuMs >= 2 * holdCpuMs + 5, `${spinCpuMs} ms of CPU for a ${ms} ms spin, ${holdCpuMs} ms for a ${ms} ms hold`);
     h.assertClean();
   });
 

@@ -106,6 +106,9 @@ describe('status for dashboards', () => {
       const again = await app.inject({ method: 'GET', url: '/v1/status', headers: { 'if-none-match': etag } });
       assert.equal(again.statusCode, 304);
       assert.equal(again.body, '');
+      assert.equal(again.headers['content-type'], undefined, 'a 304 has no body, so no content-type');
+      assert.equal(again.headers['content-length'], undefined, 'nor a length of its own');
+      assert.equal(again.headers['etag'], etag);
     }
     const submitted = await app.inject({ method: 'POST', url: '/v1/work', payload: { mutex: 'dash', untilSignaled: true } });
     const changed = await app.inject({ method: 'GET', url: '/v1/status', headers: { 'if-none-match': etag } });
