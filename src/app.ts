@@ -15,6 +15,7 @@ import { clientErrorHandler } from './http/client-errors.js';
 import { installDrainGuard } from './http/drain.js';
 import { installErrorHandling, sendProblem } from './http/errors.js';
 import { HttpProblem } from './http/problem.js';
+import { openApiOptions } from './http/openapi.js';
 import { loadShedding } from './http/pressure.js';
 import { rateLimiting } from './http/rate-limit.js';
 import { security } from './http/security.js';
@@ -29,13 +30,12 @@ import { poolRoutes } from './routes/pool.js';
 import { statusRoutes } from './routes/status.js';
 import { workRoutes } from './routes/work.js';
 import { Problem, ValidationIssue } from './schemas/common.js';
-import { EventData } from './schemas/events.js';
+import { EventData, EventFrame, OverflowFrame, ResetFrame } from './schemas/events.js';
 import { Mutex, MutexList } from './schemas/mutex.js';
 import { Pool } from './schemas/pool.js';
 import { Status } from './schemas/status.js';
 import { Work, WorkList } from './schemas/work.js';
 import { createServices, type Services } from './services.js';
-import { version } from './version.js';
 
 export interface AppDeps {
   config: Config;
@@ -47,7 +47,7 @@ export interface AppDeps {
 
 export type App = FastifyInstance & { services: Services };
 
-export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, Status];
+export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status];
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, engine } = deps;
@@ -91,25 +91,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installDrainGuard(app, services.lifecycle);
   await app.register(rateLimiting, { rateLimit: config.rateLimit });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'tpmutex', version, description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.' },
-      tags: ['health', 'info', 'status', 'mutexes', 'work', 'events', 'pool'].map((name) => ({ name })),
-      components: {
-        securitySchemes: {
-          bearerAuth: {
-            type: 'http', scheme: 'bearer',
-            description: 'Required on every route when API_TOKENS or API_TOKENS_FILE is configured, except the routes AUTH_OPEN_PATHS lists (default /livez and /readyz). With no token configured the service listens on loopback only and needs none.',
-          },
-        },
-      },
-      security: [{ bearerAuth: [] }],
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-  });
+  await app.register(swagger, openApiOptions(config));
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', {
+    schema: {
+      operationId: 'getOpenApi', tags: ['docs'], summary: 'This OpenAPI document',
+      response: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
+    },
+  }, async () => app.swagger() as unknown as Record<string, unknown>); // the document's own type has no index signature
 
   const opts = { services };
   await app.register(healthRoutes, opts);

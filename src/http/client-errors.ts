@@ -6,11 +6,11 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { problemType } from './problem.js';
+import { problemType, type ProblemSlug } from '../schemas/problem-types.js';
 
 type ConnectionError = Error & { code?: string };
 
-function classify(err: ConnectionError): [number, string, string] {
+function classify(err: ConnectionError): [number, ProblemSlug, string] {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'request-timeout', 'the request was not received in time'];
   if (err.code === 'HPE_HEADER_OVERFLOW') return [431, 'headers-too-large', 'the request headers are too large'];
   return [400, 'malformed-request', 'the request is not valid HTTP/1.1'];

@@ -7,8 +7,9 @@ import { AllowedMethods } from './allowed-methods.js';
 import { drainOversizedBody } from './oversized-body.js';
 import { HttpProblem, toHttpProblem, type ProblemBody } from './problem.js';
 import { validationIssues } from './validation.js';
+import type { ProblemSlug } from '../schemas/problem-types.js';
 
-const FASTIFY_SLUGS: Record<string, string> = {
+const FASTIFY_SLUGS: Record<string, ProblemSlug> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
   FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'empty-body',

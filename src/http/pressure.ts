@@ -14,7 +14,8 @@ import { LagMonitor } from './lag-monitor.js';
 import { isOnPaths } from './open-paths.js';
 import { HttpProblem } from './problem.js';
 
-const ALWAYS_ANSWERED = new Set(['/livez', '/metrics']);
+/** Answered even while shedding: the process is alive, and you want to see why it sheds. */
+export const NEVER_SHED: ReadonlySet<string> = new Set(['/livez', '/metrics']);
 const RETRY_AFTER_S = 5;
 const SAMPLE_MS = 1000;
 
@@ -29,7 +30,7 @@ async function pressurePlugin(app: FastifyInstance, { pressure }: { pressure: Co
     // The lag check is ours (LagMonitor), run by the plugin as its health check.
     ...(maxEventLoopDelayMs > 0 ? { healthCheck: async () => lag.sample() <= maxEventLoopDelayMs, healthCheckInterval: SAMPLE_MS } : {}),
     pressureHandler: (req, _reply, type, value) => {
-      if (isOnPaths(req, ALWAYS_ANSWERED)) return undefined; // let it through
+      if (isOnPaths(req, NEVER_SHED)) return undefined; // let it through
       const heap = type === underPressure.TYPE_HEAP_USED_BYTES;
       const detail = heap
         ? `the service is overloaded: heap use ${Math.round(Number(value))} bytes is above ${maxHeapUsedBytes} (MAX_HEAP_USED_BYTES); retry later`

@@ -1,9 +1,10 @@
 /**
  * Every error the API returns is an RFC 9457 problem. Services throw HttpProblem; the
- * one error handler in app.ts turns it (and Fastify's own errors) into
+ * one error handler (http/errors.ts) turns it (and Fastify's own errors) into
  * application/problem+json.
  */
 import { isEngineError, type EngineError, type EngineErrorCode } from '../engine/errors.js';
+import { problemType, type ProblemSlug } from '../schemas/problem-types.js';
 
 export interface ValidationIssue { field: string; message: string }
 
@@ -17,13 +18,12 @@ export interface ProblemBody {
   limit?: string;
 }
 
-export const problemType = (slug: string) => `urn:tpmutex:problem:${slug}`;
 
 export class HttpProblem extends Error {
   override readonly name = 'HttpProblem';
   constructor(
     readonly status: number,
-    readonly slug: string,
+    readonly slug: ProblemSlug,
     readonly title: string,
     readonly detail: string,
     readonly extra: { errors?: ValidationIssue[]; limit?: string; headers?: Record<string, string> } = {},
@@ -47,9 +47,9 @@ export class HttpProblem extends Error {
 export const validationProblem = (errors: ValidationIssue[]) =>
   new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
 
-export const notFound = (slug: string, detail: string) => new HttpProblem(404, slug, 'Not found', detail);
+export const notFound = (slug: ProblemSlug, detail: string) => new HttpProblem(404, slug, 'Not found', detail);
 
-export const conflict = (slug: string, detail: string) => new HttpProblem(409, slug, 'Conflict', detail);
+export const conflict = (slug: ProblemSlug, detail: string) => new HttpProblem(409, slug, 'Conflict', detail);
 
 export const limitExceeded = (limit: string, detail: string, retryAfterSeconds?: number) =>
   new HttpProblem(429, 'limit-exceeded', 'Limit exceeded', detail, {
@@ -57,7 +57,7 @@ export const limitExceeded = (limit: string, detail: string, retryAfterSeconds?:
     ...(retryAfterSeconds === undefined ? {} : { headers: { 'retry-after': String(retryAfterSeconds) } }),
   });
 
-export const unavailable = (slug: string, detail: string) =>
+export const unavailable = (slug: ProblemSlug, detail: string) =>
   new HttpProblem(503, slug, 'Service unavailable', detail, { headers: { 'retry-after': '1' } });
 
 const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
@@ -75,7 +75,7 @@ const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
 /** The one mapping from engine codes to HTTP, identical whichever engine raised it. */
 export function fromEngineError(err: EngineError): HttpProblem {
   const [status, title] = ENGINE_STATUS[err.code];
-  const slug = err.code.replaceAll('_', '-');
+  const slug = err.code.replaceAll('_', '-') as ProblemSlug; // every engine code has its slug: test/schemas/problem-types.test.ts
   // 5xx details stay in the log; the client gets the stable code only.
   const detail = status >= 500 && err.code !== 'shutting_down' && err.code !== 'engine_unavailable'
     ? `the engine failed (${err.code}); see the service log`

@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import { isOnPaths } from './open-paths.js';
 import { limitExceeded } from './problem.js';
 
-const NEVER_LIMITED = new Set(['/livez', '/readyz', '/metrics']);
+export const NEVER_LIMITED: ReadonlySet<string> = new Set(['/livez', '/readyz', '/metrics']);
 
 async function rateLimitPlugin(app: FastifyInstance, { rateLimit: { max, windowMs } }: { rateLimit: Config['rateLimit'] }): Promise<void> {
   if (max === 0) return;

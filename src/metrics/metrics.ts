@@ -43,6 +43,10 @@ export class Metrics {
   constructor(info: { version: string; engine: string }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tpmutex_' });
+    // prom-client names three gauges with a counter's `_total` suffix, which
+    // `promtool check metrics` rejects; the same counts stay available by type
+    // (tpmutex_nodejs_active_handles{type}, …_requests, …_resources), so sum() gives them.
+    for (const total of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`tpmutex_nodejs_active_${total}_total`);
     new Gauge({ name: 'tpmutex_info', help: 'Always 1; the labels name the version and the engine', labelNames: ['version', 'engine'], registers })
       .set({ version: info.version, engine: info.engine }, 1);
     this.submitted = new Counter({ name: 'tpmutex_works_submitted_total', help: 'Works accepted (POST /v1/work answered 202, replays not counted)', registers });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { SseHub, type EventFilter, type StreamStart } from '../events/sse.js';
 import { limitExceeded, validationProblem } from '../http/problem.js';
 import { MutexRegistry } from '../mutex/registry.js';
-import { problemResponses } from '../schemas/common.js';
+import { problemResponses } from '../http/openapi.js';
 import { EventsHeaders, EventsQuery, type EventType } from '../schemas/events.js';
 import type { Services } from '../services.js';
 
@@ -11,11 +11,17 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
 
   app.get('/v1/events', {
     schema: {
-      tags: ['events'], summary: 'Server-Sent Events stream',
+      operationId: 'streamEvents', tags: ['events'], summary: 'Server-Sent Events stream',
       description: 'Frames: `id: <boot>-<seq>`, `event: <type>`, `data: <json>`. Resume with Last-Event-ID (or ?after=seq). A position no longer buffered, or from another server process, gets `event: reset` first; a client too slow to keep up gets `event: overflow` and is disconnected. Heartbeat comment every SSE_HEARTBEAT_MS.',
       querystring: EventsQuery, headers: EventsHeaders,
       produces: ['text/event-stream'],
-      response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...problemResponses(400, 429, 503) },
+      response: {
+        200: {
+          description: 'The stream. Each frame is `id:` (events only), `event:` (an event type, `reset` or `overflow`) and one `data:` line holding an EventFrame as JSON; `: heartbeat` comments keep the connection alive.',
+          content: { 'text/event-stream': { schema: { type: 'string', description: 'Frames whose data is an EventFrame' }, 'x-frame-schema': { $ref: '#/components/schemas/EventFrame' } } },
+        },
+        ...problemResponses(400, 429, 503),
+      },
     },
   }, async (req, reply) => {
     const { mutex, work, types, after } = req.query;

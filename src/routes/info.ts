@@ -33,7 +33,7 @@ const Info = Type.Object({
 
 export const infoRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { config, engine } = services;
-  app.get('/v1/info', { schema: { tags: ['info'], summary: 'Version, engine, name semantics, limits', response: { 200: Info } } }, async () => {
+  app.get('/v1/info', { schema: { operationId: 'getInfo', tags: ['info'], summary: 'Version, engine, name semantics, limits', response: { 200: Info } } }, async () => {
     const pool = engine.poolStats();
     return {
       name: 'tpmutex',

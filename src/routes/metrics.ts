@@ -6,7 +6,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   const { registry } = services.metrics;
   app.get('/metrics', {
     schema: {
-      tags: ['health'], summary: 'Prometheus metrics',
+      operationId: 'getMetrics', tags: ['health'], summary: 'Prometheus metrics',
       description: 'Text exposition format. Every name starts with tpmutex_; labels never carry mutex names or ids. Open without a token when AUTH_OPEN_PATHS lists /metrics.',
       produces: ['text/plain'],
       response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
-import { problemResponses } from '../schemas/common.js';
+import { problemResponses } from '../http/openapi.js';
 import { MutexListQuery, MutexNameParams } from '../schemas/mutex.js';
 import type { Services } from '../services.js';
 
@@ -14,10 +14,10 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
 
   app.put('/v1/mutexes/:name', {
     schema: {
-      tags, summary: 'Open or create a named mutex',
+      operationId: 'openMutex', tags, summary: 'Open or create a named mutex',
       description: '201 when this call created it; 200 when it already existed, in this service or in the OS (`existed: true`).',
       params: MutexNameParams,
-      response: { 200: MutexRef, 201: MutexRef, ...problemResponses(400, 404, 409, 429) },
+      response: { 200: MutexRef, 201: MutexRef, ...problemResponses(400, 403, 409, 429) },
     },
   }, async (req, reply) => {
     const { record, created } = mutexes.open(nameOf(req.params.name));
@@ -25,16 +25,16 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   });
 
   app.get('/v1/mutexes', {
-    schema: { tags, summary: 'List open mutexes', querystring: MutexListQuery, response: { 200: Type.Ref('MutexList'), ...problemResponses(400) } },
+    schema: { operationId: 'listMutexes', tags, summary: 'List open mutexes', querystring: MutexListQuery, response: { 200: Type.Ref('MutexList'), ...problemResponses(400) } },
   }, async (req) => mutexes.list(req.query.limit ?? 100, req.query.cursor));
 
   app.get('/v1/mutexes/:name', {
-    schema: { tags, summary: 'Live state of an open mutex', params: MutexNameParams, response: { 200: MutexRef, ...problemResponses(400, 404) } },
+    schema: { operationId: 'getMutex', tags, summary: 'Live state of an open mutex', params: MutexNameParams, response: { 200: MutexRef, ...problemResponses(400, 404) } },
   }, async (req) => mutexes.view(mutexes.require(nameOf(req.params.name))));
 
   app.delete('/v1/mutexes/:name', {
     schema: {
-      tags, summary: 'Close the handle', description: '409 while work on it is queued, waiting or holding.',
+      operationId: 'closeMutex', tags, summary: 'Close the handle', description: '409 while work on it is queued, waiting or holding.',
       params: MutexNameParams, response: { 200: MutexRef, ...problemResponses(400, 404, 409) },
     },
   }, async (req) => mutexes.close(nameOf(req.params.name)));

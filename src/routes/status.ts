@@ -1,18 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import { problemResponses } from '../schemas/common.js';
+import { problemResponses } from '../http/openapi.js';
 import { StatusHeaders } from '../schemas/status.js';
 import type { Services } from '../services.js';
 import { buildStatus, notModified, strongEtag } from '../status/status.js';
+
+const STATUS_HEADERS = {
+  etag: { type: 'string', description: 'Strong validator of the document; send it back in If-None-Match' },
+  'cache-control': { type: 'string', description: 'no-cache: revalidate with the ETag' },
+};
 
 /** The dashboard document: cheap to poll with If-None-Match (304 until something changes). */
 export const statusRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get('/v1/status', {
     schema: {
-      tags: ['status'], summary: 'Compact summary for dashboards',
+      operationId: 'getStatus', tags: ['status'], summary: 'Compact summary for dashboards',
       description: 'Counts by state, held mutexes, pool figures and engine health in one small document with a strong ETag. Send the ETag back in If-None-Match: 304 (no body) while nothing changed.',
       headers: StatusHeaders,
-      response: { 200: { $ref: 'Status' }, 304: { description: 'Not modified: your copy (If-None-Match) is current. No body.', type: 'null' }, ...problemResponses(400) },
+      response: {
+        200: { description: 'The status document', headers: STATUS_HEADERS, content: { 'application/json': { schema: { $ref: 'Status' } } } },
+        304: { description: 'Not modified: your copy (If-None-Match) is current. No body.', headers: STATUS_HEADERS, type: 'null' },
+        ...problemResponses(400),
+      },
     },
   }, async (req, reply) => {
     const body = JSON.stringify(buildStatus(services));

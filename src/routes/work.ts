@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
-import { problemResponses } from '../schemas/common.js';
+import { problemResponses } from '../http/openapi.js';
 import { IdempotencyHeaders, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
 import type { Services } from '../services.js';
 import { validationProblem } from '../http/problem.js';
@@ -15,10 +15,20 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
 
   app.post('/v1/work', {
     schema: {
-      tags, summary: 'Submit work',
+      operationId: 'submitWork', tags, summary: 'Submit work',
       description: '202 with Location. The callback runs on a pool thread, acquires the mutex there, spins/holds, returns; the pool releases the mutex. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
       body: WorkRequest, headers: IdempotencyHeaders,
-      response: { 202: WorkRef, ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
+      response: {
+        202: {
+          description: 'Accepted: the work is queued',
+          headers: {
+            location: { type: 'string', description: 'The work: /v1/work/{id}' },
+            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the work an earlier request with the same Idempotency-Key created' },
+          },
+          content: { 'application/json': { schema: WorkRef } },
+        },
+        ...problemResponses(400, 403, 404, 409, 413, 415, 422, 429, 503),
+      },
     },
   }, async (req, reply) => {
     const { work: created, replayed } = work.submit(req.body, req.headers['idempotency-key']);
@@ -27,7 +37,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   });
 
   app.get('/v1/work', {
-    schema: { tags, summary: 'List work (oldest first)', querystring: WorkListQuery, response: { 200: Type.Ref('WorkList'), ...problemResponses(400) } },
+    schema: { operationId: 'listWork', tags, summary: 'List work (oldest first)', querystring: WorkListQuery, response: { 200: Type.Ref('WorkList'), ...problemResponses(400) } },
   }, async (req) => {
     const { state, mutex, label, limit, cursor } = req.query;
     return work.list({
@@ -39,7 +49,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
 
   app.get('/v1/work/:id', {
     schema: {
-      tags, summary: 'One work item', description: '`?wait=terminal&timeoutMs=N` long-polls until the work is terminal, or returns it as it is at the timeout.',
+      operationId: 'getWork', tags, summary: 'One work item', description: '`?wait=terminal&timeoutMs=N` long-polls until the work is terminal, or returns it as it is at the timeout.',
       params: WorkIdParams, querystring: WorkGetQuery, response: { 200: WorkRef, ...problemResponses(400, 404) },
     },
   }, async (req) => {
@@ -56,15 +66,15 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
 
   app.post('/v1/work/:id/signal', {
     schema: {
-      tags, summary: 'Make a holding callback return now', description: 'Ends an untilSignaled hold or a long hold; sent before the acquire, the hold ends as soon as it acquires. 409 if the work is terminal.',
-      params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(404, 409) },
+      operationId: 'signalWork', tags, summary: 'Make a holding callback return now', description: 'Ends an untilSignaled hold or a long hold; sent before the acquire, the hold ends as soon as it acquires. 409 if the work is terminal.',
+      params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(400, 404, 409) },
     },
   }, async (req, reply) => reply.code(202).send(work.signal(req.params.id)));
 
   app.delete('/v1/work/:id', {
     schema: {
-      tags, summary: 'Cancel', description: 'queued → cancelled; waiting → the wait is aborted → cancelled; holding → like signal (returns, then released). 409 if terminal.',
-      params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(404, 409) },
+      operationId: 'cancelWork', tags, summary: 'Cancel', description: 'queued → cancelled; waiting → the wait is aborted → cancelled; holding → like signal (returns, then released). 409 if terminal.',
+      params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(400, 404, 409) },
     },
   }, async (req, reply) => reply.code(202).send(work.cancel(req.params.id)));
 };

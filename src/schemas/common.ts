@@ -1,4 +1,7 @@
 import { Type, type TSchema } from 'typebox';
+import { PROBLEM_TYPES, problemType, type ProblemSlug } from './problem-types.js';
+
+const PROBLEM_SLUGS = Object.keys(PROBLEM_TYPES) as ProblemSlug[];
 
 /** RFC 9457 problem details, plus `errors[]` for validation failures. */
 export const ValidationIssue = Type.Object({
@@ -7,7 +10,10 @@ export const ValidationIssue = Type.Object({
 }, { $id: 'ValidationIssue' });
 
 export const Problem = Type.Object({
-  type: Type.String({ description: 'A URI naming the kind of problem (urn:tpmutex:problem:<slug>)' }),
+  type: Type.String({
+    enum: PROBLEM_SLUGS.map(problemType),
+    description: `The kind of problem:\n${PROBLEM_SLUGS.map((slug) => `- \`${problemType(slug)}\` (${PROBLEM_TYPES[slug][0]}): ${PROBLEM_TYPES[slug][1]}`).join('\n')}`,
+  }),
   title: Type.String(),
   status: Type.Integer(),
   detail: Type.String(),
@@ -28,7 +34,3 @@ export const listOf = <T extends TSchema>(item: T, id: string) => Type.Object({
   items: Type.Array(item),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 }, { $id: id });
-
-/** Responses every route can give; referenced so the spec lists them once. */
-export const problemResponses = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));

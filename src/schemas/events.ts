@@ -19,11 +19,30 @@ export const EventsHeaders = Type.Object({
   'last-event-id': Type.Optional(Type.String({ maxLength: 128 })),
 });
 
-/** The JSON in each SSE `data:` line. */
+/** The JSON in each SSE `data:` line of an event (`event:` is its type, `id:` is `<boot>-<seq>`). */
 export const EventData = Type.Object({
   seq: Type.Integer(),
-  type: Type.String(),
+  type: Type.String({ enum: [...EVENT_TYPES] }),
   at: Type.String({ format: 'date-time' }),
   work: Type.Optional(Type.Ref('Work')),
   mutex: Type.Optional(Type.Ref('Mutex')),
 }, { $id: 'EventData' });
+
+/** `event: reset`: the position asked for is not buffered (or is from another process); what follows starts at oldestSeq. */
+export const ResetFrame = Type.Object({
+  type: Type.Literal('reset'),
+  reason: Type.String(),
+  boot: Type.String({ description: 'This server process' }),
+  oldestSeq: Type.Integer({ description: 'The first event replayed after this frame' }),
+  lastSeq: Type.Integer(),
+}, { $id: 'ResetFrame' });
+
+/** `event: overflow`: the client fell too far behind and is disconnected; it resumes with lastEventId. */
+export const OverflowFrame = Type.Object({
+  type: Type.Literal('overflow'),
+  reason: Type.String(),
+  lastEventId: Type.String({ description: 'Send it as Last-Event-ID to resume exactly after the last frame delivered' }),
+}, { $id: 'OverflowFrame' });
+
+/** Every frame's `data:` on GET /v1/events. */
+export const EventFrame = Type.Union([Type.Ref('EventData'), Type.Ref('ResetFrame'), Type.Ref('OverflowFrame')], { $id: 'EventFrame' });

@@ -1,0 +1,99 @@
+/**
+ * The OpenAPI document's frame, and the answers that no route declares itself because
+ * a layer in front of every route sends them: 401 (authentication), 429 (rate limit),
+ * 503 (load shedding, draining) and 400 (a URL that does not decode). Each is declared
+ * exactly where that layer applies, from the same path lists the layers use, so the
+ * document says what the service really sends. Problems are declared
+ * `application/problem+json`, with the headers that come with them.
+ */
+import type { SwaggerOptions } from '@fastify/swagger';
+import type { Config } from '../config.js';
+import { version } from '../version.js';
+import { NEVER_SHED } from './pressure.js';
+import { NEVER_LIMITED } from './rate-limit.js';
+
+const TAGS: Record<string, string> = {
+  health: 'Liveness, readiness and Prometheus metrics, for probes and scrapers',
+  info: 'What this service is: version, engine, name semantics, limits',
+  status: 'One compact document for dashboards, cheap to poll with If-None-Match',
+  mutexes: 'Named kernel mutexes this service keeps a handle to',
+  work: 'Thread-pool callbacks that acquire a mutex on their pool thread, hold it and return',
+  events: 'Every step as Server-Sent Events, resumable with Last-Event-ID',
+  pool: 'The thread pool: figures and limits',
+  docs: 'This document and its browsable form',
+};
+
+const header = (description: string) => ({ type: 'string', description });
+export const RETRY_AFTER = { 'retry-after': header('Seconds to wait before retrying') };
+
+/** A problem answer: the Problem schema as application/problem+json, with its headers. */
+export function problemResponse(description: string, headers: Record<string, object> = {}) {
+  return {
+    description,
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    content: { 'application/problem+json': { schema: { $ref: 'Problem' } } },
+  };
+}
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request: body, query, path or header (see errors[]), or a URL that does not decode',
+  401: 'Tokens are configured and none, or a wrong one, was sent',
+  403: 'The name policy refuses the name',
+  404: 'Not found',
+  409: 'Conflict with the current state',
+  413: 'Body larger than BODY_LIMIT',
+  415: 'A body that is not application/json',
+  422: 'Idempotency-Key reused with a different request',
+  429: 'A limit was hit (`limit` names it); retry after Retry-After seconds',
+  503: 'Overloaded, draining, or the engine cannot run; retry after Retry-After seconds',
+};
+
+const HEADERS_OF: Record<number, Record<string, object>> = {
+  401: { 'www-authenticate': header('Bearer realm="tpmutex" (RFC 6750)') },
+  429: RETRY_AFTER,
+  503: RETRY_AFTER,
+};
+
+/** The problem answers a route declares with problemResponses(…codes). */
+export const problemResponses = (...codes: number[]) =>
+  Object.fromEntries(codes.map((code) => [code, problemResponse(PROBLEM_DESCRIPTIONS[code] ?? 'Problem', HEADERS_OF[code])]));
+
+type RouteSchema = Record<string, unknown> & { response?: Record<string, unknown> };
+
+export function openApiOptions(config: Config): SwaggerOptions {
+  const open = new Set<string>(config.auth.openPaths);
+  return {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'tpmutex', version,
+        description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      servers: [{ url: `http://127.0.0.1:${config.port}`, description: 'The service on this host (default HOST and PORT)' }],
+      tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http', scheme: 'bearer',
+            description: 'Needed on every route except AUTH_OPEN_PATHS (default /livez and /readyz) when API_TOKENS or API_TOKENS_FILE is configured. With no token configured the service listens on loopback only and needs none.',
+          },
+        },
+      },
+      // Either a bearer token or none: tokens are off unless configured.
+      security: [{ bearerAuth: [] }, {}],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transform: ({ schema, url }) => {
+      const route = { ...(schema as RouteSchema) };
+      if (route.hide === true) return { schema: route as never, url };
+      const responses: Record<string, unknown> = { ...problemResponses(400), ...route.response };
+      if (open.has(url)) route['security'] = [];
+      else responses['401'] ??= problemResponses(401)[401];
+      if (!NEVER_LIMITED.has(url)) responses['429'] ??= problemResponses(429)[429];
+      if (!NEVER_SHED.has(url)) responses['503'] ??= problemResponses(503)[503];
+      route.response = responses;
+      return { schema: route as never, url };
+    },
+  };
+}
