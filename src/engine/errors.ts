@@ -12,7 +12,7 @@ export type EngineErrorCode =
   /** No handle for that name is open in this engine. */
   | 'mutex_not_open'
   /** closeMutex while a work on the mutex has not ended. */
-  | 'mutex_busy'
+  | 'mutex_in_use'
   /** Checked mode refused a step that would raise an exception on real Windows. */
   | 'rule_violation'
   /** The work id is unknown to the engine. */

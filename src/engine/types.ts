@@ -183,7 +183,7 @@ export interface Engine {
   openMutex(name: string): MutexOpened;
 
   /**
-   * Close this engine's handle. Throws EngineError('mutex_busy') while a work on it has
+   * Close this engine's handle. Throws EngineError('mutex_in_use') while a work on it has
    * not ended (win32); a callback that ended but has not fully returned keeps the OS
    * handle open until it has.
    */

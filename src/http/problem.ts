@@ -64,7 +64,7 @@ const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
   name_conflict: [409, 'Name used by another kind of object'],
   name_invalid: [400, 'Name rejected by the OS'],
   mutex_not_open: [404, 'Mutex not open'],
-  mutex_busy: [409, 'Mutex in use'],
+  mutex_in_use: [409, 'Mutex in use'],
   rule_violation: [500, 'Windows rule violated (checked mode)'],
   work_unknown: [404, 'Work not found'],
   pool_limits_invalid: [400, 'Invalid pool limits'],

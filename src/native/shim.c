@@ -69,7 +69,8 @@ enum {
   TPM_CHECKED = 1,
   TPM_BREAK_ACTION_TWICE = 2,      /* ask for SetEventWhenCallbackReturns a second time */
   TPM_BREAK_RELEASE_NOT_OWNED = 4, /* give up ownership before registering the release */
-  TPM_BREAK_HANDLE_CLOSED = 8      /* register the release on a handle that was closed */
+  TPM_BREAK_HANDLE_CLOSED = 8,     /* register the release on a handle that was closed */
+  TPM_TEST_LATE_CANCEL_POST = 16   /* tpm_job_cancel posts CANCELLED after the callback returned */
 };
 
 /* tpm_job_t.rule: the real-Windows rule a step would have broken. On Windows each of
@@ -134,6 +135,8 @@ typedef struct tpm_job_s {
   LONG rule_status;           /* NTSTATUS of the NtQueryMutant behind the verdict */
   LONG rule_count;            /* MUTANT_BASIC_INFORMATION.CurrentCount it saw */
   LONG rule_owned;            /* MUTANT_BASIC_INFORMATION.OwnedByCaller it saw */
+  volatile LONG cancel_seen;  /* 1: the callback found the job cancelled and returned at
+                               * once; 2: its wait callback is about to post RETIRED */
   LONG64 fencing_token;
   LONG64 started_qpc;
   LONG64 acquired_qpc;
@@ -349,8 +352,10 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
 
   /* First: was the work cancelled before it started? Then tpm_job_cancel already
    * posted the CANCELLED packet; do not wait for anything. */
-  if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED)
+  if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED) {
+    InterlockedExchange(&job->cancel_seen, 1);
     return;
+  }
 
   QueryPerformanceFrequency(&freq);
   job->thread_id = GetCurrentThreadId();
@@ -457,6 +462,8 @@ static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
     job->ended_qpc = now;
     tpm__post(job, TPM_PACKET_RELEASED, now);
   } else {
+    if (job->cancel_seen != 0)
+      InterlockedExchange(&job->cancel_seen, 2); /* before the post: the record is still ours */
     tpm__post(job, TPM_PACKET_RETIRED, now);
   }
   /* The engine may recycle the record from here on: touch nothing after the post. */
@@ -480,6 +487,27 @@ TPM_EXPORT DWORD tpm_callbacks(PTP_WORK_CALLBACK *out_work, PTP_WAIT_CALLBACK *o
   *out_work = tpm_work_callback;
   *out_wait = tpm_wait_callback;
   return 0;
+}
+
+/* Test entry point (checked mode, TPM_TEST_LATE_CANCEL_POST): holds tpm_job_cancel's
+ * CANCELLED post back until the callback has seen the cancel and returned and its wait
+ * callback is about to post RETIRED, and a few milliseconds more, so that RETIRED
+ * reaches the port first —
+ * the order in which the engine hands the record back (and may launch the next work
+ * into it) before the cancel's own packet arrives. Bounded: a saturated pool may not
+ * run the callback for a while, and this runs on the JS thread. */
+static void tpm__test_late_cancel_post(tpm_job_t *job) {
+  LARGE_INTEGER freq;
+  LONG64 seen_by;
+  LONG64 grace;
+
+  QueryPerformanceFrequency(&freq);
+  seen_by = tpm__now() + freq.QuadPart;       /* 1 s */
+  while (InterlockedCompareExchange(&job->cancel_seen, 0, 0) != 2 && tpm__now() < seen_by)
+    Sleep(0);
+  grace = tpm__now() + freq.QuadPart / 500;   /* 2 ms */
+  while (tpm__now() < grace)
+    Sleep(0);
 }
 
 /* Ends the spin/hold now; before the acquire it is kept and ends the hold at once.
@@ -506,6 +534,8 @@ TPM_EXPORT DWORD tpm_job_cancel(tpm_job_t *job, LONG *out_was_queued) {
   *out_was_queued = 0;
   if (InterlockedCompareExchange(&job->state, TPM_JOB_CANCELLED, TPM_JOB_QUEUED) == TPM_JOB_QUEUED) {
     *out_was_queued = 1;
+    if ((job->checks & (TPM_CHECKED | TPM_TEST_LATE_CANCEL_POST)) == (TPM_CHECKED | TPM_TEST_LATE_CANCEL_POST))
+      tpm__test_late_cancel_post(job);
     job->ended_qpc = tpm__now();
     if (!PostQueuedCompletionStatus(job->port, TPM_PACKET_CANCELLED, job->key, (LPOVERLAPPED)(ULONG_PTR)job->ended_qpc))
       return GetLastError();

@@ -202,6 +202,7 @@ export class FakeWin32Native implements Win32Native {
   start(launch: Launch): boolean {
     const job = this.job(launch.record);
     if (job.state !== TPM_JOB_QUEUED) {
+      job.cancel_seen = 1;
       this.return(launch);
       return false;
     }
@@ -256,6 +257,7 @@ export class FakeWin32Native implements Win32Native {
     const job = this.job(launch.record);
     Object.assign(job, fields);
     launch.handedBack = true;
+    if (job.owned === 0 && job.cancel_seen !== 0) job.cancel_seen = 2;
     this.post(launch, job.owned !== 0 ? TPM_PACKET_RELEASED : TPM_PACKET_RETIRED);
   }
 

@@ -48,12 +48,13 @@ describe('win32 engine packets (fake native layer)', () => {
     assert.equal(fake.launch(1).record, fake.launch(0).record);
     assert.notEqual(fake.launch(1).key, fake.launch(0).key);
     assert.deepEqual(h.typesOf(b), [], 'B is not finished by the late packet');
+    assert.equal(h.engine.info.details['stalePacketsDropped'], 1);
     const launchB = fake.launch(1);
     fake.start(launchB);
     fake.acquire(launchB);
     await h.waitPhase(b, 'acquired');
     // B holds: the engine must refuse to close its mutex, whatever a caller believes.
-    assertEngineError(() => h.engine.closeMutex(mutex), 'mutex_busy');
+    assertEngineError(() => h.engine.closeMutex(mutex), 'mutex_in_use');
     h.signal(b);
     fake.return(launchB);
     fake.waitCallback(launchB);
@@ -121,7 +122,7 @@ describe('win32 engine packets (fake native layer)', () => {
     const mutex = h.openMutex('deferred');
     const a = h.submit({ mutex, acquireTimeoutMs: 0 });
     const launch = fake.launch(0);
-    assertEngineError(() => h.engine.closeMutex(mutex), 'mutex_busy'); // queued: not ended
+    assertEngineError(() => h.engine.closeMutex(mutex), 'mutex_in_use'); // queued: not ended
     fake.start(launch);
     fake.timeOut(launch); // terminal; the record is not handed back yet
     await h.waitPhase(a, 'timed_out');

@@ -55,10 +55,11 @@ export interface Win32EngineOptions extends EngineOptions {
   /** The native layer; the real one (koffi) unless a test passes a fake. */
   readonly loadNative?: () => Promise<Win32Native>;
   /**
-   * Test entry point, honoured by the shim only in checked mode: TPM_BREAK_* bits for
-   * a work, which make its callback break a Windows rule on purpose.
+   * Test entry points, honoured by the shim only in checked mode: TPM_BREAK_* bits for
+   * a work make its callback break a Windows rule on purpose; TPM_TEST_* bits force a
+   * race (see protocol.ts).
    */
-  readonly breakRule?: (workId: string) => number;
+  readonly testFlags?: (workId: string) => number;
 }
 
 /** Packets one drain step may remove. */
@@ -129,7 +130,9 @@ export class Win32Engine implements Engine {
   private native: Win32Native | undefined;
   private readonly loadNative: () => Promise<Win32Native>;
   private readonly checked: boolean;
-  private readonly breakRule: ((workId: string) => number) | undefined;
+  private readonly testFlags: ((workId: string) => number) | undefined;
+  /** Packets dropped because they came from an earlier launch of their record. */
+  private stalePackets = 0;
   private limits: PoolLimits;
   private listener: PhaseListener | undefined;
   private port: HANDLE | undefined;
@@ -163,7 +166,7 @@ export class Win32Engine implements Engine {
   constructor(options: Win32EngineOptions) {
     this.limits = checkPoolLimits(options.pool);
     this.checked = options.checked === true;
-    this.breakRule = options.breakRule;
+    this.testFlags = options.testFlags;
     this.loadNative = options.loadNative ?? loadNative;
   }
 
@@ -173,6 +176,7 @@ export class Win32Engine implements Engine {
       callbacks: 'native shim (tpmutex-shim.dll); no JavaScript on pool threads',
       notifications: 'I/O completion port drained by GetQueuedCompletionStatusEx on a libuv worker',
       checked: this.checked,
+      stalePacketsDropped: this.stalePackets,
       node: process.version,
     };
     if (this.native !== undefined) {
@@ -251,7 +255,7 @@ export class Win32Engine implements Engine {
   }
 
   /**
-   * Refuses (mutex_busy) while a work on it has not ended, whatever the caller
+   * Refuses (mutex_in_use) while a work on it has not ended, whatever the caller
    * believes. Works that ended may still have a callback on a pool thread (their
    * record is not handed back yet): then the handle and record close at the last
    * handback, never under a pool thread.
@@ -260,7 +264,7 @@ export class Win32Engine implements Engine {
     const mutex = this.mutexOf(name);
     const native = this.native!;
     if (mutex.unended > 0) {
-      throw new EngineError('mutex_busy', `mutex ${name} is used by ${mutex.unended} work(s) of this engine that have not ended`);
+      throw new EngineError('mutex_in_use', `mutex ${name} is used by ${mutex.unended} work(s) of this engine that have not ended`);
     }
     this.fencingOfClosed.set(name, native.readFencing(mutex.record));
     this.mutexes.delete(name);
@@ -315,14 +319,14 @@ export class Win32Engine implements Engine {
     const key = ((this.launches + 1n) << SLOT_BITS) | BigInt(slot.index);
     try {
       const { spec } = job;
-      const checks = this.checked ? TPM_CHECKED | (this.breakRule?.(spec.workId) ?? 0) : 0;
+      const checks = this.checked ? TPM_CHECKED | (this.testFlags?.(spec.workId) ?? 0) : 0;
       native.writeJob(slot.record, {
         port: this.port!, key, mutex: job.mutex.record, signal: slot.signal, done: slot.done,
         acquire_timeout_ms: spec.acquireTimeoutMs, spin_ms: spec.spinMs, hold_ms: spec.holdMs,
         may_run_long: spec.mayRunLong ? 1 : 0,
         state: 0, signal_requested: 0, cancel_requested: 0, thread_id: 0, may_run_long_result: -1,
         wait_result: 0, owned: 0, abandoned: 0, signaled: 0, error: 0, error_fn: 0, post_error: 0,
-        checks, actions: 0, rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0,
+        checks, actions: 0, rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0, cancel_seen: 0,
         fencing_token: 0, started_qpc: 0, acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0,
       } satisfies Record<keyof TpmJob, unknown>);
       // A recycled slot's events may still be set from its last work.
@@ -510,7 +514,7 @@ export class Win32Engine implements Engine {
     const job = slot?.job;
     // A stale packet: its record was handed back (and maybe launched again) before it
     // arrived. The work it was about has ended already (see handBack).
-    if (slot === undefined || job === undefined || slot.key !== packet.key) return;
+    if (slot === undefined || job === undefined || slot.key !== packet.key) { this.stalePackets++; return; }
     const { kind } = packet;
     const workId = job.spec.workId;
     const atNs = this.toNs(packet.qpc);

@@ -32,6 +32,8 @@ export const TPM_CHECKED = 1;
 export const TPM_BREAK_ACTION_TWICE = 2;
 export const TPM_BREAK_RELEASE_NOT_OWNED = 4;
 export const TPM_BREAK_HANDLE_CLOSED = 8;
+/** tpm_job_cancel posts CANCELLED only after the callback saw the cancel and returned (the late-packet race, on purpose). */
+export const TPM_TEST_LATE_CANCEL_POST = 16;
 
 /** tpm_job_t.rule, as in shim.c. */
 export const TPM_RULE_ACTION_TWICE = 1;
@@ -67,6 +69,7 @@ export interface TpmJob {
   rule_status: number;
   rule_count: number;
   rule_owned: number;
+  cancel_seen: number;
   fencing_token: number | bigint;
   started_qpc: number | bigint;
   acquired_qpc: number | bigint;

@@ -49,6 +49,7 @@ export const cTpmJob = koffi.struct('tpm_job_t', {
   rule_status: cLONG,
   rule_count: cLONG,
   rule_owned: cLONG,
+  cancel_seen: cLONG,
   fencing_token: cLONG64,
   started_qpc: cLONG64,
   acquired_qpc: cLONG64,
