@@ -34,7 +34,7 @@
  * DLL with another version (see tpm_abi). */
 #define TPM_ABI_VERSION 2
 
-/* Packet kinds (dwNumberOfBytesTransferred). Keep in sync with engine.ts. */
+/* Packet kinds (dwNumberOfBytesTransferred). Keep in sync with src/engine/win32/protocol.ts. */
 enum {
   TPM_PACKET_STARTED = 1,   /* the callback claimed the job on a pool thread */
   TPM_PACKET_ACQUIRED = 2,  /* the callback's thread owns the mutex */

@@ -181,7 +181,7 @@ describe('win32 engine specifics', { skip: onWindows ? false : 'Windows Node onl
     });
     const mutexes = [unique('race-a'), unique('race-b')];
     for (const m of mutexes) engine.openMutex(m);
-    const rounds = 700;
+    const rounds = 1500;
     const all: string[] = [];
     const byWork = new Map<string, Phase[]>();
     const ended = new Set<string>();
@@ -205,7 +205,7 @@ describe('win32 engine specifics', { skip: onWindows ? false : 'Windows Node onl
       for (const id of ids) engine.submit(spec(id, mutex, { holdMs: r % 3 === 0 ? 1 : 0 }));
       engine.cancel(`c-${r}`);
       cancelled.add(`c-${r}`);
-      if (r % 5 === 0) { await new Promise((resolve) => setImmediate(resolve)); engine.cancel(`k-${r}`); cancelled.add(`k-${r}`); }
+      if (r % 2 === 0) { await new Promise((resolve) => setImmediate(resolve)); engine.cancel(`k-${r}`); cancelled.add(`k-${r}`); }
       all.push(...ids);
       // Each round starts with an empty pool, so c and k are in the pool (not in the
       // engine's own queue) when the cancels come.

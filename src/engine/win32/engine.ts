@@ -585,7 +585,8 @@ export class Win32Engine implements Engine {
     mutex.launched--;
     if (mutex.closed && mutex.launched === 0) {
       this.closingMutexes.delete(mutex);
-      this.closeMutexNative(native, mutex);
+      // Nobody is left to tell about a failure, and it must not stop the drain.
+      try { this.closeMutexNative(native, mutex); } catch { /* the handle is unusable either way */ }
     }
   }
 
