@@ -30,8 +30,12 @@
  *   FIFO. Windows (and Wine) keep threads above a lowered maximum until they idle out
  *   and add threads only on submission, so this admission is what makes PATCH /v1/pool
  *   take effect at once, both ways.
+ * - Checked mode (options.checked): every record is launched with TPM_CHECKED, and the
+ *   shim verifies the rules real Windows enforces by killing the process (see shim.c);
+ *   a refusal arrives as a failed work whose error (rule_violation) names the rule.
  * - koffi and the DLL are loaded in start(), so constructing this class never fails for
- *   a missing native part (start() rejects with engine_unavailable instead).
+ *   a missing native part (start() rejects with engine_unavailable instead). The
+ *   native layer is one interface (Win32Native); tests pass a deterministic fake.
  */
 import { EngineError } from '../errors.js';
 import { checkMutexName } from '../emulated/mutex-name.js';
