@@ -25,6 +25,10 @@ export const EnvSchema = Type.Object({
     description: 'auto = win32 on Windows, emulated elsewhere',
     default: 'auto',
   }),
+  ENGINE_CHECKED: Type.Boolean({
+    description: 'Checked mode (win32 engine): before each registration the shim verifies the rules that real Windows enforces by killing the process and Wine ignores (the thread owns the mutex exactly once, one callback-return action of each kind, the handle is open); a violation fails the work with rule_violation. Costs an NtQueryMutant per acquire and release. The test harnesses turn it on',
+    default: false,
+  }),
   POOL_MIN_THREADS: Int('Thread-pool minimum threads', 1, 1, 4096),
   POOL_MAX_THREADS: Int('Thread-pool maximum threads', 64, 1, 4096),
   POOL_THREADS_LIMIT: Int('Highest maxThreads that PATCH /v1/pool accepts', 512, 1, 4096),
@@ -70,6 +74,8 @@ export interface Config {
   host: string;
   port: number;
   engine: 'auto' | 'emulated' | 'win32';
+  /** ENGINE_CHECKED: the engine's checked mode (see EngineOptions.checked). */
+  engineChecked: boolean;
   pool: { minThreads: number; maxThreads: number; threadsLimit: number };
   limits: {
     maxMutexes: number;
@@ -148,6 +154,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
     host: e.HOST,
     port: e.PORT,
     engine: e.ENGINE,
+    engineChecked: e.ENGINE_CHECKED,
     pool: { minThreads: e.POOL_MIN_THREADS, maxThreads: e.POOL_MAX_THREADS, threadsLimit: e.POOL_THREADS_LIMIT },
     limits: {
       maxMutexes: e.MAX_MUTEXES,

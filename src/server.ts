@@ -12,7 +12,10 @@ import { loggerOptions } from './http/logging.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const engine = await selectEngine(config.engine, { pool: { minThreads: config.pool.minThreads, maxThreads: config.pool.maxThreads } });
+  const engine = await selectEngine(config.engine, {
+    pool: { minThreads: config.pool.minThreads, maxThreads: config.pool.maxThreads },
+    checked: config.engineChecked,
+  });
   const app = await buildApp({
     config,
     engine,

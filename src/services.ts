@@ -60,7 +60,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
     unfinished: () => totals.unfinished(),
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
-    ready: () => lifecycle.state === 'ready',
+    ready: () => lifecycle.state === 'ready' && engine.fault() === undefined,
   });
   return {
     config, engine, clock, events, sse, mutexes, work,

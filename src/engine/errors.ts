@@ -11,6 +11,10 @@ export type EngineErrorCode =
   | 'name_invalid'
   /** No handle for that name is open in this engine. */
   | 'mutex_not_open'
+  /** closeMutex while a work on the mutex has not ended. */
+  | 'mutex_in_use'
+  /** Checked mode refused a step that would raise an exception on real Windows. */
+  | 'rule_violation'
   /** The work id is unknown to the engine. */
   | 'work_unknown'
   /** minThreads/maxThreads rejected. */

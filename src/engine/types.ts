@@ -173,10 +173,20 @@ export interface Engine {
   /** The single consumer of phases (the work service). */
   onPhase(listener: PhaseListener): void;
 
+  /**
+   * Why the engine stopped taking work after a fatal internal failure (it failed every
+   * unfinished work then), or undefined while it is sound. Readiness reports it.
+   */
+  fault(): EngineError | undefined;
+
   /** Open or create the named mutex and keep a handle. Throws EngineError (name_conflict, name_invalid, os_error). */
   openMutex(name: string): MutexOpened;
 
-  /** Close this engine's handle. The caller guarantees no work uses it any more. */
+  /**
+   * Close this engine's handle. Throws EngineError('mutex_in_use') while a work on it has
+   * not ended (win32); a callback that ended but has not fully returned keeps the OS
+   * handle open until it has.
+   */
   closeMutex(name: string): void;
 
   /** Live OS state of an open mutex. */
@@ -208,4 +218,11 @@ export interface Engine {
 
 export interface EngineOptions {
   readonly pool: PoolLimits;
+  /**
+   * Checked mode: verify the rules that real Windows enforces by killing the process
+   * and Wine does not (win32: the shim checks ownership with NtQueryMutant, one
+   * callback-return action of each kind, an open handle); a violation fails the work
+   * with `rule_violation`. On in every test run. The emulated engine has no such rules.
+   */
+  readonly checked?: boolean;
 }

@@ -64,6 +64,8 @@ const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
   name_conflict: [409, 'Name used by another kind of object'],
   name_invalid: [400, 'Name rejected by the OS'],
   mutex_not_open: [404, 'Mutex not open'],
+  mutex_in_use: [409, 'Mutex in use'],
+  rule_violation: [500, 'Windows rule violated (checked mode)'],
   work_unknown: [404, 'Work not found'],
   pool_limits_invalid: [400, 'Invalid pool limits'],
   shutting_down: [503, 'Shutting down'],
@@ -77,7 +79,9 @@ export function fromEngineError(err: EngineError): HttpProblem {
   const [status, title] = ENGINE_STATUS[err.code];
   const slug = err.code.replaceAll('_', '-') as ProblemSlug; // every engine code has its slug: test/schemas/problem-types.test.ts
   // 5xx details stay in the log; the client gets the stable code only.
-  const detail = status >= 500 && err.code !== 'shutting_down' && err.code !== 'engine_unavailable'
+  // A rule violation names the rule and what NtQueryMutant saw: nothing secret, and
+  // the point of checked mode is that a test sees it.
+  const detail = status >= 500 && err.code !== 'shutting_down' && err.code !== 'engine_unavailable' && err.code !== 'rule_violation'
     ? `the engine failed (${err.code}); see the service log`
     : err.message;
   return new HttpProblem(status, slug, title, detail, status === 503 ? { headers: { 'retry-after': '1' } } : {});

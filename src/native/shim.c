@@ -32,9 +32,9 @@
 
 /* Bumped whenever a record layout or a packet meaning changes; the engine refuses a
  * DLL with another version (see tpm_abi). */
-#define TPM_ABI_VERSION 1
+#define TPM_ABI_VERSION 2
 
-/* Packet kinds (dwNumberOfBytesTransferred). Keep in sync with engine.ts. */
+/* Packet kinds (dwNumberOfBytesTransferred). Keep in sync with src/engine/win32/protocol.ts. */
 enum {
   TPM_PACKET_STARTED = 1,   /* the callback claimed the job on a pool thread */
   TPM_PACKET_ACQUIRED = 2,  /* the callback's thread owns the mutex */
@@ -58,7 +58,35 @@ enum {
   TPM_FN_NONE = 0,
   TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS = 1,
   TPM_FN_WAIT_FOR_SINGLE_OBJECT = 2,
-  TPM_FN_RESET_EVENT = 3
+  TPM_FN_RESET_EVENT = 3,
+  TPM_FN_CHECKED_RULE = 4 /* checked mode refused a step; tpm_job_t.rule says which */
+};
+
+/* tpm_job_t.checks, set by the engine. TPM_CHECKED turns on the checks below; the
+ * TPM_BREAK_* bits break a rule on purpose so a test can prove that its check fires,
+ * and are ignored unless TPM_CHECKED is set too. */
+enum {
+  TPM_CHECKED = 1,
+  TPM_BREAK_ACTION_TWICE = 2,      /* ask for SetEventWhenCallbackReturns a second time */
+  TPM_BREAK_RELEASE_NOT_OWNED = 4, /* give up ownership before registering the release */
+  TPM_BREAK_HANDLE_CLOSED = 8,     /* register the release on a handle that was closed */
+  TPM_TEST_LATE_CANCEL_POST = 16   /* tpm_job_cancel posts CANCELLED after the callback returned */
+};
+
+/* tpm_job_t.rule: the real-Windows rule a step would have broken. On Windows each of
+ * them raises an exception when the callback returns, which kills the process; Wine
+ * silently ignores all of them, so only these checks make a test see them. */
+enum {
+  TPM_RULE_NONE = 0,
+  TPM_RULE_ACTION_TWICE = 1,      /* the same callback-return action registered twice */
+  TPM_RULE_RELEASE_NOT_OWNED = 2, /* release of a mutex the thread does not own exactly once */
+  TPM_RULE_HANDLE_CLOSED = 3      /* the pool would release a handle that is not open */
+};
+
+/* Callback-return actions, one bit each in tpm_job_t.actions. */
+enum {
+  TPM_ACTION_SET_EVENT = 1,
+  TPM_ACTION_RELEASE_MUTEX = 2
 };
 
 /* One per open mutex, allocated by the engine (koffi). */
@@ -101,6 +129,14 @@ typedef struct tpm_job_s {
   DWORD error;                /* GetLastError() of the failed call */
   DWORD error_fn;             /* TPM_FN_* */
   DWORD post_error;           /* last PostQueuedCompletionStatus failure, 0 if none */
+  LONG checks;                /* TPM_CHECKED | TPM_BREAK_*, set by the engine */
+  LONG actions;               /* TPM_ACTION_* registered by this callback so far */
+  LONG rule;                  /* TPM_RULE_* a step would have broken, 0 if none */
+  LONG rule_status;           /* NTSTATUS of the NtQueryMutant behind the verdict */
+  LONG rule_count;            /* MUTANT_BASIC_INFORMATION.CurrentCount it saw */
+  LONG rule_owned;            /* MUTANT_BASIC_INFORMATION.OwnedByCaller it saw */
+  volatile LONG cancel_seen;  /* 1: the callback found the job cancelled and returned at
+                               * once; 2: its wait callback is about to post RETIRED */
   LONG64 fencing_token;
   LONG64 started_qpc;
   LONG64 acquired_qpc;
@@ -206,6 +242,94 @@ static int tpm__hold(tpm_job_t *job) {
   return 0;
 }
 
+/* MUTANT_BASIC_INFORMATION (ntdll, class 0): exactly 8 bytes, else
+ * STATUS_INFO_LENGTH_MISMATCH. CurrentCount 1 = free, 0 = owned once, -1 = twice. */
+typedef struct tpm_mutant_info_s {
+  LONG CurrentCount;
+  BOOLEAN OwnedByCaller;
+  BOOLEAN AbandonedState;
+} tpm_mutant_info_t;
+
+typedef LONG (NTAPI *tpm_nt_query_mutant_t)(HANDLE, int, PVOID, ULONG, PULONG);
+
+/* NtQueryMutant, resolved per call: no global state, and only checked mode pays. */
+static LONG tpm__query_mutant(HANDLE handle, tpm_mutant_info_t *info) {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  /* Through void (*)(void), the one function type that converts to any other. */
+  tpm_nt_query_mutant_t query = ntdll == NULL ? NULL
+    : (tpm_nt_query_mutant_t)(void (*)(void))GetProcAddress(ntdll, "NtQueryMutant");
+  if (query == NULL)
+    return (LONG)0xC0000002; /* STATUS_NOT_IMPLEMENTED */
+  return query(handle, 0 /* MutantBasicInformation */, info, (ULONG)sizeof *info, NULL);
+}
+
+/* Claims one callback-return action for this callback. Guard: on real Windows,
+ * registering the same kind of action twice in one callback raises an exception when
+ * the callback returns; Wine ignores it. A second claim is refused (the caller must
+ * not register) and recorded as the rule, in every mode: it costs a bit test. */
+static int tpm__claim_action(tpm_job_t *job, LONG action) {
+  if ((job->actions & action) != 0) {
+    job->rule = TPM_RULE_ACTION_TWICE;
+    return 0;
+  }
+  job->actions |= action;
+  return 1;
+}
+
+/* Checked mode: may the pool release `handle` for this thread when the callback
+ * returns? Only if it is an open mutex handle (else the pool's release raises on
+ * Windows) that this thread owns exactly once (else
+ * STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED, or a recursion the pool's one
+ * release leaves held). Returns 1 if so; else records the rule and what it saw. */
+static int tpm__may_release(tpm_job_t *job, HANDLE handle) {
+  tpm_mutant_info_t info;
+  LONG status;
+
+  info.CurrentCount = 1;
+  info.OwnedByCaller = 0;
+  info.AbandonedState = 0;
+  status = tpm__query_mutant(handle, &info);
+  job->rule_status = status;
+  job->rule_count = info.CurrentCount;
+  job->rule_owned = info.OwnedByCaller;
+  if (status < 0) {
+    job->rule = TPM_RULE_HANDLE_CLOSED; /* STATUS_INVALID_HANDLE, or not a mutex */
+    return 0;
+  }
+  if (!info.OwnedByCaller || info.CurrentCount != 0) {
+    job->rule = TPM_RULE_RELEASE_NOT_OWNED;
+    return 0;
+  }
+  return 1;
+}
+
+/* Test entry point, honoured only in checked mode: breaks one rule on purpose right
+ * before the release is registered, so a test proves that the check stops it. The
+ * broken step itself never reaches the pool: the checks refuse it first. */
+static HANDLE tpm__break_rule(tpm_job_t *job, HANDLE handle, PTP_CALLBACK_INSTANCE instance) {
+  HANDLE copy = NULL;
+  if ((job->checks & TPM_CHECKED) == 0)
+    return handle;
+  if ((job->checks & TPM_BREAK_ACTION_TWICE) != 0 && tpm__claim_action(job, TPM_ACTION_SET_EVENT))
+    SetEventWhenCallbackReturns(instance, job->done); /* not reached: the claim is refused */
+  if ((job->checks & TPM_BREAK_RELEASE_NOT_OWNED) != 0)
+    ReleaseMutex(handle);
+  if ((job->checks & TPM_BREAK_HANDLE_CLOSED) != 0 &&
+      DuplicateHandle(GetCurrentProcess(), handle, GetCurrentProcess(), &copy, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+    CloseHandle(copy);
+    return copy; /* the value of a handle that is closed now */
+  }
+  return handle;
+}
+
+/* Gives up every ownership of the mutex this thread has (after a refused release, so
+ * the failed work leaves nothing held). ReleaseMutex fails once nothing is owned. */
+static void tpm__disown(HANDLE handle) {
+  int i;
+  for (i = 0; i < 1024 && ReleaseMutex(handle); i++)
+    ;
+}
+
 /*
  * The TP_WORK callback. Exactly one terminal packet per job comes from here or from
  * tpm_job_cancel; the record is handed back by tpm_wait_callback after the return.
@@ -214,21 +338,24 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
   tpm_job_t *job = (tpm_job_t *)context;
   LARGE_INTEGER freq;
   DWORD result;
+  HANDLE handle;
   int signaled;
 
   (void)work;
 
-  /* Guard (DESIGN §1.2): setting the same callback-return action twice raises an
-   * exception on real Windows (Wine ignores it). This is the one and only place the
-   * event action is registered, unconditionally, once per callback: every path below,
-   * including the early return, ends with the pool setting `done`, which wakes
-   * tpm_wait_callback. On Windows the pool sets it after releasing the mutex. */
-  SetEventWhenCallbackReturns(instance, job->done);
+  /* Every path below, including the early return, ends with the pool setting `done`,
+   * which wakes tpm_wait_callback. On Windows the pool sets it after releasing the
+   * mutex. The first claim of a fresh record always succeeds (the engine zeroes
+   * `actions` before each submission). */
+  if (tpm__claim_action(job, TPM_ACTION_SET_EVENT))
+    SetEventWhenCallbackReturns(instance, job->done);
 
   /* First: was the work cancelled before it started? Then tpm_job_cancel already
    * posted the CANCELLED packet; do not wait for anything. */
-  if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED)
+  if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED) {
+    InterlockedExchange(&job->cancel_seen, 1);
     return;
+  }
 
   QueryPerformanceFrequency(&freq);
   job->thread_id = GetCurrentThreadId();
@@ -266,15 +393,28 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
     return;
   }
 
-  /* Guard (DESIGN §1.2): on real Windows, ReleaseMutexWhenCallbackReturns on a mutex
-   * this thread does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED
-   * when the callback returns, and so does registering it twice; Wine silently ignores
-   * both, so no test under Wine can catch a mistake here. Hence: registered only after
-   * a wait that returned WAIT_OBJECT_0 or WAIT_ABANDONED_0 (this thread owns the mutex
-   * exactly once: it owned none of ours when the callback began, because every earlier
-   * callback on this thread had its ownership released by the pool), and only on this
-   * single line, reached at most once per callback. */
-  ReleaseMutexWhenCallbackReturns(instance, job->mutex->handle);
+  /* Guard: on real Windows, ReleaseMutexWhenCallbackReturns on a mutex this thread
+   * does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED when the
+   * callback returns, and so does registering it twice or the pool releasing a closed
+   * handle; Wine silently ignores all three. Hence: registered only after a wait that
+   * returned WAIT_OBJECT_0 or WAIT_ABANDONED_0 (this thread owns the mutex exactly
+   * once: it owned none of ours when the callback began, because every earlier
+   * callback on this thread had its ownership released by the pool), through the
+   * one-claim-per-kind gate, and in checked mode only after NtQueryMutant confirmed
+   * an open handle owned once by this thread. A refusal fails the work and leaves
+   * nothing owned, instead of a process that dies on Windows. */
+  handle = tpm__break_rule(job, job->mutex->handle, instance);
+  if (job->rule != TPM_RULE_NONE ||
+      ((job->checks & TPM_CHECKED) != 0 && !tpm__may_release(job, handle)) ||
+      !tpm__claim_action(job, TPM_ACTION_RELEASE_MUTEX)) {
+    tpm__disown(job->mutex->handle);
+    job->error = (DWORD)job->rule;
+    job->error_fn = TPM_FN_CHECKED_RULE;
+    job->ended_qpc = tpm__now();
+    tpm__post(job, TPM_PACKET_FAILED, job->ended_qpc);
+    return;
+  }
+  ReleaseMutexWhenCallbackReturns(instance, handle);
   job->owned = 1;
   job->abandoned = result == WAIT_ABANDONED_0;
   job->fencing_token = InterlockedIncrement64(&job->mutex->fencing); /* while owning */
@@ -312,9 +452,18 @@ static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
   (void)wait_result; /* armed without a timeout: always WAIT_OBJECT_0 */
 
   if (job->owned != 0) {
+    tpm_mutant_info_t info;
+    /* Checked mode: the handle must still have been open when the pool released it
+     * (a closed one raises on Windows). It is open now, so it was then: the engine
+     * closes a mutex handle only after this packet. A refusal is reported in the
+     * record; the engine fails the work instead of reporting `released`. */
+    if ((job->checks & TPM_CHECKED) != 0 && (job->rule_status = tpm__query_mutant(job->mutex->handle, &info)) < 0)
+      job->rule = TPM_RULE_HANDLE_CLOSED;
     job->ended_qpc = now;
     tpm__post(job, TPM_PACKET_RELEASED, now);
   } else {
+    if (job->cancel_seen != 0)
+      InterlockedExchange(&job->cancel_seen, 2); /* before the post: the record is still ours */
     tpm__post(job, TPM_PACKET_RETIRED, now);
   }
   /* The engine may recycle the record from here on: touch nothing after the post. */
@@ -338,6 +487,27 @@ TPM_EXPORT DWORD tpm_callbacks(PTP_WORK_CALLBACK *out_work, PTP_WAIT_CALLBACK *o
   *out_work = tpm_work_callback;
   *out_wait = tpm_wait_callback;
   return 0;
+}
+
+/* Test entry point (checked mode, TPM_TEST_LATE_CANCEL_POST): holds tpm_job_cancel's
+ * CANCELLED post back until the callback has seen the cancel and returned and its wait
+ * callback is about to post RETIRED, and a few milliseconds more, so that RETIRED
+ * reaches the port first —
+ * the order in which the engine hands the record back (and may launch the next work
+ * into it) before the cancel's own packet arrives. Bounded: a saturated pool may not
+ * run the callback for a while, and this runs on the JS thread. */
+static void tpm__test_late_cancel_post(tpm_job_t *job) {
+  LARGE_INTEGER freq;
+  LONG64 seen_by;
+  LONG64 grace;
+
+  QueryPerformanceFrequency(&freq);
+  seen_by = tpm__now() + freq.QuadPart;       /* 1 s */
+  while (InterlockedCompareExchange(&job->cancel_seen, 0, 0) != 2 && tpm__now() < seen_by)
+    Sleep(0);
+  grace = tpm__now() + freq.QuadPart / 500;   /* 2 ms */
+  while (tpm__now() < grace)
+    Sleep(0);
 }
 
 /* Ends the spin/hold now; before the acquire it is kept and ends the hold at once.
@@ -364,6 +534,8 @@ TPM_EXPORT DWORD tpm_job_cancel(tpm_job_t *job, LONG *out_was_queued) {
   *out_was_queued = 0;
   if (InterlockedCompareExchange(&job->state, TPM_JOB_CANCELLED, TPM_JOB_QUEUED) == TPM_JOB_QUEUED) {
     *out_was_queued = 1;
+    if ((job->checks & (TPM_CHECKED | TPM_TEST_LATE_CANCEL_POST)) == (TPM_CHECKED | TPM_TEST_LATE_CANCEL_POST))
+      tpm__test_late_cancel_post(job);
     job->ended_qpc = tpm__now();
     if (!PostQueuedCompletionStatus(job->port, TPM_PACKET_CANCELLED, job->key, (LPOVERLAPPED)(ULONG_PTR)job->ended_qpc))
       return GetLastError();

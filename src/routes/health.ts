@@ -3,19 +3,22 @@ import { Type } from 'typebox';
 import { RETRY_AFTER } from '../http/openapi.js';
 import type { Services } from '../services.js';
 
-const Health = Type.Object({ status: Type.String() });
+const Health = Type.Object({
+  status: Type.String({ description: 'ready, or why not: starting, draining, stopped, engine_failed' }),
+  reason: Type.Optional(Type.String({ description: 'engine_failed: what stopped the engine (it takes no work until the service restarts)' })),
+});
 
-/** Liveness is the process answering; readiness is the engine running and not draining. */
+/** Liveness is the process answering; readiness is the engine running, sound and not draining. */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   app.get('/livez', { schema: { operationId: 'getLiveness', tags: ['health'], summary: 'Liveness', response: { 200: Health } } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', {
     schema: {
-      operationId: 'getReadiness', tags: ['health'], summary: 'Readiness: 503 while starting or draining',
+      operationId: 'getReadiness', tags: ['health'], summary: 'Readiness: 503 while starting or draining, or after a fatal engine failure',
       response: {
         200: Health,
         503: {
-          description: 'Not ready: starting, draining or stopped (a Health document), or shedding load (a problem)',
+          description: 'Not ready: starting, draining, stopped or engine_failed (a Health document; Retry-After unless only a restart helps), or shedding load (a problem)',
           headers: RETRY_AFTER,
           content: { 'application/json': { schema: Health }, 'application/problem+json': { schema: Type.Ref('Problem') } },
         },
@@ -24,6 +27,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   }, async (_req, reply) => {
     const state = services.lifecycle.state;
     if (state !== 'ready') return reply.code(503).header('retry-after', '1').send({ status: state });
+    // A fatal engine failure does not pass with time: no retry-after.
+    const fault = services.engine.fault();
+    if (fault !== undefined) return reply.code(503).send({ status: 'engine_failed', reason: fault.message });
     return { status: 'ready' };
   });
 };

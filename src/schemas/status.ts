@@ -9,7 +9,7 @@ export const Status = Type.Object({
   engine: Type.Object({
     kind: Type.String(),
     nameScope: Type.String({ description: 'os: names shared with other processes; process: emulated, this process only' }),
-    healthy: Type.Boolean({ description: 'The engine is running and accepts work (false while starting or shutting down)' }),
+    healthy: Type.Boolean({ description: 'The engine is running and accepts work (false while starting or shutting down, and after a fatal engine failure: see /readyz)' }),
   }),
   works: Type.Object({
     queued: Count, waiting: Count, holding: Count,

@@ -26,7 +26,7 @@ export function buildStatus(services: Services): StatusView {
   return {
     status: lifecycle.state,
     boot: events.boot,
-    engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: lifecycle.state === 'ready' },
+    engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: lifecycle.state === 'ready' && engine.fault() === undefined },
     works: { ...totals.unfinished(), submitted: totals.submitted, finished: totals.finished() },
     mutexes: { open: mutexes.size, held },
     pool: services.pool.view(),

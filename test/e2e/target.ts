@@ -24,6 +24,8 @@ export const E2E_SERVER_ENV: Readonly<Record<string, string>> = {
   // Load shedding is tested on its own; here a loaded CI machine must not turn a
   // contract test into a 503.
   MAX_EVENT_LOOP_DELAY_MS: '0',
+  // Every test run checks the Windows rules Wine does not enforce (win32 engine).
+  ENGINE_CHECKED: 'true',
 };
 
 export interface Target { api: Api; baseUrl: string; server: ServerProcess | null }

@@ -15,7 +15,9 @@ function factoryOf(kind: EngineKind): EngineFactory {
   return {
     kind,
     async create(pool) {
-      const engine = await selectEngine(kind, { pool });
+      // Checked mode in every test run: a broken Windows rule fails the work here
+      // instead of killing a production process on Windows.
+      const engine = await selectEngine(kind, { pool, checked: true });
       await engine.start();
       return engine;
     },

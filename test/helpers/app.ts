@@ -9,7 +9,7 @@ import { testConfig } from './config.js';
 
 export async function buildTestApp(t: TestContext, env: Record<string, string> = {}): Promise<App> {
   const config = testConfig(env);
-  const engine = await selectEngine('emulated', { pool: { minThreads: config.pool.minThreads, maxThreads: config.pool.maxThreads } });
+  const engine = await selectEngine('emulated', { pool: { minThreads: config.pool.minThreads, maxThreads: config.pool.maxThreads }, checked: true });
   const app = await buildApp({ config, engine });
   t.after(() => app.close());
   await app.ready();

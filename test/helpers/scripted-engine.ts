@@ -3,6 +3,7 @@
  * logic (ordering rules, counters, eviction), where a real engine's timing would make
  * the interesting interleavings hard to force.
  */
+import type { EngineError } from '../../src/engine/errors.js';
 import type { Engine, MutexOpened, MutexProbe, Ns, Phase, PhaseListener, PoolLimits, PoolStats, WorkSpec } from '../../src/engine/types.js';
 
 /** A phase without its timestamp (distributes over the union). */
@@ -15,6 +16,8 @@ export class ScriptedEngine implements Engine {
   readonly cancels: string[] = [];
   readonly open = new Set<string>();
   probe: MutexProbe = { state: 'free', recursion: 0 };
+  /** What fault() reports. */
+  broken: EngineError | undefined;
   private listener: PhaseListener = () => {};
   private clock = 1_000n;
   private limits: PoolLimits = { minThreads: 1, maxThreads: 4 };
@@ -22,6 +25,7 @@ export class ScriptedEngine implements Engine {
   async start(): Promise<void> {}
   nowNs(): Ns { return (this.clock += 1_000n); }
   onPhase(listener: PhaseListener): void { this.listener = listener; }
+  fault(): EngineError | undefined { return this.broken; }
   openMutex(name: string): MutexOpened { const existed = this.open.has(name); this.open.add(name); return { existed }; }
   closeMutex(name: string): void { this.open.delete(name); }
   probeMutex(): MutexProbe { return this.probe; }

@@ -2,7 +2,9 @@
  * Checks only the win32 engine has (the shared contract is test/engine/conformance):
  * callbacks run on pool threads and never on the JS thread, the event loop stays free
  * while callbacks block, CallbackMayRunLong, name conflicts and `existed` against
- * handles opened outside the engine, and the loader's error. Runs on Windows Node only:
+ * handles opened outside the engine, the loader's error, checked mode (each check fires
+ * when a rule is broken on purpose) and the cancel/start race under stress. Runs on
+ * Windows Node only:
  * natively, or inside node.exe under Wine through `npm run test:win32`.
  */
 import assert from 'node:assert/strict';
@@ -17,9 +19,15 @@ const onWindows = process.platform === 'win32';
 let counter = 0;
 const unique = (tag: string): string => `Local\\tpmutex-w32-${process.pid}-${++counter}-${tag}`;
 
-async function engineFor(t: TestContext, pool: PoolLimits): Promise<{ engine: Engine; phases: Phase[]; until: (pred: () => boolean) => Promise<void> }> {
+interface EngineExtras {
+  /** Checked mode; on unless a test turns it off. */
+  readonly checked?: boolean;
+  readonly testFlags?: (workId: string) => number;
+}
+
+async function engineFor(t: TestContext, pool: PoolLimits, extras: EngineExtras = {}): Promise<{ engine: Engine; phases: Phase[]; until: (pred: () => boolean) => Promise<void> }> {
   const { Win32Engine } = await import('../../src/engine/win32/engine.js');
-  const engine = new Win32Engine({ pool });
+  const engine = new Win32Engine({ pool, checked: extras.checked ?? true, ...(extras.testFlags ? { testFlags: extras.testFlags } : {}) });
   await engine.start();
   t.after(() => engine.close({ timeoutMs: 10_000 }));
   const phases: Phase[] = [];
@@ -122,5 +130,102 @@ describe('win32 engine specifics', { skip: onWindows ? false : 'Windows Node onl
     const paths = ['C:\\nowhere\\tpmutex-shim.dll', 'D:\\also-not\\tpmutex-shim.dll'];
     assert.throws(() => loadShim(paths), (err: unknown) =>
       isEngineError(err) && err.code === 'engine_unavailable' && paths.every((p) => err.message.includes(p)));
+  });
+  it('checked mode: each Windows rule broken on purpose fails its work, names the rule, and leaves the mutex free', async (t) => {
+    const p = await import('../../src/engine/win32/protocol.js');
+    const broken: Record<string, number> = {
+      twice: p.TPM_BREAK_ACTION_TWICE,
+      unowned: p.TPM_BREAK_RELEASE_NOT_OWNED,
+      closed: p.TPM_BREAK_HANDLE_CLOSED,
+    };
+    const { engine, phases, until } = await engineFor(t, { minThreads: 1, maxThreads: 2 }, { testFlags: (id) => broken[id] ?? 0 });
+    const mutex = unique('checked');
+    engine.openMutex(mutex);
+    const expected: Record<string, RegExp> = {
+      twice: /registering the same callback-return action twice in one callback would raise an exception on Windows/,
+      unowned: /ReleaseMutexWhenCallbackReturns on a mutex this thread does not own exactly once \(NtQueryMutant status 0x00000000, OwnedByCaller 0, CurrentCount 1\) would raise STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED on Windows/,
+      closed: /the pool releasing a mutex handle that is not open \(NtQueryMutant status 0xc0000008.*\) would raise an exception on Windows/,
+    };
+    for (const id of Object.keys(broken)) {
+      engine.submit(spec(id, mutex));
+      await until(() => phases.some((ph) => ph.workId === id && ph.type === 'failed'));
+      const failed = phases.find((ph) => ph.workId === id && ph.type === 'failed');
+      assert.ok(failed?.type === 'failed');
+      assert.equal(failed.error.code, 'rule_violation', id);
+      assert.match(failed.error.message, expected[id]!, id);
+      assert.deepEqual(phases.filter((ph) => ph.workId === id).map((ph) => ph.type), ['started', 'failed'], id);
+      assert.deepEqual(engine.probeMutex(mutex), { state: 'free', recursion: 0 }, `${id} leaves nothing owned`);
+    }
+    engine.submit(spec('clean', mutex));
+    await until(() => phases.some((ph) => ph.workId === 'clean' && ph.type === 'released'));
+    engine.closeMutex(mutex);
+  });
+
+  it('checked mode off: the rule-breaking test flags are ignored', async (t) => {
+    const p = await import('../../src/engine/win32/protocol.js');
+    const { engine, phases, until } = await engineFor(t, { minThreads: 1, maxThreads: 2 }, { checked: false, testFlags: () => p.TPM_BREAK_RELEASE_NOT_OWNED | p.TPM_BREAK_HANDLE_CLOSED | p.TPM_BREAK_ACTION_TWICE });
+    const mutex = unique('unchecked');
+    engine.openMutex(mutex);
+    engine.submit(spec('plain', mutex));
+    await until(() => phases.some((ph) => ph.workId === 'plain' && ph.type === 'released'));
+    assert.equal(engine.info.details['checked'], false);
+  });
+
+  it('cancels racing starts on a 2-thread pool: every work ends exactly once, with its own outcome', async (t) => {
+    const p = await import('../../src/engine/win32/protocol.js');
+    // Works named c… are cancelled right after their submission; half of them hold the
+    // cancel's CANCELLED post back until their callback has returned, so the record is
+    // usually handed back, and the next work launched into it, before that packet arrives.
+    const { engine, phases, until } = await engineFor(t, { minThreads: 1, maxThreads: 2 }, {
+      testFlags: (id) => (id.startsWith('c') && Number(id.slice(id.lastIndexOf('-') + 1)) % 2 === 0 ? p.TPM_TEST_LATE_CANCEL_POST : 0),
+    });
+    const mutexes = [unique('race-a'), unique('race-b')];
+    for (const m of mutexes) engine.openMutex(m);
+    const rounds = 1500;
+    const all: string[] = [];
+    const byWork = new Map<string, Phase[]>();
+    const ended = new Set<string>();
+    let indexed = 0;
+    const index = (): void => {
+      for (; indexed < phases.length; indexed++) {
+        const ph = phases[indexed]!;
+        const list = byWork.get(ph.workId) ?? [];
+        list.push(ph);
+        byWork.set(ph.workId, list);
+        if (['released', 'timed_out', 'cancelled', 'failed'].includes(ph.type)) ended.add(ph.workId);
+      }
+    };
+    const allEnded = (): boolean => { index(); return ended.size === all.length; };
+    const cancelled = new Set<string>();
+    for (let r = 0; r < rounds; r++) {
+      const mutex = mutexes[r % mutexes.length]!;
+      // Two launched at once (the pool has two threads), the third pending: it takes the
+      // record of whichever is handed back first.
+      const ids = [`k-${r}`, `c-${r}`, `n-${r}`]; // c's cancel follows its submission closely
+      for (const id of ids) engine.submit(spec(id, mutex, { holdMs: r % 3 === 0 ? 1 : 0 }));
+      engine.cancel(`c-${r}`);
+      cancelled.add(`c-${r}`);
+      if (r % 2 === 0) { await new Promise((resolve) => setImmediate(resolve)); engine.cancel(`k-${r}`); cancelled.add(`k-${r}`); }
+      all.push(...ids);
+      // Each round starts with an empty pool, so c and k are in the pool (not in the
+      // engine's own queue) when the cancels come.
+      await until(allEnded);
+    }
+    await until(allEnded);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a late packet would show now
+    index();
+    const wrong: string[] = [];
+    for (const id of all) {
+      const types = (byWork.get(id) ?? []).map((ph) => ph.type);
+      const terminals = types.filter((ty) => ['released', 'timed_out', 'cancelled', 'failed'].includes(ty));
+      const ownOutcome = types.includes('acquired')
+        ? types.join(' ') === 'started acquired returned released'
+        : cancelled.has(id) && (types.join(' ') === 'cancelled' || types.join(' ') === 'started cancelled');
+      if (terminals.length !== 1 || !ownOutcome) wrong.push(`${id}: ${types.join(' ')}`);
+    }
+    assert.deepEqual(wrong.slice(0, 20), [], `${wrong.length} of ${all.length} works ended wrongly`);
+    for (const m of mutexes) engine.closeMutex(m); // nothing on them any more
+    const beforeStart = all.filter((id) => (byWork.get(id) ?? []).map((ph) => ph.type).join(' ') === 'cancelled').length;
+    t.diagnostic(`${all.length} works, ${cancelled.size} cancelled (${beforeStart} before their callback started); stale packets dropped: ${engine.info.details['stalePacketsDropped']}`);
   });
 });

@@ -33,7 +33,8 @@ export async function startWindowsServer(node: WindowsNode, env: Record<string, 
   const port = env['PORT'] && env['PORT'] !== '0' ? Number(env['PORT']) : await freePort();
   const proc = spawnWindowsNode(node, [windowsPath(node, join(projectRoot, 'dist', 'src', 'server.js'))], {
     logFile: log,
-    env: { ENGINE: 'win32', LOG_LEVEL: 'info', ...env, HOST: host, PORT: String(port) },
+    // Checked mode in every run of the harness: the shim verifies the Windows rules Wine ignores.
+    env: { ENGINE: 'win32', LOG_LEVEL: 'info', ENGINE_CHECKED: 'true', ...env, HOST: host, PORT: String(port) },
   });
   const probeHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const baseUrl = `http://${probeHost.includes(':') ? `[${probeHost}]` : probeHost}:${port}`;

@@ -106,6 +106,11 @@ export class EmulatedEngine implements Engine {
     return nowNs();
   }
 
+  /** Nothing here is fatal to the engine: a dead worker fails only its own work. */
+  fault(): EngineError | undefined {
+    return undefined;
+  }
+
   onPhase(listener: PhaseListener): void {
     this.sink.setListener(listener);
   }

@@ -1,6 +1,6 @@
 /**
  * The win32 engine: a private Windows thread pool whose callbacks are the native shim
- * (src/native/shim.c), driven through koffi.
+ * (src/native/shim.c), driven through koffi (src/engine/win32/native.ts).
  *
  * - Each work is a TP_WORK whose callback (tpm_work_callback) waits for the named mutex
  *   on its pool thread, registers ReleaseMutexWhenCallbackReturns, spins/holds and
@@ -11,14 +11,31 @@
  *   the event loop. No koffi callback is registered anywhere, so no JavaScript ever
  *   runs on a pool thread, and no pool thread ever waits for JavaScript.
  * - Per-work native records (koffi.alloc) are recycled with their events, TP_WORK and
- *   TP_WAIT once the wait callback's packet (RELEASED or RETIRED) has arrived: from then
- *   on no pool thread touches them.
+ *   TP_WAIT once the wait callback's packet (RELEASED or RETIRED, the "handback") has
+ *   arrived: from then on no pool thread touches them.
+ * - Generations: a packet's completion key is the record's slot index plus the
+ *   generation of the launch that posted it. A packet can arrive after its record was
+ *   handed back and launched again: tpm_job_cancel posts CANCELLED after winning the
+ *   queued→cancelled exchange, and in between the callback can return and the wait
+ *   callback post RETIRED. A packet whose generation is not the slot's current one is
+ *   dropped; a handback for a work that has not ended ends it from the record.
+ * - A mutex record (handle + fencing counter) is referenced by every record launched
+ *   with it. closeMutex refuses while a work on it has not ended, and closes the
+ *   handle only after the last handback: the pool releases the mutex after the
+ *   callback returned, and on Windows releasing a closed handle kills the process.
+ * - A failure of the drain itself is fatal: every work fails, the engine takes nothing
+ *   new (fault() says why, /readyz shows it), and no record is freed until the cleanup
+ *   group has waited for every callback.
  * - At most maxThreads works are in the pool at once; the rest wait in the engine's own
  *   FIFO. Windows (and Wine) keep threads above a lowered maximum until they idle out
  *   and add threads only on submission, so this admission is what makes PATCH /v1/pool
  *   take effect at once, both ways.
+ * - Checked mode (options.checked): every record is launched with TPM_CHECKED, and the
+ *   shim verifies the rules real Windows enforces by killing the process (see shim.c);
+ *   a refusal arrives as a failed work whose error (rule_violation) names the rule.
  * - koffi and the DLL are loaded in start(), so constructing this class never fails for
- *   a missing native part (start() rejects with engine_unavailable instead).
+ *   a missing native part (start() rejects with engine_unavailable instead). The
+ *   native layer is one interface (Win32Native); tests pass a deterministic fake.
  */
 import { EngineError } from '../errors.js';
 import { checkMutexName } from '../emulated/mutex-name.js';
@@ -27,37 +44,49 @@ import type {
   Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns, Phase,
   PhaseListener, PoolLimits, PoolStats, TerminalPhase, WorkSpec,
 } from '../types.js';
-import type * as Kernel32 from './kernel32.js';
-import type * as Ntdll from './ntdll.js';
-import type * as ShimModule from './shim.js';
-import type { HANDLE, PVOID } from './kernel32.js';
-import type { Shim, TpmJob } from './shim.js';
+import { loadNative, type HANDLE, type Packet, type PVOID, type Win32Native } from './native.js';
+import {
+  TPM_CHECKED, TPM_FN_CHECKED_RULE, TPM_FN_NAMES, TPM_JOB_CANCELLED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED,
+  TPM_PACKET_FAILED, TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_RETURNED, TPM_PACKET_STARTED,
+  TPM_PACKET_TIMED_OUT, TPM_RULE_ACTION_TWICE, TPM_RULE_HANDLE_CLOSED, TPM_RULE_RELEASE_NOT_OWNED, type TpmJob,
+} from './protocol.js';
 import {
   ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_FILENAME_EXCED_RANGE, ERROR_INVALID_HANDLE,
   ERROR_INVALID_NAME, ERROR_PATH_NOT_FOUND, Win32Error,
 } from './win32-error.js';
 
-type KoffiModule = typeof import('koffi').default;
-
-interface Native {
-  readonly koffi: KoffiModule;
-  readonly k32: typeof Kernel32;
-  readonly nt: typeof Ntdll;
-  readonly shimTypes: typeof ShimModule;
-  readonly shim: Shim;
+export interface Win32EngineOptions extends EngineOptions {
+  /** The native layer; the real one (koffi) unless a test passes a fake. */
+  readonly loadNative?: () => Promise<Win32Native>;
+  /**
+   * Test entry points, honoured by the shim only in checked mode: TPM_BREAK_* bits for
+   * a work make its callback break a Windows rule on purpose; TPM_TEST_* bits force a
+   * race (see protocol.ts).
+   */
+  readonly testFlags?: (workId: string) => number;
 }
 
-/** Packets one GetQueuedCompletionStatusEx call may remove. */
+/** Packets one drain step may remove. */
 const DRAIN_BATCH = 64;
-/** Completion key of the packet that ends the drain loop (never a slot index). */
-const STOP_KEY = 0xffffffffn;
+/** A packet's completion key: the slot index in the low bits, the launch generation above. */
+const SLOT_BITS = 16n;
+const SLOT_MASK = (1n << SLOT_BITS) - 1n;
+/** Completion key of the packet that ends the drain loop: generations start at 1, so no launch has it. */
+const STOP_KEY = 0n;
 /** Largest DWORD timeout that is not INFINITE. */
 const MAX_DWORD_MS = 0xfffffffe;
 
 interface OpenMutex {
+  readonly name: string;
   readonly handle: HANDLE;
   /** tpm_mutex_t: the handle and the native fencing counter. */
   readonly record: PVOID;
+  /** Works on it without a terminal phase (pending or in the pool): closeMutex refuses while any. */
+  unended: number;
+  /** Job records launched with it and not handed back: the handle stays open while any. */
+  launched: number;
+  /** closeMutex was called; the handle closes at the last handback. */
+  closed: boolean;
   /** Tokens whose `acquired` arrived and whose `released` has not been processed. */
   readonly unreleased: Set<number>;
   /** `acquired` time of token t, kept until the release of token t - 1 consumes it (see onReleased). */
@@ -76,8 +105,10 @@ type Stage = 'pending' | 'queued' | 'started' | 'acquired' | 'returned' | 'ended
 /** The JS side of one work. */
 interface Job {
   readonly spec: WorkSpec;
+  /** The mutex record it was submitted with (stays open while the work has not ended). */
+  readonly mutex: OpenMutex;
   stage: Stage;
-  /** Its native record, once submitted to the pool. */
+  /** Its native record, from launch until the handback. */
   slot: Slot | undefined;
   /** A signal that came while pending, passed on at submission. */
   signaledEarly: boolean;
@@ -87,31 +118,41 @@ interface Job {
 
 /** A recyclable native record with its events and thread-pool objects. */
 interface Slot {
-  readonly key: number;
+  readonly index: number;
   readonly record: PVOID;
   readonly signal: HANDLE;
   readonly done: HANDLE;
   readonly work: HANDLE;
   readonly wait: HANDLE;
-  /** Set from submit until the wait callback's packet hands the record back. */
+  /** The completion key of the current launch (0n while free). */
+  key: bigint;
+  /** Set from launch until the wait callback's packet hands the record back. */
   job: Job | undefined;
 }
 
 export class Win32Engine implements Engine {
-  private native: Native | undefined;
+  private native: Win32Native | undefined;
+  private readonly loadNative: () => Promise<Win32Native>;
+  private readonly checked: boolean;
+  private readonly testFlags: ((workId: string) => number) | undefined;
+  /** Packets dropped because they came from an earlier launch of their record. */
+  private stalePackets = 0;
   private limits: PoolLimits;
   private listener: PhaseListener | undefined;
   private port: HANDLE | undefined;
   private pool: HANDLE | undefined;
   private group: HANDLE | undefined;
   private environment: PVOID | undefined;
-  private entries: PVOID | undefined;
   private qpcFrequency = 1n;
   private readonly mutexes = new Map<string, OpenMutex>();
+  /** Closed by closeMutex, handle still open until their last record is handed back. */
+  private readonly closingMutexes = new Set<OpenMutex>();
   /** Last fencing token of closed mutexes, so a reopened name keeps counting up. */
   private readonly fencingOfClosed = new Map<string, number>();
   private readonly slots: Slot[] = [];
   private readonly freeSlots: Slot[] = [];
+  /** Launches so far: the generation of the next one is launches + 1. */
+  private launches = 0n;
   /** Works without a terminal phase, by id, in submission order. */
   private readonly works = new Map<string, Job>();
   /** Works waiting for room in the pool (stage pending), oldest first. */
@@ -123,9 +164,14 @@ export class Win32Engine implements Engine {
   private completed = 0;
   private drainLoop: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** Set when the drain failed: the engine takes no more work. */
+  private broken: EngineError | undefined;
 
-  constructor(options: EngineOptions) {
+  constructor(options: Win32EngineOptions) {
     this.limits = checkPoolLimits(options.pool);
+    this.checked = options.checked === true;
+    this.testFlags = options.testFlags;
+    this.loadNative = options.loadNative ?? loadNative;
   }
 
   get info(): EngineInfo {
@@ -133,11 +179,12 @@ export class Win32Engine implements Engine {
       pool: 'private Windows thread pool (CreateThreadpool)',
       callbacks: 'native shim (tpmutex-shim.dll); no JavaScript on pool threads',
       notifications: 'I/O completion port drained by GetQueuedCompletionStatusEx on a libuv worker',
+      checked: this.checked,
+      stalePacketsDropped: this.stalePackets,
       node: process.version,
     };
     if (this.native !== undefined) {
-      details['shim'] = this.native.shim.path;
-      details['koffi'] = this.native.koffi.version;
+      Object.assign(details, this.native.details);
       details['qpcFrequency'] = Number(this.qpcFrequency);
     }
     return {
@@ -151,30 +198,20 @@ export class Win32Engine implements Engine {
   async start(): Promise<void> {
     if (this.native !== undefined) return;
     if (this.closing !== undefined) throw new EngineError('shutting_down', 'the win32 engine is closed');
-    let native: Native;
+    let native: Win32Native;
     try {
-      const [koffiModule, k32, nt, shimTypes] = await Promise.all([
-        import('koffi'), import('./kernel32.js'), import('./ntdll.js'), import('./shim.js'),
-      ]);
-      native = { koffi: koffiModule.default, k32, nt, shimTypes, shim: shimTypes.loadShim() };
+      native = await this.loadNative();
     } catch (err) {
       if (err instanceof EngineError) throw err;
       throw new EngineError('engine_unavailable', `win32 engine: cannot load koffi or kernel32: ${(err as Error).message}`, { cause: err });
     }
-    const { koffi, k32 } = native;
     try {
-      this.qpcFrequency = k32.QueryPerformanceFrequency();
-      this.port = k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 1);
-      this.pool = k32.CreateThreadpool();
-      this.applyLimits(k32, this.pool, this.limits, this.limits);
-      this.group = k32.CreateThreadpoolCleanupGroup();
-      this.environment = koffi.alloc(k32.cTP_CALLBACK_ENVIRON_V3, 1) as PVOID;
-      koffi.encode(this.environment, k32.cTP_CALLBACK_ENVIRON_V3, {
-        Version: 3, Pool: this.pool, CleanupGroup: this.group, CleanupGroupCancelCallback: null,
-        RaceDll: null, ActivationContext: null, FinalizationCallback: null,
-        Flags: 0, CallbackPriority: 1 /* TP_CALLBACK_PRIORITY_NORMAL */, Size: koffi.sizeof(k32.cTP_CALLBACK_ENVIRON_V3),
-      });
-      this.entries = koffi.alloc(k32.cOVERLAPPED_ENTRY, DRAIN_BATCH) as PVOID;
+      this.qpcFrequency = native.QueryPerformanceFrequency();
+      this.port = native.CreateIoCompletionPort();
+      this.pool = native.CreateThreadpool();
+      this.applyLimits(native, this.pool, this.limits, this.limits);
+      this.group = native.CreateThreadpoolCleanupGroup();
+      this.environment = native.createEnvironment(this.pool, this.group);
     } catch (err) {
       this.releaseNative(native);
       throw new EngineError('engine_unavailable', `win32 engine: ${(err as Error).message}`, { cause: err });
@@ -186,11 +223,15 @@ export class Win32Engine implements Engine {
   nowNs(): Ns {
     const native = this.native;
     if (native === undefined) return process.hrtime.bigint(); // before start(): nothing to compare with
-    return this.toNs(native.k32.QueryPerformanceCounter());
+    return this.toNs(native.QueryPerformanceCounter());
   }
 
   onPhase(listener: PhaseListener): void {
     this.listener = listener;
+  }
+
+  fault(): EngineError | undefined {
+    return this.broken;
   }
 
   openMutex(name: string): MutexOpened {
@@ -199,34 +240,48 @@ export class Win32Engine implements Engine {
     if (this.mutexes.has(name)) return { existed: true };
     let opened: { handle: HANDLE; lastError: number };
     try {
-      opened = native.k32.CreateMutexExW(name, 0, native.k32.MUTEX_ALL_ACCESS);
+      opened = native.CreateMutexExW(name);
     } catch (err) {
       throw mutexError(err, name);
     }
-    const record = native.koffi.alloc(native.shimTypes.cTpmMutex, 1) as PVOID;
-    native.koffi.encode(record, native.shimTypes.cTpmMutex, { handle: opened.handle, fencing: this.fencingOfClosed.get(name) ?? 0 });
-    this.mutexes.set(name, { handle: opened.handle, record, unreleased: new Set(), acquiredNs: new Map(), deferred: new Map() });
+    let record: PVOID;
+    try {
+      record = native.allocMutex(opened.handle, this.fencingOfClosed.get(name) ?? 0);
+    } catch (err) {
+      native.CloseHandle(opened.handle);
+      throw toEngineError(err);
+    }
+    this.mutexes.set(name, {
+      name, handle: opened.handle, record, unended: 0, launched: 0, closed: false,
+      unreleased: new Set(), acquiredNs: new Map(), deferred: new Map(),
+    });
     return { existed: opened.lastError === ERROR_ALREADY_EXISTS };
   }
 
+  /**
+   * Refuses (mutex_in_use) while a work on it has not ended, whatever the caller
+   * believes. Works that ended may still have a callback on a pool thread (their
+   * record is not handed back yet): then the handle and record close at the last
+   * handback, never under a pool thread.
+   */
   closeMutex(name: string): void {
     const mutex = this.mutexOf(name);
     const native = this.native!;
-    this.fencingOfClosed.set(name, Number(native.koffi.decode(mutex.record, native.shimTypes.cTpmMutex).fencing));
-    this.mutexes.delete(name);
-    native.koffi.free(mutex.record);
-    try {
-      native.k32.CloseHandle(mutex.handle);
-    } catch (err) {
-      throw toEngineError(err);
+    if (mutex.unended > 0) {
+      throw new EngineError('mutex_in_use', `mutex ${name} is used by ${mutex.unended} work(s) of this engine that have not ended`);
     }
+    this.fencingOfClosed.set(name, native.readFencing(mutex.record));
+    this.mutexes.delete(name);
+    mutex.closed = true;
+    if (mutex.launched > 0) { this.closingMutexes.add(mutex); return; }
+    this.closeMutexNative(native, mutex);
   }
 
   probeMutex(name: string): MutexProbe {
     const mutex = this.mutexOf(name);
-    let info: Ntdll.MutantBasicInformationValue;
+    let info: { CurrentCount: number; OwnedByCaller: boolean; AbandonedState: boolean };
     try {
-      info = this.native!.nt.NtQueryMutant(mutex.handle);
+      info = this.native!.NtQueryMutant(mutex.handle);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -243,59 +298,69 @@ export class Win32Engine implements Engine {
       const value = spec[field];
       if (!Number.isInteger(value) || value < 0 || value > MAX_DWORD_MS) throw new RangeError(`${field} must be an integer from 0 to ${MAX_DWORD_MS} (got ${value})`);
     }
-    const job: Job = { spec, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
+    const job: Job = { spec, mutex, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
     if (this.inPool < this.limits.maxThreads && this.pending.size === 0) {
-      this.launch(native, job, mutex); // throws: nothing was recorded
+      this.launch(native, job); // throws: nothing was recorded
     } else {
       this.pending.set(spec.workId, job);
     }
     this.works.set(spec.workId, job);
+    mutex.unended++;
     this.submitted++;
   }
 
-  /** Submits a work to the pool: a (recycled) record, its events armed, then SubmitThreadpoolWork. */
-  private launch(native: Native, job: Job, mutex: OpenMutex): void {
+  /**
+   * Submits a work to the pool: a (recycled) record under a new generation, its events
+   * armed, then SubmitThreadpoolWork.
+   */
+  private launch(native: Win32Native, job: Job): void {
     let slot: Slot;
     try {
       slot = this.freeSlots.pop() ?? this.createSlot(native);
     } catch (err) {
       throw toEngineError(err);
     }
+    const key = ((this.launches + 1n) << SLOT_BITS) | BigInt(slot.index);
     try {
       const { spec } = job;
-      native.koffi.encode(slot.record, native.shimTypes.cTpmJob, {
-        port: this.port!, key: slot.key, mutex: mutex.record, signal: slot.signal, done: slot.done,
+      const checks = this.checked ? TPM_CHECKED | (this.testFlags?.(spec.workId) ?? 0) : 0;
+      native.writeJob(slot.record, {
+        port: this.port!, key, mutex: job.mutex.record, signal: slot.signal, done: slot.done,
         acquire_timeout_ms: spec.acquireTimeoutMs, spin_ms: spec.spinMs, hold_ms: spec.holdMs,
         may_run_long: spec.mayRunLong ? 1 : 0,
         state: 0, signal_requested: 0, cancel_requested: 0, thread_id: 0, may_run_long_result: -1,
         wait_result: 0, owned: 0, abandoned: 0, signaled: 0, error: 0, error_fn: 0, post_error: 0,
+        checks, actions: 0, rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0, cancel_seen: 0,
         fencing_token: 0, started_qpc: 0, acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0,
       } satisfies Record<keyof TpmJob, unknown>);
       // A recycled slot's events may still be set from its last work.
-      native.k32.ResetEvent(slot.signal);
-      native.k32.ResetEvent(slot.done);
-      native.k32.SetThreadpoolWait(slot.wait, slot.done);
-      if (job.signaledEarly) native.shim.tpm_job_signal(slot.record);
+      native.ResetEvent(slot.signal);
+      native.ResetEvent(slot.done);
+      native.SetThreadpoolWait(slot.wait, slot.done);
+      if (job.signaledEarly) native.tpm_job_signal(slot.record);
     } catch (err) {
       this.freeSlots.push(slot);
       throw toEngineError(err);
     }
+    this.launches++;
+    slot.key = key;
     slot.job = job;
     job.slot = slot;
     job.stage = 'queued';
+    job.mutex.launched++;
     this.inPool++;
-    native.k32.SubmitThreadpoolWork(slot.work);
+    native.SubmitThreadpoolWork(slot.work);
   }
 
   /** Moves pending works into the pool while it has room. */
   private pump(): void {
     const native = this.native;
-    if (native === undefined || this.closing !== undefined) return;
+    if (native === undefined || this.closing !== undefined || this.broken !== undefined) return;
     for (const job of this.pending.values()) {
       if (this.inPool >= this.limits.maxThreads) return;
       this.pending.delete(job.spec.workId);
       try {
-        this.launch(native, job, this.mutexOf(job.spec.mutex));
+        this.launch(native, job);
       } catch (err) {
         this.finish(job, { type: 'failed', workId: job.spec.workId, atNs: this.nowNs(), error: toEngineError(err) });
       }
@@ -308,7 +373,7 @@ export class Win32Engine implements Engine {
     if (job === undefined) return;
     if (job.slot === undefined) { job.signaledEarly = true; return; }
     try {
-      this.native!.shim.tpm_job_signal(job.slot.record);
+      this.native!.tpm_job_signal(job.slot.record);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -327,7 +392,7 @@ export class Win32Engine implements Engine {
     try {
       // Not started yet: the shim posts its CANCELLED packet at once. Waiting: the wait
       // is aborted. Owning: the spin/hold ends like a signal.
-      this.native!.shim.tpm_job_cancel(job.slot.record);
+      this.native!.tpm_job_cancel(job.slot.record);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -358,7 +423,7 @@ export class Win32Engine implements Engine {
     const native = this.native;
     if (native !== undefined && this.pool !== undefined && this.closing === undefined) {
       try {
-        this.applyLimits(native.k32, this.pool, this.limits, next);
+        this.applyLimits(native, this.pool, this.limits, next);
       } catch (err) {
         throw toEngineError(err);
       }
@@ -374,8 +439,9 @@ export class Win32Engine implements Engine {
 
   // ---------------------------------------------------------------------------------
 
-  private assertRunning(): Native {
+  private assertRunning(): Win32Native {
     if (this.closing !== undefined) throw new EngineError('shutting_down', 'the win32 engine is closing');
+    if (this.broken !== undefined) throw this.broken;
     if (this.native === undefined) throw new EngineError('engine_unavailable', 'the win32 engine is not started');
     return this.native;
   }
@@ -391,123 +457,167 @@ export class Win32Engine implements Engine {
   }
 
   /** Sets both limits in an order that never has min above max in between. */
-  private applyLimits(k32: typeof Kernel32, pool: HANDLE, from: PoolLimits, to: PoolLimits): void {
+  private applyLimits(native: Win32Native, pool: HANDLE, from: PoolLimits, to: PoolLimits): void {
     if (to.minThreads > from.maxThreads) {
-      k32.SetThreadpoolThreadMaximum(pool, to.maxThreads);
-      k32.SetThreadpoolThreadMinimum(pool, to.minThreads);
+      native.SetThreadpoolThreadMaximum(pool, to.maxThreads);
+      native.SetThreadpoolThreadMinimum(pool, to.minThreads);
     } else {
-      k32.SetThreadpoolThreadMinimum(pool, to.minThreads);
-      k32.SetThreadpoolThreadMaximum(pool, to.maxThreads);
+      native.SetThreadpoolThreadMinimum(pool, to.minThreads);
+      native.SetThreadpoolThreadMaximum(pool, to.maxThreads);
     }
   }
 
   /** A new record with its events and thread-pool objects; undone on failure. */
-  private createSlot(native: Native): Slot {
-    const { koffi, k32, shim, shimTypes } = native;
-    const record = koffi.alloc(shimTypes.cTpmJob, 1) as PVOID;
+  private createSlot(native: Win32Native): Slot {
+    if (BigInt(this.slots.length) > SLOT_MASK) throw new Error(`more than ${SLOT_MASK + 1n} job records`);
+    const record = native.allocJob();
     const made: HANDLE[] = [];
     try {
-      const signal = k32.CreateEventExW(null, k32.CREATE_EVENT_MANUAL_RESET, k32.EVENT_ALL_ACCESS);
+      const signal = native.CreateEventExW(true);
       made.push(signal);
-      const done = k32.CreateEventExW(null, 0, k32.EVENT_ALL_ACCESS); // auto-reset: consumed by the wait
+      const done = native.CreateEventExW(false); // auto-reset: consumed by the wait
       made.push(done);
       // Members of the cleanup group: CloseThreadpoolCleanupGroupMembers closes them.
-      const wait = k32.CreateThreadpoolWait(shim.waitCallback, record, this.environment!);
-      const work = k32.CreateThreadpoolWork(shim.workCallback, record, this.environment!);
-      const slot: Slot = { key: this.slots.length, record, signal, done, work, wait, job: undefined };
+      const wait = native.CreateThreadpoolWait(record, this.environment!);
+      const work = native.CreateThreadpoolWork(record, this.environment!);
+      const slot: Slot = { index: this.slots.length, record, signal, done, work, wait, key: 0n, job: undefined };
       this.slots.push(slot);
       return slot;
     } catch (err) {
-      for (const h of made) k32.CloseHandle(h);
-      koffi.free(record);
+      for (const h of made) native.CloseHandle(h);
+      native.freeJob(record);
       throw err;
     }
   }
 
   /** The one consumer of the completion port, until the STOP packet. */
-  private async drain(native: Native): Promise<void> {
-    const { koffi, k32 } = native;
+  private async drain(native: Win32Native): Promise<void> {
     for (;;) {
-      let count: number;
+      let packets: Packet[];
       try {
-        count = await k32.GetQueuedCompletionStatusEx(this.port!, this.entries!, DRAIN_BATCH, k32.INFINITE);
+        packets = await native.takePackets(this.port!, DRAIN_BATCH);
       } catch (err) {
-        this.failAll(toEngineError(err));
+        this.failAll(native, toEngineError(err));
         return;
       }
-      const entries = koffi.decode(this.entries!, k32.cOVERLAPPED_ENTRY, count) as {
-        lpCompletionKey: number | bigint; lpOverlapped: number | bigint; dwNumberOfBytesTransferred: number;
-      }[];
-      for (const entry of entries) {
-        const key = BigInt(entry.lpCompletionKey);
-        if (key === STOP_KEY) return;
-        this.onPacket(native, Number(key), entry.dwNumberOfBytesTransferred, BigInt(entry.lpOverlapped));
+      for (const packet of packets) {
+        if (packet.key === STOP_KEY) return;
+        try {
+          this.onPacket(native, packet);
+        } catch (err) {
+          // The engine no longer knows what the pool is doing: nothing it reports can be trusted.
+          this.failAll(native, toEngineError(err));
+          return;
+        }
       }
     }
   }
 
-  private onPacket(native: Native, key: number, kind: number, qpc: bigint): void {
-    const s = native.shimTypes;
-    const slot = this.slots[key];
+  private onPacket(native: Win32Native, packet: Packet): void {
+    const slot = this.slots[Number(packet.key & SLOT_MASK)];
     const job = slot?.job;
-    if (slot === undefined || job === undefined) return;
+    // A stale packet: its record was handed back (and maybe launched again) before it
+    // arrived. The work it was about has ended already (see handBack).
+    if (slot === undefined || job === undefined || slot.key !== packet.key) { this.stalePackets++; return; }
+    const { kind } = packet;
     const workId = job.spec.workId;
-    const atNs = this.toNs(qpc);
+    const atNs = this.toNs(packet.qpc);
+    const r = native.readJob(slot.record);
 
-    if (kind === s.TPM_PACKET_RELEASED || kind === s.TPM_PACKET_RETIRED) {
-      // The wait callback's packet: no pool thread touches the record any more.
-      slot.job = undefined;
-      job.slot = undefined;
-      this.freeSlots.push(slot);
-      this.inPool--;
-      if (kind === s.TPM_PACKET_RELEASED && job.stage !== 'ended') this.onReleased(native, job, atNs);
+    if (kind === TPM_PACKET_RELEASED || kind === TPM_PACKET_RETIRED) {
+      this.handBack(native, slot, job);
+      if (job.stage !== 'ended') {
+        if (r.rule !== 0) this.finish(job, { type: 'failed', workId, atNs, error: ruleError(r) });
+        else if (kind === TPM_PACKET_RELEASED) this.onReleased(native, job, atNs);
+        else this.finishUnreported(job, r, atNs);
+      }
       this.pump();
       return;
     }
     if (job.stage === 'ended') return; // nothing follows a terminal phase
-    const r = native.koffi.decode(slot.record, s.cTpmJob) as TpmJob;
     switch (kind) {
-      case s.TPM_PACKET_STARTED:
+      case TPM_PACKET_STARTED:
         job.stage = 'started';
         // Thread ids are reused and pool threads come and go: forget old ones now and then.
         if (this.threadIds.size >= 4 * this.limits.maxThreads) this.threadIds.clear();
         this.threadIds.add(r.thread_id);
         this.deliver({ type: 'started', workId, atNs, threadId: r.thread_id, mayRunLong: r.may_run_long_result < 0 ? null : r.may_run_long_result === 1 });
         return;
-      case s.TPM_PACKET_ACQUIRED: {
+      case TPM_PACKET_ACQUIRED: {
         job.stage = 'acquired';
         job.token = Number(r.fencing_token);
-        const mutex = this.mutexes.get(job.spec.mutex);
-        if (mutex !== undefined) {
-          mutex.unreleased.add(job.token);
-          const held = mutex.deferred.get(job.token);
-          if (held !== undefined) {
-            mutex.deferred.delete(job.token);
-            this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs < atNs ? held.atNs : atNs });
-          } else if (mutex.unreleased.has(job.token - 1)) {
-            mutex.acquiredNs.set(job.token, atNs);
-          }
+        const mutex = job.mutex;
+        mutex.unreleased.add(job.token);
+        const held = mutex.deferred.get(job.token);
+        if (held !== undefined) {
+          mutex.deferred.delete(job.token);
+          this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs < atNs ? held.atNs : atNs });
+        } else if (mutex.unreleased.has(job.token - 1)) {
+          mutex.acquiredNs.set(job.token, atNs);
         }
         this.deliver({ type: 'acquired', workId, atNs, threadId: r.thread_id, abandoned: r.abandoned !== 0, fencingToken: job.token });
         return;
       }
-      case s.TPM_PACKET_RETURNED:
+      case TPM_PACKET_RETURNED:
         job.stage = 'returned';
         this.deliver({ type: 'returned', workId, atNs, signaled: r.signaled !== 0 });
         return;
-      case s.TPM_PACKET_TIMED_OUT:
+      case TPM_PACKET_TIMED_OUT:
         this.finish(job, { type: 'timed_out', workId, atNs });
         return;
-      case s.TPM_PACKET_CANCELLED:
+      case TPM_PACKET_CANCELLED:
         this.finish(job, { type: 'cancelled', workId, atNs });
         return;
-      case s.TPM_PACKET_FAILED: {
-        const fn = s.TPM_FN_NAMES[r.error_fn] ?? 'tpmutex-shim';
-        this.finish(job, { type: 'failed', workId, atNs, error: toEngineError(new Win32Error(r.error, fn)) });
+      case TPM_PACKET_FAILED: {
+        const error = r.error_fn === TPM_FN_CHECKED_RULE ? ruleError(r) : toEngineError(new Win32Error(r.error, TPM_FN_NAMES[r.error_fn] ?? 'tpmutex-shim'));
+        this.finish(job, { type: 'failed', workId, atNs, error });
         return;
       }
       default:
         return;
+    }
+  }
+
+  /** The wait callback's packet: no pool thread touches the record (or, for it, the mutex) any more. */
+  private handBack(native: Win32Native, slot: Slot, job: Job): void {
+    slot.job = undefined;
+    slot.key = 0n;
+    job.slot = undefined;
+    this.freeSlots.push(slot);
+    this.inPool--;
+    const mutex = job.mutex;
+    mutex.launched--;
+    if (mutex.closed && mutex.launched === 0) {
+      this.closingMutexes.delete(mutex);
+      // Nobody is left to tell about a failure, and it must not stop the drain.
+      try { this.closeMutexNative(native, mutex); } catch { /* the handle is unusable either way */ }
+    }
+  }
+
+  /**
+   * A callback returned owning nothing and no terminal packet of its own came first.
+   * Either a cancel won the queued→cancelled exchange and its CANCELLED packet is
+   * still on the way (it will be stale when it comes), or a post failed.
+   */
+  private finishUnreported(job: Job, r: TpmJob, atNs: Ns): void {
+    const workId = job.spec.workId;
+    if (r.state === TPM_JOB_CANCELLED) {
+      const endedQpc = BigInt(r.ended_qpc);
+      this.finish(job, { type: 'cancelled', workId, atNs: endedQpc > 0n ? this.toNs(endedQpc) : atNs });
+      return;
+    }
+    const error = r.post_error !== 0
+      ? toEngineError(new Win32Error(r.post_error, 'PostQueuedCompletionStatus'))
+      : new EngineError('os_error', `the callback of work ${workId} returned without reporting its outcome`);
+    this.finish(job, { type: 'failed', workId, atNs, error });
+  }
+
+  private closeMutexNative(native: Win32Native, mutex: OpenMutex): void {
+    native.freeMutex(mutex.record);
+    try {
+      native.CloseHandle(mutex.handle);
+    } catch (err) {
+      throw toEngineError(err);
     }
   }
 
@@ -524,10 +634,10 @@ export class Win32Engine implements Engine {
    * still says token, any later owner stamps `acquired` after this moment, which is
    * after the wait-callback stamp.
    */
-  private onReleased(native: Native, job: Job, atNs: Ns): void {
+  private onReleased(native: Win32Native, job: Job, atNs: Ns): void {
     const workId = job.spec.workId;
-    const mutex = this.mutexes.get(job.spec.mutex);
-    if (mutex === undefined || job.token === 0) { this.finish(job, { type: 'released', workId, atNs }); return; }
+    const mutex = job.mutex;
+    if (job.token === 0) { this.finish(job, { type: 'released', workId, atNs }); return; }
     mutex.unreleased.delete(job.token);
     const nextToken = job.token + 1;
     const next = mutex.acquiredNs.get(nextToken);
@@ -536,7 +646,7 @@ export class Win32Engine implements Engine {
       this.finish(job, { type: 'released', workId, atNs: next < atNs ? next : atNs });
       return;
     }
-    const issued = Number(native.koffi.decode(mutex.record, native.koffi.offsetof(native.shimTypes.cTpmMutex, 'fencing'), 'int64_t'));
+    const issued = mutex.closed ? job.token : native.readFencing(mutex.record);
     if (issued >= nextToken) mutex.deferred.set(nextToken, { job, atNs });
     else this.finish(job, { type: 'released', workId, atNs });
   }
@@ -556,6 +666,7 @@ export class Win32Engine implements Engine {
   private finish(job: Job, phase: TerminalPhase, when: 'now' | 'soon' = 'now'): void {
     if (job.stage === 'ended') return;
     job.stage = 'ended';
+    job.mutex.unended--;
     if (this.works.get(job.spec.workId) === job) this.works.delete(job.spec.workId);
     this.completed++;
     if (when === 'now') this.deliver(phase);
@@ -573,10 +684,28 @@ export class Win32Engine implements Engine {
     }
   }
 
-  private failAll(error: EngineError): void {
+  /**
+   * The drain failed: no packet will be read again, so nothing the engine would report
+   * from here on could be trusted. Every work fails now; callbacks in the pool are told
+   * to stop (best effort); the engine takes nothing new. Their records, the mutex
+   * records and handles stay allocated: pool threads may still use them, and no
+   * handback will say when they stop. Only close() frees them, after the cleanup group
+   * has waited for every callback.
+   */
+  private failAll(native: Win32Native, cause: EngineError): void {
+    if (this.broken !== undefined) return;
+    this.broken = new EngineError('engine_unavailable',
+      `the win32 engine stopped: reading its completion port failed (${cause.message}); restart the service`, { cause });
     const atNs = this.nowNs();
     this.pending.clear();
-    for (const job of [...this.works.values()]) this.finish(job, { type: 'failed', workId: job.spec.workId, atNs, error });
+    for (const job of [...this.works.values()]) {
+      if (job.slot !== undefined) {
+        try { native.tpm_job_cancel(job.slot.record); } catch { /* its outcome is unknown either way */ }
+      }
+      const error = new EngineError('os_error',
+        `work ${job.spec.workId}: the engine lost track of it (${cause.message}); its callback was told to stop, the outcome is unknown`, { cause });
+      this.finish(job, { type: 'failed', workId: job.spec.workId, atNs, error }, 'soon');
+    }
   }
 
   /**
@@ -588,7 +717,6 @@ export class Win32Engine implements Engine {
   private async shutdown(timeoutMs: number): Promise<void> {
     const native = this.native;
     if (native === undefined) return;
-    const { k32, shim } = native;
     await Promise.resolve(); // close() itself must not deliver phases
     // Pending works never reach the pool. Then queued ones, then waiting ones, and
     // holders last: ending a hold frees the mutex and the thread, which would let a
@@ -600,17 +728,19 @@ export class Win32Engine implements Engine {
     const rank = (job: Job): number => (job.stage === 'queued' ? 0 : job.stage === 'started' ? 1 : 2);
     for (const job of inPool.sort((a, b) => rank(a) - rank(b))) {
       if (job.slot === undefined) continue;
-      try { shim.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
+      try { native.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
     }
     let timer: NodeJS.Timeout | undefined;
     const returned = await Promise.race([
-      k32.CloseThreadpoolCleanupGroupMembers(this.group!, true).then(() => true),
+      native.CloseThreadpoolCleanupGroupMembers(this.group!, true).then(() => true),
       new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
     ]);
     clearTimeout(timer);
 
     // Every packet of a returned callback was posted before it returned, so STOP is last.
-    k32.PostQueuedCompletionStatus(this.port!, 0, STOP_KEY, 0n);
+    if (this.broken === undefined) {
+      try { native.PostQueuedCompletionStatus(this.port!, 0, STOP_KEY, 0n); } catch { /* the drain has ended */ }
+    }
     await this.drainLoop;
     this.flushDeferred();
 
@@ -632,28 +762,40 @@ export class Win32Engine implements Engine {
     this.releaseNative(native);
   }
 
-  private releaseNative(native: Native): void {
-    const { koffi, k32 } = native;
+  private releaseNative(native: Win32Native): void {
     const quietly = (fn: () => void): void => { try { fn(); } catch { /* closing anyway */ } };
-    if (this.group !== undefined) quietly(() => k32.CloseThreadpoolCleanupGroup(this.group!));
-    if (this.pool !== undefined) quietly(() => k32.CloseThreadpool(this.pool!));
+    if (this.group !== undefined) quietly(() => native.CloseThreadpoolCleanupGroup(this.group!));
+    if (this.pool !== undefined) quietly(() => native.CloseThreadpool(this.pool!));
     for (const slot of this.slots) {
-      quietly(() => k32.CloseHandle(slot.signal));
-      quietly(() => k32.CloseHandle(slot.done));
-      koffi.free(slot.record);
+      quietly(() => native.CloseHandle(slot.signal));
+      quietly(() => native.CloseHandle(slot.done));
+      quietly(() => native.freeJob(slot.record));
     }
     this.slots.length = 0;
     this.freeSlots.length = 0;
-    for (const mutex of this.mutexes.values()) {
-      quietly(() => k32.CloseHandle(mutex.handle));
-      koffi.free(mutex.record);
-    }
+    for (const mutex of [...this.mutexes.values(), ...this.closingMutexes]) quietly(() => this.closeMutexNative(native, mutex));
     this.mutexes.clear();
-    if (this.port !== undefined) quietly(() => k32.CloseHandle(this.port!));
-    if (this.environment !== undefined) koffi.free(this.environment);
-    if (this.entries !== undefined) koffi.free(this.entries);
-    this.group = this.pool = this.port = this.environment = this.entries = undefined;
+    this.closingMutexes.clear();
+    if (this.port !== undefined) quietly(() => native.CloseHandle(this.port!));
+    if (this.environment !== undefined) quietly(() => native.freeEnvironment(this.environment!));
+    quietly(() => native.release());
+    this.group = this.pool = this.port = this.environment = undefined;
   }
+}
+
+/** A step checked mode refused: the Windows rule it would have broken, in words. */
+function ruleError(r: TpmJob): EngineError {
+  const seen = `NtQueryMutant status 0x${(r.rule_status >>> 0).toString(16).padStart(8, '0')}, OwnedByCaller ${r.rule_owned}, CurrentCount ${r.rule_count}`;
+  const text: Record<number, [string, string]> = {
+    [TPM_RULE_ACTION_TWICE]: ['SetEventWhenCallbackReturns',
+      'registering the same callback-return action twice in one callback would raise an exception on Windows (one action of each kind per callback); the second one was not registered'],
+    [TPM_RULE_RELEASE_NOT_OWNED]: ['ReleaseMutexWhenCallbackReturns',
+      `ReleaseMutexWhenCallbackReturns on a mutex this thread does not own exactly once (${seen}) would raise STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED on Windows; it was not registered`],
+    [TPM_RULE_HANDLE_CLOSED]: ['ReleaseMutexWhenCallbackReturns',
+      `the pool releasing a mutex handle that is not open (${seen}) would raise an exception on Windows`],
+  };
+  const [fn, detail] = text[r.rule] ?? ['tpmutex-shim', `checked mode refused a step (rule ${r.rule})`];
+  return new EngineError('rule_violation', `checked mode: ${detail}`, { fn });
 }
 
 /** Win32Error → EngineError with the stable code; anything else → os_error. */

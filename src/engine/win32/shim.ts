@@ -9,27 +9,8 @@ import koffi, { type LibraryHandle } from 'koffi';
 import { EngineError } from '../errors.js';
 import { cDWORD, cHANDLE, cLONG, cPVOID, cULONG_PTR, type PVOID } from './kernel32.js';
 import { shimCandidates } from './shim-path.js';
+import { TPM_ABI_VERSION } from './protocol.js';
 import { Win32Error } from './win32-error.js';
-
-/** Must equal TPM_ABI_VERSION in shim.c. */
-export const TPM_ABI_VERSION = 1;
-
-/** Packet kinds (dwNumberOfBytesTransferred), as in shim.c. */
-export const TPM_PACKET_STARTED = 1;
-export const TPM_PACKET_ACQUIRED = 2;
-export const TPM_PACKET_RETURNED = 3;
-export const TPM_PACKET_RELEASED = 4;
-export const TPM_PACKET_TIMED_OUT = 5;
-export const TPM_PACKET_CANCELLED = 6;
-export const TPM_PACKET_FAILED = 7;
-export const TPM_PACKET_RETIRED = 8;
-
-/** tpm_job_t.error_fn, as in shim.c. */
-export const TPM_FN_NAMES: Readonly<Record<number, string>> = {
-  1: 'WaitForMultipleObjects',
-  2: 'WaitForSingleObject',
-  3: 'ResetEvent',
-};
 
 const cLONG64 = koffi.alias('LONG64', 'int64_t');
 
@@ -62,42 +43,19 @@ export const cTpmJob = koffi.struct('tpm_job_t', {
   error: cDWORD,
   error_fn: cDWORD,
   post_error: cDWORD,
+  checks: cLONG,
+  actions: cLONG,
+  rule: cLONG,
+  rule_status: cLONG,
+  rule_count: cLONG,
+  rule_owned: cLONG,
+  cancel_seen: cLONG,
   fencing_token: cLONG64,
   started_qpc: cLONG64,
   acquired_qpc: cLONG64,
   returned_qpc: cLONG64,
   ended_qpc: cLONG64,
 });
-
-/** The decoded record (koffi gives int64 as number when it fits, else bigint). */
-export interface TpmJob {
-  port: bigint | null;
-  key: bigint | number;
-  mutex: bigint | null;
-  signal: bigint | null;
-  done: bigint | null;
-  acquire_timeout_ms: number;
-  spin_ms: number;
-  hold_ms: number;
-  may_run_long: number;
-  state: number;
-  signal_requested: number;
-  cancel_requested: number;
-  thread_id: number;
-  may_run_long_result: number;
-  wait_result: number;
-  owned: number;
-  abandoned: number;
-  signaled: number;
-  error: number;
-  error_fn: number;
-  post_error: number;
-  fencing_token: number | bigint;
-  started_qpc: number | bigint;
-  acquired_qpc: number | bigint;
-  returned_qpc: number | bigint;
-  ended_qpc: number | bigint;
-}
 
 export interface Shim {
   readonly path: string;

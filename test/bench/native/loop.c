@@ -31,7 +31,7 @@
 
 /* ---- Copied from src/native/shim.c: must stay identical (checked against tpm_abi). */
 
-#define TPM_ABI_VERSION 1
+#define TPM_ABI_VERSION 2
 
 enum {
   TPM_PACKET_STARTED = 1,
@@ -71,6 +71,13 @@ typedef struct tpm_job_s {
   DWORD error;
   DWORD error_fn;
   DWORD post_error;
+  LONG checks;                /* 0 here: the baseline runs unchecked, like the service by default */
+  LONG actions;
+  LONG rule;
+  LONG rule_status;
+  LONG rule_count;
+  LONG rule_owned;
+  volatile LONG cancel_seen;
   LONG64 fencing_token;
   LONG64 started_qpc;
   LONG64 acquired_qpc;

@@ -1,0 +1,154 @@
+/**
+ * The native surface the win32 engine uses, as one interface: kernel32, ntdll and the
+ * shim, with the shim's records behind typed read/write calls. The engine gets it
+ * from a loader, so the same packet handling runs on the real thing (loadNative,
+ * through koffi, on Windows or under Wine) and on a deterministic fake under plain
+ * Linux Node (test/engine/win32-fake-native.ts), where a test can post packets in
+ * the orders a loaded machine produces only now and then.
+ *
+ * Handles and pointers are opaque bigints. Every call throws Win32Error on failure.
+ */
+import type { MutantBasicInformationValue } from './ntdll.js';
+import type { TpmJob } from './protocol.js';
+
+export type HANDLE = bigint;
+export type PVOID = bigint;
+
+/** One completion-port packet as the shim posts it. */
+export interface Packet {
+  /** lpCompletionKey: the slot and the launch generation (see engine.ts). */
+  readonly key: bigint;
+  /** dwNumberOfBytesTransferred: TPM_PACKET_*. */
+  readonly kind: number;
+  /** lpOverlapped: the QueryPerformanceCounter stamp of the step. */
+  readonly qpc: bigint;
+}
+
+export interface Win32Native {
+  /** Facts for /v1/info (DLL path, koffi version...). */
+  readonly details: Readonly<Record<string, string | number | boolean>>;
+
+  QueryPerformanceFrequency(): bigint;
+  QueryPerformanceCounter(): bigint;
+
+  /** Also says whether it existed (ERROR_ALREADY_EXISTS). */
+  CreateMutexExW(name: string): { handle: HANDLE; lastError: number };
+  NtQueryMutant(handle: HANDLE): MutantBasicInformationValue;
+  CloseHandle(handle: HANDLE): void;
+  CreateEventExW(manualReset: boolean): HANDLE;
+  ResetEvent(handle: HANDLE): void;
+
+  /** A completion port for the shim's packets. */
+  CreateIoCompletionPort(): HANDLE;
+  PostQueuedCompletionStatus(port: HANDLE, kind: number, key: bigint, qpc: bigint): void;
+  /** Waits (off the event loop) for at least one packet and removes up to `max`. */
+  takePackets(port: HANDLE, max: number): Promise<Packet[]>;
+
+  CreateThreadpool(): HANDLE;
+  SetThreadpoolThreadMaximum(pool: HANDLE, max: number): void;
+  SetThreadpoolThreadMinimum(pool: HANDLE, min: number): void;
+  CreateThreadpoolCleanupGroup(): HANDLE;
+  /** The callback environment of pool + cleanup group, for the Create* calls below. */
+  createEnvironment(pool: HANDLE, group: HANDLE): PVOID;
+  freeEnvironment(environment: PVOID): void;
+  /** A TP_WORK whose callback is the shim's work callback, on `record`. */
+  CreateThreadpoolWork(record: PVOID, environment: PVOID): HANDLE;
+  /** A TP_WAIT whose callback is the shim's wait callback, on `record`. */
+  CreateThreadpoolWait(record: PVOID, environment: PVOID): HANDLE;
+  SubmitThreadpoolWork(work: HANDLE): void;
+  SetThreadpoolWait(wait: HANDLE, handle: HANDLE): void;
+  /** Waits (off the event loop) for the callbacks; cancels the ones not started. */
+  CloseThreadpoolCleanupGroupMembers(group: HANDLE, cancelPending: boolean): Promise<void>;
+  CloseThreadpoolCleanupGroup(group: HANDLE): void;
+  CloseThreadpool(pool: HANDLE): void;
+
+  /** A tpm_job_t. */
+  allocJob(): PVOID;
+  writeJob(record: PVOID, job: TpmJob): void;
+  readJob(record: PVOID): TpmJob;
+  freeJob(record: PVOID): void;
+  /** A tpm_mutex_t. */
+  allocMutex(handle: HANDLE, fencing: number): PVOID;
+  /** Its last fencing token issued. */
+  readFencing(record: PVOID): number;
+  freeMutex(record: PVOID): void;
+
+  tpm_job_signal(record: PVOID): void;
+  /** True if the job was still queued (its CANCELLED packet is posted). */
+  tpm_job_cancel(record: PVOID): boolean;
+
+  /** Frees what the layer itself allocated (the packet buffer). */
+  release(): void;
+}
+
+/** Packets one GetQueuedCompletionStatusEx call may remove. */
+const DRAIN_BATCH = 64;
+
+/**
+ * The real layer through koffi. Throws EngineError('engine_unavailable') when koffi,
+ * kernel32 or the shim cannot be loaded (the message lists every DLL path tried).
+ */
+export async function loadNative(): Promise<Win32Native> {
+  const [koffiModule, k32, nt, shimModule] = await Promise.all([
+    import('koffi'), import('./kernel32.js'), import('./ntdll.js'), import('./shim.js'),
+  ]);
+  const koffi = koffiModule.default;
+  const { cTpmJob, cTpmMutex } = shimModule;
+  const shim = shimModule.loadShim();
+  const entries = koffi.alloc(k32.cOVERLAPPED_ENTRY, DRAIN_BATCH) as PVOID;
+  const fencingOffset = koffi.offsetof(cTpmMutex, 'fencing');
+  return {
+    details: { shim: shim.path, koffi: koffi.version },
+    QueryPerformanceFrequency: k32.QueryPerformanceFrequency,
+    QueryPerformanceCounter: k32.QueryPerformanceCounter,
+    CreateMutexExW: (name) => k32.CreateMutexExW(name, 0, k32.MUTEX_ALL_ACCESS),
+    NtQueryMutant: nt.NtQueryMutant,
+    CloseHandle: k32.CloseHandle,
+    CreateEventExW: (manualReset) => k32.CreateEventExW(null, manualReset ? k32.CREATE_EVENT_MANUAL_RESET : 0, k32.EVENT_ALL_ACCESS),
+    ResetEvent: k32.ResetEvent,
+    CreateIoCompletionPort: () => k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 1),
+    PostQueuedCompletionStatus: k32.PostQueuedCompletionStatus,
+    async takePackets(port, max) {
+      const count = await k32.GetQueuedCompletionStatusEx(port, entries, Math.min(max, DRAIN_BATCH), k32.INFINITE);
+      const raw = koffi.decode(entries, k32.cOVERLAPPED_ENTRY, count) as {
+        lpCompletionKey: number | bigint; lpOverlapped: number | bigint; dwNumberOfBytesTransferred: number;
+      }[];
+      return raw.map((e) => ({ key: BigInt(e.lpCompletionKey), kind: e.dwNumberOfBytesTransferred, qpc: BigInt(e.lpOverlapped) }));
+    },
+    CreateThreadpool: k32.CreateThreadpool,
+    SetThreadpoolThreadMaximum: k32.SetThreadpoolThreadMaximum,
+    SetThreadpoolThreadMinimum: k32.SetThreadpoolThreadMinimum,
+    CreateThreadpoolCleanupGroup: k32.CreateThreadpoolCleanupGroup,
+    createEnvironment(pool, group) {
+      const environment = koffi.alloc(k32.cTP_CALLBACK_ENVIRON_V3, 1) as PVOID;
+      koffi.encode(environment, k32.cTP_CALLBACK_ENVIRON_V3, {
+        Version: 3, Pool: pool, CleanupGroup: group, CleanupGroupCancelCallback: null,
+        RaceDll: null, ActivationContext: null, FinalizationCallback: null,
+        Flags: 0, CallbackPriority: 1 /* TP_CALLBACK_PRIORITY_NORMAL */, Size: koffi.sizeof(k32.cTP_CALLBACK_ENVIRON_V3),
+      });
+      return environment;
+    },
+    freeEnvironment: (environment) => koffi.free(environment),
+    CreateThreadpoolWork: (record, environment) => k32.CreateThreadpoolWork(shim.workCallback, record, environment),
+    CreateThreadpoolWait: (record, environment) => k32.CreateThreadpoolWait(shim.waitCallback, record, environment),
+    SubmitThreadpoolWork: k32.SubmitThreadpoolWork,
+    SetThreadpoolWait: k32.SetThreadpoolWait,
+    CloseThreadpoolCleanupGroupMembers: k32.CloseThreadpoolCleanupGroupMembers,
+    CloseThreadpoolCleanupGroup: k32.CloseThreadpoolCleanupGroup,
+    CloseThreadpool: k32.CloseThreadpool,
+    allocJob: () => koffi.alloc(cTpmJob, 1) as PVOID,
+    writeJob: (record, job) => koffi.encode(record, cTpmJob, job),
+    readJob: (record) => koffi.decode(record, cTpmJob) as TpmJob,
+    freeJob: (record) => koffi.free(record),
+    allocMutex(handle, fencing) {
+      const record = koffi.alloc(cTpmMutex, 1) as PVOID;
+      koffi.encode(record, cTpmMutex, { handle, fencing });
+      return record;
+    },
+    readFencing: (record) => Number(koffi.decode(record, fencingOffset, 'int64_t')),
+    freeMutex: (record) => koffi.free(record),
+    tpm_job_signal: shim.tpm_job_signal,
+    tpm_job_cancel: shim.tpm_job_cancel,
+    release: () => koffi.free(entries),
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * What the engine and the shim (src/native/shim.c) agree on: packet kinds, record
+ * fields and flags, without loading anything native, so the engine's packet handling
+ * can also run against a fake native layer (test/engine/win32-fake-native.ts).
+ * Every number here must equal its twin in shim.c.
+ */
+
+/** Must equal TPM_ABI_VERSION in shim.c. */
+export const TPM_ABI_VERSION = 2;
+
+/** Packet kinds (dwNumberOfBytesTransferred), as in shim.c. */
+export const TPM_PACKET_STARTED = 1;
+export const TPM_PACKET_ACQUIRED = 2;
+export const TPM_PACKET_RETURNED = 3;
+export const TPM_PACKET_RELEASED = 4;
+export const TPM_PACKET_TIMED_OUT = 5;
+export const TPM_PACKET_CANCELLED = 6;
+export const TPM_PACKET_FAILED = 7;
+export const TPM_PACKET_RETIRED = 8;
+
+/** tpm_job_t.error_fn, as in shim.c. */
+export const TPM_FN_NAMES: Readonly<Record<number, string>> = {
+  1: 'WaitForMultipleObjects',
+  2: 'WaitForSingleObject',
+  3: 'ResetEvent',
+};
+/** tpm_job_t.error_fn when checked mode refused a step (tpm_job_t.rule says which). */
+export const TPM_FN_CHECKED_RULE = 4;
+
+/** tpm_job_t.checks: TPM_CHECKED turns the checks on; TPM_BREAK_* (honoured only with it) break a rule on purpose. */
+export const TPM_CHECKED = 1;
+export const TPM_BREAK_ACTION_TWICE = 2;
+export const TPM_BREAK_RELEASE_NOT_OWNED = 4;
+export const TPM_BREAK_HANDLE_CLOSED = 8;
+/** tpm_job_cancel posts CANCELLED only after the callback saw the cancel and returned (the late-packet race, on purpose). */
+export const TPM_TEST_LATE_CANCEL_POST = 16;
+
+/** tpm_job_t.rule, as in shim.c. */
+export const TPM_RULE_ACTION_TWICE = 1;
+export const TPM_RULE_RELEASE_NOT_OWNED = 2;
+export const TPM_RULE_HANDLE_CLOSED = 3;
+
+/** The decoded record (int64 fields come as number when they fit, else bigint). */
+export interface TpmJob {
+  port: bigint | null;
+  key: bigint | number;
+  mutex: bigint | null;
+  signal: bigint | null;
+  done: bigint | null;
+  acquire_timeout_ms: number;
+  spin_ms: number;
+  hold_ms: number;
+  may_run_long: number;
+  state: number;
+  signal_requested: number;
+  cancel_requested: number;
+  thread_id: number;
+  may_run_long_result: number;
+  wait_result: number;
+  owned: number;
+  abandoned: number;
+  signaled: number;
+  error: number;
+  error_fn: number;
+  post_error: number;
+  checks: number;
+  actions: number;
+  rule: number;
+  rule_status: number;
+  rule_count: number;
+  rule_owned: number;
+  cancel_seen: number;
+  fencing_token: number | bigint;
+  started_qpc: number | bigint;
+  acquired_qpc: number | bigint;
+  returned_qpc: number | bigint;
+  ended_qpc: number | bigint;
+}
+
+
+/** tpm_job_t.state: who got the job first, its callback or a cancel. */
+export const TPM_JOB_QUEUED = 0;
+export const TPM_JOB_STARTED = 1;
+export const TPM_JOB_CANCELLED = 2;

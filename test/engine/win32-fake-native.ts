@@ -1,0 +1,320 @@
+/**
+ * A deterministic fake of the native layer the win32 engine uses (Win32Native): the
+ * shim's records, events, the completion port and the pool, in plain JavaScript, so the
+ * engine's packet handling runs under Linux Node in `npm test`. Nothing runs by itself:
+ * a test moves each callback step by step (start, acquire, time out, return, the wait
+ * callback) and so posts packets in exactly the orders a loaded machine produces only
+ * now and then. The steps do what src/native/shim.c does, in the same order.
+ *
+ * It also plays the part of Windows where Windows is strict: freeing a record or
+ * closing a handle that a callback still uses, or the pool releasing a closed handle,
+ * is recorded in `crashes` (on Windows the process would die), and a test asserts
+ * that list is empty.
+ */
+import type { HANDLE, Packet, PVOID, Win32Native } from '../../src/engine/win32/native.js';
+import {
+  TPM_JOB_CANCELLED, TPM_JOB_QUEUED, TPM_JOB_STARTED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED, TPM_PACKET_FAILED,
+  TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_RETURNED, TPM_PACKET_STARTED, TPM_PACKET_TIMED_OUT, type TpmJob,
+} from '../../src/engine/win32/protocol.js';
+import { Win32Error } from '../../src/engine/win32/win32-error.js';
+
+type Kind = 'mutex' | 'event' | 'port' | 'pool' | 'group' | 'work' | 'wait';
+
+/** One SubmitThreadpoolWork: the record and the completion key it was launched with. */
+export interface Launch {
+  readonly record: PVOID;
+  readonly key: bigint;
+  /** The callback has returned (its wait callback may still be due). */
+  returned: boolean;
+  /** The wait callback ran: the record is handed back. */
+  handedBack: boolean;
+}
+
+export class FakeWin32Native implements Win32Native {
+  readonly details = { native: 'fake (test/engine/win32-fake-native.ts)' };
+  /** Every SubmitThreadpoolWork, in order. */
+  readonly launches: Launch[] = [];
+  /** What would have killed the process on Windows. */
+  readonly crashes: string[] = [];
+  /** Runs inside tpm_job_cancel, between winning queued→cancelled and posting CANCELLED. */
+  betweenCancelAndPost: ((launch: Launch) => void) | undefined;
+  /** The next takePackets call fails with this. */
+  failTakeWith: Error | undefined;
+
+  private nextHandle = 0x100n;
+  private readonly handles = new Map<HANDLE, { kind: Kind; name?: string }>();
+  private readonly jobs = new Map<PVOID, TpmJob>();
+  private readonly mutexRecords = new Map<PVOID, { handle: HANDLE; fencing: number }>();
+  private readonly mutexNames = new Set<string>();
+  private readonly workRecord = new Map<HANDLE, PVOID>();
+  private packets: Packet[] = [];
+  private wake: (() => void) | undefined;
+  private qpc = 1_000n;
+
+  // -- Win32Native -------------------------------------------------------------------
+
+  QueryPerformanceFrequency(): bigint { return 1_000_000_000n; }
+  QueryPerformanceCounter(): bigint { return (this.qpc += 1_000n); }
+
+  CreateMutexExW(name: string): { handle: HANDLE; lastError: number } {
+    const existed = this.mutexNames.has(name);
+    this.mutexNames.add(name);
+    return { handle: this.handle('mutex', name), lastError: existed ? 183 : 0 };
+  }
+
+  NtQueryMutant(handle: HANDLE): { CurrentCount: number; OwnedByCaller: boolean; AbandonedState: boolean } {
+    this.expectOpen(handle, 'NtQueryMutant');
+    return { CurrentCount: 1, OwnedByCaller: false, AbandonedState: false };
+  }
+
+  CloseHandle(handle: HANDLE): void {
+    const object = this.expectOpen(handle, 'CloseHandle');
+    if (object.kind === 'mutex') {
+      for (const launch of this.live()) {
+        const job = this.job(launch.record);
+        if (job.mutex !== null && this.mutexRecords.get(job.mutex)?.handle === handle) {
+          this.crashes.push(`CloseHandle(${object.name}) while the callback of key ${launch.key} still uses it`);
+        }
+      }
+    }
+    this.handles.delete(handle);
+  }
+
+  CreateEventExW(): HANDLE { return this.handle('event'); }
+  ResetEvent(handle: HANDLE): void { this.expectOpen(handle, 'ResetEvent'); }
+
+  CreateIoCompletionPort(): HANDLE { return this.handle('port'); }
+
+  PostQueuedCompletionStatus(port: HANDLE, kind: number, key: bigint, qpc: bigint): void {
+    this.expectOpen(port, 'PostQueuedCompletionStatus');
+    this.packets.push({ key, kind, qpc });
+    this.wake?.();
+  }
+
+  async takePackets(_port: HANDLE, max: number): Promise<Packet[]> {
+    for (;;) {
+      if (this.failTakeWith !== undefined) throw this.failTakeWith;
+      if (this.packets.length > 0) {
+        await new Promise((resolve) => setImmediate(resolve)); // like a libuv worker: never synchronous
+        return this.packets.splice(0, max);
+      }
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+      this.wake = undefined;
+    }
+  }
+
+  CreateThreadpool(): HANDLE { return this.handle('pool'); }
+  SetThreadpoolThreadMaximum(): void {}
+  SetThreadpoolThreadMinimum(): void {}
+  CreateThreadpoolCleanupGroup(): HANDLE { return this.handle('group'); }
+  createEnvironment(): PVOID { return 0xe000n; }
+  freeEnvironment(): void {}
+
+  CreateThreadpoolWork(record: PVOID): HANDLE {
+    const work = this.handle('work');
+    this.workRecord.set(work, record);
+    return work;
+  }
+
+  CreateThreadpoolWait(): HANDLE { return this.handle('wait'); }
+
+  SubmitThreadpoolWork(work: HANDLE): void {
+    const record = this.workRecord.get(work)!;
+    this.launches.push({ record, key: BigInt(this.job(record).key), returned: false, handedBack: false });
+  }
+
+  SetThreadpoolWait(): void {}
+
+  /** The group waits for running callbacks and cancels the rest; wait callbacks are cancelled too. */
+  async CloseThreadpoolCleanupGroupMembers(): Promise<void> {
+    for (const launch of this.live()) {
+      launch.returned = true;
+      launch.handedBack = true; // no wait callback will run for it any more
+    }
+  }
+
+  CloseThreadpoolCleanupGroup(): void {}
+  CloseThreadpool(): void {}
+
+  allocJob(): PVOID {
+    const record = this.nextHandle++ << 8n;
+    this.jobs.set(record, {} as TpmJob);
+    return record;
+  }
+
+  writeJob(record: PVOID, job: TpmJob): void {
+    for (const launch of this.live()) {
+      if (launch.record === record) this.crashes.push(`writeJob on the record of key ${launch.key} before its handback`);
+    }
+    this.jobs.set(record, { ...job });
+  }
+
+  readJob(record: PVOID): TpmJob { return { ...this.job(record) }; }
+  freeJob(record: PVOID): void { this.jobs.delete(record); }
+
+  allocMutex(handle: HANDLE, fencing: number): PVOID {
+    const record = this.nextHandle++ << 8n;
+    this.mutexRecords.set(record, { handle, fencing });
+    return record;
+  }
+
+  readFencing(record: PVOID): number { return this.mutexRecords.get(record)!.fencing; }
+
+  freeMutex(record: PVOID): void {
+    for (const launch of this.live()) {
+      if (this.job(launch.record).mutex === record) this.crashes.push(`freeMutex while the callback of key ${launch.key} still uses it`);
+    }
+    this.mutexRecords.delete(record);
+  }
+
+  tpm_job_signal(record: PVOID): void {
+    this.job(record).signal_requested = 1;
+  }
+
+  /** As shim.c: a queued job is cancelled here (the CANCELLED packet is posted from this thread). */
+  tpm_job_cancel(record: PVOID): boolean {
+    const job = this.job(record);
+    if (job.state === TPM_JOB_QUEUED) {
+      job.state = TPM_JOB_CANCELLED;
+      const launch = this.launches.findLast((l) => l.record === record)!;
+      this.betweenCancelAndPost?.(launch);
+      job.ended_qpc = this.QueryPerformanceCounter();
+      this.PostQueuedCompletionStatus(job.port!, TPM_PACKET_CANCELLED, BigInt(job.key), BigInt(job.ended_qpc));
+      return true;
+    }
+    job.cancel_requested = 1;
+    job.signal_requested = 1;
+    return false;
+  }
+
+  release(): void {}
+
+  // -- steps of a callback, as shim.c takes them ---------------------------------------
+
+  /** The launch of the n-th SubmitThreadpoolWork (0-based). */
+  launch(n: number): Launch {
+    const launch = this.launches[n];
+    if (launch === undefined) throw new Error(`no launch #${n} (only ${this.launches.length})`);
+    return launch;
+  }
+
+  /** The callback begins: claims the job, or returns at once if a cancel claimed it first. */
+  start(launch: Launch): boolean {
+    const job = this.job(launch.record);
+    if (job.state !== TPM_JOB_QUEUED) {
+      job.cancel_seen = 1;
+      this.return(launch);
+      return false;
+    }
+    job.state = TPM_JOB_STARTED;
+    job.thread_id = 7;
+    job.may_run_long_result = -1;
+    job.started_qpc = this.QueryPerformanceCounter();
+    this.post(launch, TPM_PACKET_STARTED);
+    return true;
+  }
+
+  /** The wait returned WAIT_OBJECT_0: the release is registered, a token issued. */
+  acquire(launch: Launch): void {
+    const job = this.job(launch.record);
+    const mutex = this.mutexRecords.get(job.mutex!);
+    if (mutex === undefined || !this.handles.has(mutex.handle)) {
+      this.crashes.push(`the callback of key ${launch.key} waits on a freed mutex record or a closed handle`);
+      return;
+    }
+    job.owned = 1;
+    job.fencing_token = ++mutex.fencing;
+    job.acquired_qpc = this.QueryPerformanceCounter();
+    this.post(launch, TPM_PACKET_ACQUIRED);
+  }
+
+  timeOut(launch: Launch): void { this.end(launch, TPM_PACKET_TIMED_OUT); }
+  abortWait(launch: Launch): void { this.end(launch, TPM_PACKET_CANCELLED); }
+
+  /** A step fails with `fields` in the record (a checked-mode refusal, a wait failure...). */
+  fail(launch: Launch, fields: Partial<TpmJob>): void {
+    Object.assign(this.job(launch.record), fields);
+    this.end(launch, TPM_PACKET_FAILED);
+  }
+
+  /** The callback returns: RETURNED if it owned; then the pool releases the mutex. */
+  return(launch: Launch): void {
+    const job = this.job(launch.record);
+    if (job.owned !== 0) {
+      job.returned_qpc = this.QueryPerformanceCounter();
+      this.post(launch, TPM_PACKET_RETURNED);
+      const mutex = this.mutexRecords.get(job.mutex!);
+      if (mutex === undefined || !this.handles.has(mutex.handle)) {
+        this.crashes.push(`the pool releases a closed handle after the callback of key ${launch.key}`);
+      }
+    }
+    launch.returned = true;
+  }
+
+  /** The wait callback on `done`: the handback (RELEASED or RETIRED). */
+  waitCallback(launch: Launch, fields: Partial<TpmJob> = {}): void {
+    if (!launch.returned) throw new Error('the wait callback runs only after the callback returned');
+    const job = this.job(launch.record);
+    Object.assign(job, fields);
+    launch.handedBack = true;
+    if (job.owned === 0 && job.cancel_seen !== 0) job.cancel_seen = 2;
+    this.post(launch, job.owned !== 0 ? TPM_PACKET_RELEASED : TPM_PACKET_RETIRED);
+  }
+
+  /** A whole callback that acquires at once and returns: started, acquired, returned, released. */
+  runThrough(launch: Launch): void {
+    if (this.start(launch)) {
+      this.acquire(launch);
+      this.return(launch);
+    }
+    this.waitCallback(launch);
+  }
+
+  /** A packet with any key, as a late post from an earlier launch would bring. */
+  postRaw(key: bigint, kind: number): void {
+    this.packets.push({ key, kind, qpc: this.QueryPerformanceCounter() });
+    this.wake?.();
+  }
+
+  /** Open handles of the given kind (mutexes: by name). */
+  openMutexNames(): string[] {
+    return [...this.handles.values()].filter((h) => h.kind === 'mutex').map((h) => h.name!);
+  }
+
+  // -----------------------------------------------------------------------------------
+
+  private end(launch: Launch, kind: number): void {
+    this.job(launch.record).ended_qpc = this.QueryPerformanceCounter();
+    this.post(launch, kind);
+    this.return(launch);
+  }
+
+  private post(launch: Launch, kind: number): void {
+    const job = this.job(launch.record);
+    const stamp = kind === TPM_PACKET_STARTED ? job.started_qpc : kind === TPM_PACKET_ACQUIRED ? job.acquired_qpc
+      : kind === TPM_PACKET_RETURNED ? job.returned_qpc : this.QueryPerformanceCounter();
+    this.PostQueuedCompletionStatus(job.port!, kind, launch.key, BigInt(stamp));
+  }
+
+  private live(): Launch[] {
+    return this.launches.filter((l) => !l.handedBack);
+  }
+
+  private job(record: PVOID): TpmJob {
+    const job = this.jobs.get(record);
+    if (job === undefined) throw new Error(`record ${record} is not allocated`);
+    return job;
+  }
+
+  private handle(kind: Kind, name?: string): HANDLE {
+    const handle = this.nextHandle++ << 2n;
+    this.handles.set(handle, { kind, ...(name === undefined ? {} : { name }) });
+    return handle;
+  }
+
+  private expectOpen(handle: HANDLE, fn: string): { kind: Kind; name?: string } {
+    const object = this.handles.get(handle);
+    if (object === undefined) throw new Win32Error(6, fn); // ERROR_INVALID_HANDLE
+    return object;
+  }
+}
