@@ -63,6 +63,8 @@ export const unavailable = (slug: string, detail: string) =>
 const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
   name_conflict: [409, 'Name used by another kind of object'],
   name_invalid: [400, 'Name rejected by the OS'],
+  access_denied: [403, 'Access denied by the mutex'],
+  privilege_required: [403, 'Privilege required'],
   mutex_not_open: [404, 'Mutex not open'],
   work_unknown: [404, 'Work not found'],
   pool_limits_invalid: [400, 'Invalid pool limits'],

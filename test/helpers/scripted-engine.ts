@@ -3,6 +3,7 @@
  * logic (ordering rules, counters, eviction), where a real engine's timing would make
  * the interesting interleavings hard to force.
  */
+import { sessionKernelName } from '../../src/engine/mutex-name.js';
 import type { Engine, MutexOpened, MutexProbe, Ns, Phase, PhaseListener, PoolLimits, PoolStats, WorkSpec } from '../../src/engine/types.js';
 
 /** A phase without its timestamp (distributes over the union). */
@@ -15,6 +16,8 @@ export class ScriptedEngine implements Engine {
   readonly cancels: string[] = [];
   readonly open = new Set<string>();
   probe: MutexProbe = { state: 'free', recursion: 0 };
+  /** The session whose kernel names openMutex reports (0: `Local\x` and `Global\x` are one object). */
+  session = 1;
   private listener: PhaseListener = () => {};
   private clock = 1_000n;
   private limits: PoolLimits = { minThreads: 1, maxThreads: 4 };
@@ -22,7 +25,12 @@ export class ScriptedEngine implements Engine {
   async start(): Promise<void> {}
   nowNs(): Ns { return (this.clock += 1_000n); }
   onPhase(listener: PhaseListener): void { this.listener = listener; }
-  openMutex(name: string): MutexOpened { const existed = this.open.has(name); this.open.add(name); return { existed }; }
+  openMutex(name: string): MutexOpened {
+    const kernelName = sessionKernelName(name, this.session);
+    const existed = [...this.open].some((open) => sessionKernelName(open, this.session) === kernelName);
+    this.open.add(name);
+    return { existed, kernelName };
+  }
   closeMutex(name: string): void { this.open.delete(name); }
   probeMutex(): MutexProbe { return this.probe; }
   submit(spec: WorkSpec): void { this.submitted.push(spec); }

@@ -21,21 +21,20 @@
  *   a missing native part (start() rejects with engine_unavailable instead).
  */
 import { EngineError } from '../errors.js';
-import { checkMutexName } from '../emulated/mutex-name.js';
 import { checkPoolLimits } from '../emulated/pool-limits.js';
+import { checkMutexName } from '../mutex-name.js';
 import type {
   Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns, Phase,
   PhaseListener, PoolLimits, PoolStats, TerminalPhase, WorkSpec,
 } from '../types.js';
+import { checkWorkTimes } from '../work-times.js';
+import { mutexOpenError, toEngineError, type Existence } from './engine-errors.js';
 import type * as Kernel32 from './kernel32.js';
 import type * as Ntdll from './ntdll.js';
 import type * as ShimModule from './shim.js';
 import type { HANDLE, PVOID } from './kernel32.js';
 import type { Shim, TpmJob } from './shim.js';
-import {
-  ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_FILENAME_EXCED_RANGE, ERROR_INVALID_HANDLE,
-  ERROR_INVALID_NAME, ERROR_PATH_NOT_FOUND, Win32Error,
-} from './win32-error.js';
+import { ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND, Win32Error } from './win32-error.js';
 
 type KoffiModule = typeof import('koffi').default;
 
@@ -51,11 +50,13 @@ interface Native {
 const DRAIN_BATCH = 64;
 /** Completion key of the packet that ends the drain loop (never a slot index). */
 const STOP_KEY = 0xffffffffn;
-/** Largest DWORD timeout that is not INFINITE. */
-const MAX_DWORD_MS = 0xfffffffe;
 
 interface OpenMutex {
   readonly handle: HANDLE;
+  /** The object's name in the object manager (NtQueryObject). */
+  readonly kernelName: string;
+  /** The names it is open under: spellings with one kernel name share one handle and one fencing counter. */
+  readonly names: Set<string>;
   /** tpm_mutex_t: the handle and the native fencing counter. */
   readonly record: PVOID;
   /** Tokens whose `acquired` arrived and whose `released` has not been processed. */
@@ -108,7 +109,7 @@ export class Win32Engine implements Engine {
   private entries: PVOID | undefined;
   private qpcFrequency = 1n;
   private readonly mutexes = new Map<string, OpenMutex>();
-  /** Last fencing token of closed mutexes, so a reopened name keeps counting up. */
+  /** Last fencing token of closed mutexes by kernel name, so a reopened mutex keeps counting up. */
   private readonly fencingOfClosed = new Map<string, number>();
   private readonly slots: Slot[] = [];
   private readonly freeSlots: Slot[] = [];
@@ -196,24 +197,73 @@ export class Win32Engine implements Engine {
   openMutex(name: string): MutexOpened {
     const native = this.assertRunning();
     checkMutexName(name);
-    if (this.mutexes.has(name)) return { existed: true };
+    const open = this.mutexes.get(name);
+    if (open !== undefined) return { existed: true, kernelName: open.kernelName };
     let opened: { handle: HANDLE; lastError: number };
     try {
-      opened = native.k32.CreateMutexExW(name, 0, native.k32.MUTEX_ALL_ACCESS);
+      opened = native.k32.CreateMutexExW(name, 0, native.k32.MUTEX_LEAST_ACCESS);
     } catch (err) {
-      throw mutexError(err, name);
+      throw mutexOpenError(err, name, () => this.existence(native, name));
+    }
+    let kernelName: string;
+    try {
+      kernelName = native.nt.NtQueryObjectName(opened.handle);
+    } catch (err) {
+      native.k32.CloseHandle(opened.handle);
+      throw toEngineError(err);
+    }
+    const same = this.openObject(kernelName);
+    if (same !== undefined) {
+      // Another spelling of an object already open (a bare name and Local\, or in
+      // session 0 Local\ and Global\): one handle and one fencing counter serve both.
+      native.k32.CloseHandle(opened.handle);
+      same.names.add(name);
+      this.mutexes.set(name, same);
+      return { existed: true, kernelName };
     }
     const record = native.koffi.alloc(native.shimTypes.cTpmMutex, 1) as PVOID;
-    native.koffi.encode(record, native.shimTypes.cTpmMutex, { handle: opened.handle, fencing: this.fencingOfClosed.get(name) ?? 0 });
-    this.mutexes.set(name, { handle: opened.handle, record, unreleased: new Set(), acquiredNs: new Map(), deferred: new Map() });
-    return { existed: opened.lastError === ERROR_ALREADY_EXISTS };
+    native.koffi.encode(record, native.shimTypes.cTpmMutex, { handle: opened.handle, fencing: this.fencingOfClosed.get(kernelName) ?? 0 });
+    this.mutexes.set(name, { handle: opened.handle, kernelName, names: new Set([name]), record, unreleased: new Set(), acquiredNs: new Map(), deferred: new Map() });
+    return { existed: opened.lastError === ERROR_ALREADY_EXISTS, kernelName };
   }
+
+  private openObject(kernelName: string): OpenMutex | undefined {
+    for (const open of this.mutexes.values()) if (open.kernelName === kernelName) return open;
+    return undefined;
+  }
+
+  /**
+   * Test hook, not part of the Engine contract: the access the handle of an open name
+   * was granted (NtQueryObject), to check that the engine asks for no more than it needs.
+   */
+  grantedAccess(name: string): number {
+    try {
+      return this.native!.nt.NtQueryObjectGrantedAccess(this.mutexOf(name).handle);
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** Whether a mutex of that name exists: a handle with no more access than SYNCHRONIZE tells. */
+  private existence(native: Native, name: string): Existence {
+    try {
+      native.k32.CloseHandle(native.k32.OpenMutexW(native.k32.SYNCHRONIZE, false, name));
+      return 'exists';
+    } catch (err) {
+      if (err instanceof Win32Error && err.code === ERROR_FILE_NOT_FOUND) return 'missing';
+      return err instanceof Win32Error && err.code === ERROR_ACCESS_DENIED ? 'exists' : 'unknown';
+    }
+  }
+
 
   closeMutex(name: string): void {
     const mutex = this.mutexOf(name);
     const native = this.native!;
-    this.fencingOfClosed.set(name, Number(native.koffi.decode(mutex.record, native.shimTypes.cTpmMutex).fencing));
     this.mutexes.delete(name);
+    mutex.names.delete(name);
+    if (mutex.names.size > 0) return; // still open under another name of the same object
+    const fencing = Number(native.koffi.decode(mutex.record, native.shimTypes.cTpmMutex).fencing);
+    this.fencingOfClosed.set(mutex.kernelName, Math.max(fencing, this.fencingOfClosed.get(mutex.kernelName) ?? 0));
     native.koffi.free(mutex.record);
     try {
       native.k32.CloseHandle(mutex.handle);
@@ -239,10 +289,7 @@ export class Win32Engine implements Engine {
     const native = this.assertRunning();
     const mutex = this.mutexOf(spec.mutex);
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
-    for (const field of ['acquireTimeoutMs', 'spinMs', 'holdMs'] as const) {
-      const value = spec[field];
-      if (!Number.isInteger(value) || value < 0 || value > MAX_DWORD_MS) throw new RangeError(`${field} must be an integer from 0 to ${MAX_DWORD_MS} (got ${value})`);
-    }
+    checkWorkTimes(spec);
     const job: Job = { spec, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
     if (this.inPool < this.limits.maxThreads && this.pending.size === 0) {
       this.launch(native, job, mutex); // throws: nothing was recorded
@@ -543,7 +590,7 @@ export class Win32Engine implements Engine {
 
   /** Delivers every held-back `released` as it is (close(): no packet will follow). */
   private flushDeferred(): void {
-    for (const mutex of this.mutexes.values()) {
+    for (const mutex of new Set(this.mutexes.values())) {
       for (const held of mutex.deferred.values()) this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs });
       mutex.deferred.clear();
     }
@@ -644,7 +691,7 @@ export class Win32Engine implements Engine {
     }
     this.slots.length = 0;
     this.freeSlots.length = 0;
-    for (const mutex of this.mutexes.values()) {
+    for (const mutex of new Set(this.mutexes.values())) { // aliases share one
       quietly(() => k32.CloseHandle(mutex.handle));
       koffi.free(mutex.record);
     }
@@ -654,24 +701,4 @@ export class Win32Engine implements Engine {
     if (this.entries !== undefined) koffi.free(this.entries);
     this.group = this.pool = this.port = this.environment = this.entries = undefined;
   }
-}
-
-/** Win32Error → EngineError with the stable code; anything else → os_error. */
-function toEngineError(err: unknown): EngineError {
-  if (err instanceof EngineError) return err;
-  if (err instanceof Win32Error) return new EngineError('os_error', err.message, { osCode: err.code, fn: err.fn, cause: err });
-  return new EngineError('os_error', String((err as Error)?.message ?? err), { cause: err });
-}
-
-/** CreateMutexExW failures: the name is another object's, or the OS rejects it. */
-function mutexError(err: unknown, name: string): EngineError {
-  if (err instanceof Win32Error) {
-    if (err.code === ERROR_INVALID_HANDLE) {
-      return new EngineError('name_conflict', `${name} is the name of another kind of object (event, semaphore, section...)`, { osCode: err.code, fn: err.fn, cause: err });
-    }
-    if ([ERROR_PATH_NOT_FOUND, ERROR_INVALID_NAME, ERROR_BAD_PATHNAME, ERROR_FILENAME_EXCED_RANGE].includes(err.code)) {
-      return new EngineError('name_invalid', `the OS rejects the mutex name ${name} (${err.message})`, { osCode: err.code, fn: err.fn, cause: err });
-    }
-  }
-  return toEngineError(err);
 }
