@@ -18,7 +18,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       tags, summary: 'Submit work',
       description: '202 with Location. The callback runs on a pool thread, acquires the mutex there, spins/holds, returns; the pool releases the mutex. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
       body: WorkRequest, headers: IdempotencyHeaders,
-      response: { 202: WorkRef, ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
+      response: { 202: WorkRef, ...problemResponses(400, 403, 409, 413, 415, 422, 429, 503) },
     },
   }, async (req, reply) => {
     const { work: created, replayed } = work.submit(req.body, req.headers['idempotency-key']);
