@@ -29,7 +29,7 @@ import type { MutexView } from '../../src/schemas/mutex.js';
 import type { WorkView } from '../../src/schemas/work.js';
 import { Api, enc } from '../e2e/api.js';
 import { SseClient } from '../e2e/sse.js';
-import { SDDL_LEAST_ACCESS, SDDL_NO_ACCESS } from './restricted-mutex.js';
+import { SDDL_LEAST_ACCESS, SDDL_NO_ACCESS } from './sddl.js';
 import { Contender, startWindowsServer, type WindowsServer } from './windows-processes.js';
 import { provision, unavailableReason, until, type WindowsNode } from './wine-env.js';
 

@@ -13,10 +13,7 @@ import koffi from 'koffi';
 import { cDWORD, cHANDLE, cLPCWSTR, cPVOID, type HANDLE } from '../../src/engine/win32/kernel32.js';
 import { Win32Error } from '../../src/engine/win32/win32-error.js';
 
-/** Nobody (not even the creator, beyond its owner rights) may wait on or release it. */
-export const SDDL_NO_ACCESS = 'D:';
-/** Everyone may wait, release and query: exactly what the engine asks for (SYNCHRONIZE | MUTEX_MODIFY_STATE). */
-export const SDDL_LEAST_ACCESS = 'D:(A;;0x100001;;;WD)';
+export { SDDL_LEAST_ACCESS, SDDL_NO_ACCESS } from './sddl.js';
 
 const cSECURITY_ATTRIBUTES = koffi.struct('SECURITY_ATTRIBUTES_TEST', {
   nLength: cDWORD,
