@@ -185,7 +185,10 @@ export interface Engine {
   /** The single consumer of phases (the work service). */
   onPhase(listener: PhaseListener): void;
 
-  /** Open or create the named mutex and keep a handle. Throws EngineError (name_conflict, name_invalid, os_error). */
+  /**
+   * Open or create the named mutex and keep a handle. Throws EngineError (name_conflict,
+   * name_invalid, access_denied, privilege_required, os_error).
+   */
   openMutex(name: string): MutexOpened;
 
   /** Close this engine's handle. The caller guarantees no work uses it any more. */
