@@ -255,7 +255,6 @@ export class Win32Engine implements Engine {
     }
   }
 
-
   closeMutex(name: string): void {
     const mutex = this.mutexOf(name);
     const native = this.native!;
