@@ -59,9 +59,6 @@ export class MutexRegistry {
     private readonly checkName: (name: string) => void = () => {},
   ) {}
 
-  /** This server process: fencing tokens count from 1 again in another one. */
-  get boot(): string { return this.events.boot; }
-
   get size(): number { return this.byName.size; }
 
   /** Normalises a name from a request or throws a 400 problem naming the field. */
