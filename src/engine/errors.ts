@@ -9,6 +9,17 @@ export type EngineErrorCode =
   | 'name_conflict'
   /** The OS rejects the name. */
   | 'name_invalid'
+  /**
+   * The mutex exists and refuses the access the engine asks for (Win32:
+   * ERROR_ACCESS_DENIED): it was created by another account or a service with a
+   * security descriptor that does not grant SYNCHRONIZE | MUTEX_MODIFY_STATE to us.
+   */
+  | 'access_denied'
+  /**
+   * Creating a `Global\` object needs SeCreateGlobalPrivilege outside session 0, and
+   * this process does not have it (the name does not exist yet, so it had to be created).
+   */
+  | 'privilege_required'
   /** No handle for that name is open in this engine. */
   | 'mutex_not_open'
   /** closeMutex while a work on the mutex has not ended. */

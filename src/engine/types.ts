@@ -49,7 +49,11 @@ export interface AcquiredPhase extends PhaseBase {
   readonly threadId: number;
   /** The previous owner died holding it (WAIT_ABANDONED); the work owns it anyway. */
   readonly abandoned: boolean;
-  /** Per-mutex acquisition counter, strictly increasing, assigned while owning. */
+  /**
+   * Per-mutex acquisition counter, strictly increasing, assigned while owning. Kept by
+   * kernel name for the engine's lifetime: closing and reopening a mutex continues the
+   * sequence (never back to 1), on every engine. A new process starts again from 1.
+   */
   readonly fencingToken: number;
 }
 
@@ -116,6 +120,14 @@ export interface MutexProbe {
 export interface MutexOpened {
   /** The mutex existed before this call (opened by this process earlier or by another process). */
   readonly existed: boolean;
+  /**
+   * The object's own name, which tells two spellings of one object apart from two
+   * objects: win32 asks the kernel (NtQueryObject, e.g. `\Sessions\1\BaseNamedObjects\x`
+   * for `Local\x`, `\BaseNamedObjects\x` for `Global\x`; in session 0 both are the
+   * latter); emulated computes the path Windows would give in its configured session.
+   * Names with the same kernel name are one mutex: one state, one fencing sequence.
+   */
+  readonly kernelName: string;
 }
 
 export interface PoolLimits {
@@ -179,7 +191,10 @@ export interface Engine {
    */
   fault(): EngineError | undefined;
 
-  /** Open or create the named mutex and keep a handle. Throws EngineError (name_conflict, name_invalid, os_error). */
+  /**
+   * Open or create the named mutex and keep a handle. Throws EngineError (name_conflict,
+   * name_invalid, access_denied, privilege_required, os_error).
+   */
   openMutex(name: string): MutexOpened;
 
   /**
@@ -192,15 +207,27 @@ export interface Engine {
   /** Live OS state of an open mutex. */
   probeMutex(name: string): MutexProbe;
 
-  /** Queue a callback. The mutex must be open. Throws EngineError on shutdown. */
+  /**
+   * Queue a callback. The mutex must be open. Throws EngineError on shutdown; a time
+   * outside 0..MAX_WORK_TIME_MS (src/engine/work-times.ts) or a reused id throws a
+   * RangeError / Error before anything is recorded.
+   */
   submit(spec: WorkSpec): void;
 
-  /** End the spin/hold of a running work now. Before it acquires, the signal is kept and ends the hold at once. */
+  /**
+   * End the spin/hold of a running work now. Before it acquires, the signal is kept and
+   * ends the hold at once. An unknown or already terminal work id is ignored.
+   */
   signal(workId: string): void;
 
   /**
    * Cancel: not started → it never acquires and reports `cancelled`; waiting → the
    * wait is aborted, `cancelled`; owning → like signal (it returns and releases).
+   * Racing a release, the cancel wins whenever it was made before the release: a
+   * waiter cancelled while the mutex is still held never acquires it, even if the
+   * holder releases before the waiter's thread runs again. A release that came first
+   * may already have made the waiter the owner; the cancel then acts as a signal.
+   * An unknown or already terminal work id is ignored.
    */
   cancel(workId: string): void;
 

@@ -60,24 +60,25 @@ export const limitExceeded = (limit: string, detail: string, retryAfterSeconds?:
 export const unavailable = (slug: ProblemSlug, detail: string) =>
   new HttpProblem(503, slug, 'Service unavailable', detail, { headers: { 'retry-after': '1' } });
 
-const ENGINE_STATUS: Record<EngineErrorCode, [number, string]> = {
-  name_conflict: [409, 'Name used by another kind of object'],
-  name_invalid: [400, 'Name rejected by the OS'],
-  mutex_not_open: [404, 'Mutex not open'],
-  mutex_in_use: [409, 'Mutex in use'],
-  rule_violation: [500, 'Windows rule violated (checked mode)'],
-  work_unknown: [404, 'Work not found'],
-  pool_limits_invalid: [400, 'Invalid pool limits'],
-  shutting_down: [503, 'Shutting down'],
-  engine_unavailable: [503, 'Engine unavailable'],
-  thread_died: [500, 'Callback thread died'],
-  os_error: [500, 'Operating system error'],
+const ENGINE_STATUS: Record<EngineErrorCode, [number, ProblemSlug, string]> = {
+  name_conflict: [409, 'name-conflict', 'Name used by another kind of object'],
+  name_invalid: [400, 'name-invalid', 'Name rejected by the OS'],
+  access_denied: [403, 'access-denied', 'Access denied by the mutex'],
+  privilege_required: [403, 'privilege-required', 'Privilege required'],
+  mutex_not_open: [404, 'mutex-not-open', 'Mutex not open'],
+  mutex_in_use: [409, 'mutex-in-use', 'Mutex in use'],
+  rule_violation: [500, 'rule-violation', 'Windows rule violated (checked mode)'],
+  work_unknown: [404, 'work-unknown', 'Work not found'],
+  pool_limits_invalid: [400, 'pool-limits-invalid', 'Invalid pool limits'],
+  shutting_down: [503, 'shutting-down', 'Shutting down'],
+  engine_unavailable: [503, 'engine-unavailable', 'Engine unavailable'],
+  thread_died: [500, 'thread-died', 'Callback thread died'],
+  os_error: [500, 'os-error', 'Operating system error'],
 };
 
 /** The one mapping from engine codes to HTTP, identical whichever engine raised it. */
 export function fromEngineError(err: EngineError): HttpProblem {
-  const [status, title] = ENGINE_STATUS[err.code];
-  const slug = err.code.replaceAll('_', '-') as ProblemSlug; // every engine code has its slug: test/schemas/problem-types.test.ts
+  const [status, slug, title] = ENGINE_STATUS[err.code];
   // 5xx details stay in the log; the client gets the stable code only.
   // A rule violation names the rule and what NtQueryMutant saw: nothing secret, and
   // the point of checked mode is that a test sees it.

@@ -2,6 +2,11 @@
  * The mutexes this service has open: one engine handle each, plus what the service
  * knows about them (its own holder, waiters, counters). Live state comes from the
  * engine probe, so a mutex held by another process reads `held`.
+ *
+ * A record is one kernel object, not one spelling: two names with the same kernel name
+ * (in session 0, `Local\x` and `Global\x`) are one mutex, so the second name becomes an
+ * alias of the first record — one holder, one queue, one fencing sequence — and the
+ * engine keeps a single handle, opened under the record's name (the first spelling).
  */
 import type { Clock } from '../clock.js';
 import type { Engine, Ns } from '../engine/types.js';
@@ -13,7 +18,12 @@ import { parseMutexName } from './names.js';
 
 export interface MutexRecord {
   readonly seq: number;
+  /** The spelling it was first opened under; the engine's handle has this name. */
   readonly name: string;
+  /** The object's own name (e.g. `\Sessions\1\BaseNamedObjects\x`): what makes two names one mutex. */
+  readonly kernelName: string;
+  /** Other spellings opened since that name the same object. */
+  readonly aliases: Set<string>;
   readonly existed: boolean;
   readonly openedNs: Ns;
   /** The work of this service that owns it (between acquired and released). */
@@ -31,7 +41,13 @@ export interface MutexRecord {
 export interface OpenResult { record: MutexRecord; created: boolean; existedBefore: boolean }
 
 export class MutexRegistry {
+  /** Records by their name, in opening order (lists page through this). */
   private readonly byName = new Map<string, MutexRecord>();
+  /** Aliases → their record. */
+  private readonly byAlias = new Map<string, MutexRecord>();
+  private readonly byKernelName = new Map<string, MutexRecord>();
+  /** The last fencing token of closed mutexes, so a reopened one shows no smaller token. */
+  private readonly closedTokens = new Map<string, number>();
   private lastSeq = 0;
 
   constructor(
@@ -52,37 +68,53 @@ export class MutexRegistry {
     return check.name;
   }
 
-  get(name: string): MutexRecord | undefined { return this.byName.get(name); }
+  /** The record of a name or of an alias. */
+  get(name: string): MutexRecord | undefined { return this.byName.get(name) ?? this.byAlias.get(name); }
+
+  /** The record's name for a name or alias it knows, else the name as given (for filters). */
+  canonical(name: string): string { return this.get(name)?.name ?? name; }
 
   require(name: string): MutexRecord {
-    const record = this.byName.get(name);
+    const record = this.get(name);
     if (!record) throw notFound('mutex-not-open', `mutex ${JSON.stringify(name)} is not open in this service (PUT /v1/mutexes/{name} opens it)`);
     return record;
   }
 
   open(name: string): OpenResult {
-    const known = this.byName.get(name);
+    const known = this.get(name);
     if (known) return { record: known, created: false, existedBefore: true };
     this.checkName(name);
     if (this.byName.size >= this.maxMutexes) {
       throw limitExceeded('MAX_MUTEXES', `${this.maxMutexes} mutexes are open; close one (DELETE /v1/mutexes/{name}) or raise MAX_MUTEXES`, 5);
     }
-    const { existed } = this.engine.openMutex(name);
+    const { existed, kernelName } = this.engine.openMutex(name);
+    const same = this.byKernelName.get(kernelName);
+    if (same) {
+      // Another spelling of an open mutex: one handle is enough, and a second record
+      // would start a second holder, queue and fencing sequence for the same object.
+      this.engine.closeMutex(name);
+      same.aliases.add(name);
+      this.byAlias.set(name, same);
+      return { record: same, created: false, existedBefore: true };
+    }
     const record: MutexRecord = {
       seq: ++this.lastSeq,
       name,
+      kernelName,
+      aliases: new Set(),
       existed,
       openedNs: this.clock.nowNs(),
       holder: null,
       queued: 0,
       waiting: 0,
       unfinished: 0,
-      fencingToken: 0,
+      fencingToken: this.closedTokens.get(kernelName) ?? 0,
       acquisitions: 0,
       abandonedAcquisitions: 0,
       timeouts: 0,
     };
     this.byName.set(name, record);
+    this.byKernelName.set(kernelName, record);
     this.publish('mutex.opened', record);
     return { record, created: !existed, existedBefore: existed };
   }
@@ -93,8 +125,11 @@ export class MutexRegistry {
       throw conflict('mutex-in-use', `mutex ${JSON.stringify(name)} has ${record.unfinished} unfinished work (queued ${record.queued}, waiting ${record.waiting}, holding ${record.holder ? 1 : 0}); cancel it first`);
     }
     const view = this.view(record);
-    this.engine.closeMutex(name);
-    this.byName.delete(name);
+    this.engine.closeMutex(record.name);
+    this.byName.delete(record.name);
+    this.byKernelName.delete(record.kernelName);
+    this.closedTokens.set(record.kernelName, record.fencingToken);
+    for (const alias of record.aliases) this.byAlias.delete(alias);
     this.publish('mutex.closed', record, view);
     return view;
   }
@@ -104,6 +139,9 @@ export class MutexRegistry {
     const holder = record.holder;
     return {
       name: record.name,
+      aliases: [...record.aliases],
+      kernelName: record.kernelName,
+      boot: this.events.boot,
       state: probe.state,
       holder: holder === null ? null : {
         workId: holder.workId,

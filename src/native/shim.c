@@ -170,6 +170,12 @@ static DWORD tpm__remaining_ms(LONG64 deadline, LONG64 freq) {
 
 /*
  * Waits for the mutex, honouring the acquire timeout, while a cancel aborts the wait.
+ * The signal event comes first in the handle array: WaitForMultipleObjects reports the
+ * lowest signalled index, so when a cancel and a release are both there by the time
+ * this thread looks (the cancel was made before the release, but this thread had not
+ * reached the wait yet), the cancel wins and the mutex is left to the next waiter —
+ * the same rule as the emulated engine's, and the one shutdown relies on: a waiter
+ * cancelled before a holder is ended never takes the mutex over.
  * A plain signal that arrives before the acquire must NOT abort it (it is kept and
  * ends the hold at once), so when the signal event wakes the wait without a cancel,
  * the event is reset and the wait goes on; the flag still carries the signal. The
@@ -185,8 +191,8 @@ static DWORD tpm__acquire(tpm_job_t *job, LONG64 freq) {
   DWORD timeout;
   DWORD result;
 
-  handles[0] = job->mutex->handle; /* index 0: wins when both are signalled */
-  handles[1] = job->signal;
+  handles[0] = job->signal; /* index 0: wins when both are signalled (see above) */
+  handles[1] = job->mutex->handle;
   deadline = tpm__now() + (LONG64)job->acquire_timeout_ms * freq / 1000;
   timeout = job->acquire_timeout_ms;
 
@@ -198,8 +204,12 @@ static DWORD tpm__acquire(tpm_job_t *job, LONG64 freq) {
       job->error_fn = TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS;
       return WAIT_FAILED;
     }
-    if (result != WAIT_OBJECT_0 + 1)
-      return result; /* WAIT_OBJECT_0, WAIT_ABANDONED_0 or WAIT_TIMEOUT */
+    if (result == WAIT_OBJECT_0 + 1)
+      return WAIT_OBJECT_0; /* the mutex */
+    if (result == WAIT_ABANDONED_0 + 1)
+      return WAIT_ABANDONED_0;
+    if (result != WAIT_OBJECT_0)
+      return result; /* WAIT_TIMEOUT */
     if (!ResetEvent(job->signal)) {
       job->error = GetLastError();
       job->error_fn = TPM_FN_RESET_EVENT;

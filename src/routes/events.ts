@@ -26,7 +26,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   }, async (req, reply) => {
     const { mutex, work, types, after } = req.query;
     const filter: EventFilter = {
-      ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
+      ...(mutex === undefined ? {} : { mutex: services.mutexes.canonical(MutexRegistry.normalise(mutex, 'query/mutex')) }),
       ...(work === undefined ? {} : { workId: work }),
       ...(types === undefined ? {} : { types: new Set(types.split(',') as EventType[]) }),
     };

@@ -50,7 +50,7 @@ export const infoRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         caseSensitive: true,
         bareNamesMeanLocal: true,
         semantics: engine.info.nameScope === 'os'
-          ? 'Windows kernel named mutexes: shared with every process of the session (Local\\) or of the machine (Global\\)'
+          ? 'Windows kernel named mutexes: shared with every process of the session (Local\\) or of the machine (Global\\); names with one kernelName (in session 0, Local\\x and Global\\x) are one mutex'
           : 'Emulated: names live in this service process only; no other process can see or take these mutexes',
       },
       pool: { minThreads: pool.minThreads, maxThreads: pool.maxThreads, threadsLimit: config.pool.threadsLimit },

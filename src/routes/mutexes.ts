@@ -15,7 +15,7 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.put('/v1/mutexes/:name', {
     schema: {
       operationId: 'openMutex', tags, summary: 'Open or create a named mutex',
-      description: '201 when this call created it; 200 when it already existed, in this service or in the OS (`existed: true`).',
+      description: '201 when this call created it; 200 when it already existed, in this service or in the OS (`existed: true`), also under another name of the same kernel object (then the name is one of its `aliases`). 403 when the name is not allowed here, when the mutex refuses this process the access it needs (`access-denied`), or when creating a Global\\ object needs SeCreateGlobalPrivilege (`privilege-required`).',
       params: MutexNameParams,
       response: { 200: MutexRef, 201: MutexRef, ...problemResponses(400, 403, 409, 429) },
     },

@@ -108,7 +108,8 @@ export function applyPhase(work: WorkRecord, phase: Phase): boolean {
 
 const nsText = (ns: Ns | null) => (ns === null ? null : ns.toString());
 
-export function toWorkView(work: WorkRecord, clock: Clock): WorkView {
+/** @param boot this server process: a fencing token is comparable only with tokens of the same boot */
+export function toWorkView(work: WorkRecord, clock: Clock, boot: string): WorkView {
   const iso = (ns: Ns | null) => (ns === null ? null : clock.iso(ns));
   const { request } = work;
   return {
@@ -124,6 +125,7 @@ export function toWorkView(work: WorkRecord, clock: Clock): WorkView {
       mayRunLong: request.mayRunLong,
     },
     fencingToken: work.fencingToken,
+    boot,
     abandoned: work.abandoned,
     threadId: work.threadId,
     mayRunLong: work.mayRunLong,

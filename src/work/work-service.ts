@@ -133,10 +133,12 @@ export class WorkService {
       throw limitExceeded('MAX_QUEUED_WORK_PER_MUTEX', `mutex ${JSON.stringify(request.mutex)} has ${known.unfinished} unfinished works (limit ${this.limits.maxQueuedWorkPerMutex})`, 1);
     }
     const mutex = known ?? this.mutexes.open(request.mutex).record;
+    // Another spelling of an open mutex (an alias) is that mutex: its name from here on.
+    const resolved = mutex.name === request.mutex ? request : { ...request, mutex: mutex.name };
 
     const { seq, id } = this.ids.next();
     const work: WorkRecord = {
-      seq, id, request, idempotencyKey: idempotencyKey ?? null, state: 'queued',
+      seq, id, request: resolved, idempotencyKey: idempotencyKey ?? null, state: 'queued',
       fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
       queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
       error: null,
@@ -145,7 +147,7 @@ export class WorkService {
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
     this.engine.submit({
       workId: id,
-      mutex: request.mutex,
+      mutex: resolved.mutex,
       acquireTimeoutMs: request.acquireTimeoutMs,
       spinMs: request.spinMs,
       holdMs: request.untilSignaled && request.holdMs === 0 ? this.limits.maxHoldMs : request.holdMs,
@@ -181,7 +183,7 @@ export class WorkService {
     for (const work of this.works.values()) {
       if (work.seq <= after) continue;
       if (filter.states && !filter.states.has(work.state)) continue;
-      if (filter.mutex !== undefined && work.request.mutex !== filter.mutex) continue;
+      if (filter.mutex !== undefined && work.request.mutex !== this.mutexes.canonical(filter.mutex)) continue;
       if (filter.label !== undefined && work.request.label !== filter.label) continue;
       if (items.length === limit) { more = true; break; }
       items.push(this.view(work));
@@ -242,7 +244,7 @@ export class WorkService {
     }
   }
 
-  view(work: WorkRecord): WorkView { return toWorkView(work, this.clock); }
+  view(work: WorkRecord): WorkView { return toWorkView(work, this.clock, this.events.boot); }
 
   private requireUnfinished(id: string, action: string): WorkRecord {
     const work = this.require(id);

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PoolLimits } from '../../src/engine/types.js';
+import type { PoolLimits, WorkSpec } from '../../src/engine/types.js';
+import { MAX_WORK_TIME_MS } from '../../src/engine/work-times.js';
 import { engineFactories } from './factories.js';
 import { assertEngineError, EngineHarness, HOLD_UNTIL_SIGNALED_MS, msBetween, WAIT_TIMEOUT_MS } from './harness.js';
 import { mutualExclusionViolations } from './mutual-exclusion.js';
@@ -46,15 +47,135 @@ for (const factory of engineFactories) {
     it('openMutex says whether the name existed; closeMutex closes it', async (t) => {
       const h = await open(t);
       const name = h.openMutex('existed');
-      assert.deepEqual(h.call(() => h.engine.openMutex(name)), { existed: true });
+      const again = h.call(() => h.engine.openMutex(name));
+      assert.equal(again.existed, true);
       assert.deepEqual(h.engine.probeMutex(name), { state: 'free', recursion: 0 });
       h.engine.closeMutex(name);
       assertEngineError(() => h.engine.probeMutex(name), 'mutex_not_open');
       assertEngineError(() => h.engine.submit({ workId: 'x1', mutex: name, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'mutex_not_open');
       assertEngineError(() => h.engine.closeMutex(name), 'mutex_not_open');
       // Nobody else had a handle, so closing destroyed it: reopening creates it again.
-      assert.deepEqual(h.engine.openMutex(name), { existed: false });
+      assert.equal(h.engine.openMutex(name).existed, false);
       h.engine.closeMutex(name);
+    });
+
+    it('kernel names: a bare name is Local\\, Global\\ is \\BaseNamedObjects (one object with Local\\ only in session 0)', async (t) => {
+      const h = await open(t);
+      const bare = h.freshName('kernel');
+      const local = h.call(() => h.engine.openMutex(`Local\\${bare}`));
+      const plain = h.call(() => h.engine.openMutex(bare));
+      const global = h.call(() => h.engine.openMutex(`Global\\${bare}`));
+      assert.equal(local.existed, false);
+      assert.equal(global.kernelName, `\\BaseNamedObjects\\${bare}`);
+      assert.equal(plain.kernelName, local.kernelName, 'a bare name is the Local\\ one');
+      assert.equal(plain.existed, true);
+      const session = /^\\Sessions\\(\d+)\\BaseNamedObjects\\/.exec(local.kernelName);
+      if (session === null) {
+        // Session 0 (a service): the session namespace is the global one.
+        assert.equal(local.kernelName, global.kernelName);
+        assert.equal(global.existed, true);
+      } else {
+        assert.equal(local.kernelName, `${session[0]}${bare}`);
+        assert.equal(global.existed, false, 'another object outside session 0');
+      }
+      for (const name of [`Local\\${bare}`, bare, `Global\\${bare}`]) h.engine.closeMutex(name);
+    });
+
+    it('two names of one object are one mutex: one state, one fencing sequence; closing one keeps the other', async (t) => {
+      const h = await open(t);
+      const bare = h.freshName('alias');
+      const local = `Local\\${bare}`;
+      h.call(() => h.engine.openMutex(local));
+      assert.equal(h.call(() => h.engine.openMutex(bare)).existed, true);
+      const first = h.submit({ mutex: local, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(first, 'acquired');
+      assert.deepEqual(h.engine.probeMutex(bare), { state: 'held', recursion: 1 }, 'held under either name');
+      const second = h.submit({ mutex: bare, acquireTimeoutMs: 0 });
+      assert.equal((await h.waitTerminal([second]))[0]?.type, 'timed_out', 'the other name is the same mutex');
+      h.signal(first);
+      await h.waitTerminal([first]);
+      h.engine.closeMutex(local);
+      const third = h.submit({ mutex: bare });
+      await h.waitTerminal([third]);
+      assert.equal(h.expectPhase(third, 'acquired').fencingToken, h.expectPhase(first, 'acquired').fencingToken + 1);
+      h.engine.closeMutex(bare);
+      assertEngineError(() => h.engine.probeMutex(bare), 'mutex_not_open');
+      h.assertClean();
+    });
+
+    it('fencing tokens never go backwards: closing and reopening a name continues the sequence', async (t) => {
+      const h = await open(t);
+      const bare = h.freshName('fence');
+      const name = `Local\\${bare}`;
+      h.call(() => h.engine.openMutex(name));
+      const one = h.submit({ mutex: name });
+      await h.waitTerminal([one]);
+      h.engine.closeMutex(name);
+      assert.equal(h.call(() => h.engine.openMutex(name)).existed, false, 'closing the last handle destroyed the object');
+      const two = h.submit({ mutex: name });
+      await h.waitTerminal([two]);
+      h.engine.closeMutex(name);
+      // Reopened under another spelling of the same kernel name: still the same sequence.
+      h.call(() => h.engine.openMutex(bare));
+      const three = h.submit({ mutex: bare });
+      await h.waitTerminal([three]);
+      const tokens = [one, two, three].map((id) => h.expectPhase(id, 'acquired').fencingToken);
+      assert.deepEqual(tokens, [1, 2, 3]);
+      h.engine.closeMutex(bare);
+      h.assertClean();
+    });
+
+    it('rejects the names Windows rejects, with name_invalid, before anything else', async (t) => {
+      const h = await open(t);
+      for (const bad of ['Local\\a\\b', 'Global\\', 'Local\\', '', 'a\\b', `Local\\${'x'.repeat(260)}`, 'Local\\a\u0000b']) {
+        assertEngineError(() => h.engine.openMutex(bad), 'name_invalid');
+      }
+      const longest = `Local\\${h.freshName('l').padEnd(260 - 'Local\\'.length, 'x')}`;
+      assert.equal(longest.length, 260);
+      assert.equal(h.call(() => h.engine.openMutex(longest)).existed, false, '260 characters are allowed');
+      h.engine.closeMutex(longest);
+    });
+
+    it('times: whole ms from 0 to MAX_WORK_TIME_MS; anything else is a RangeError and nothing is recorded', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('times');
+      const base: WorkSpec = { workId: 'times', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false };
+      for (const field of ['acquireTimeoutMs', 'spinMs', 'holdMs'] as const) {
+        for (const bad of [Number.NaN, -1, 1.5, Infinity, -Infinity, MAX_WORK_TIME_MS + 1]) {
+          assert.throws(() => h.engine.submit({ ...base, [field]: bad }), RangeError, `${field} ${bad}`);
+        }
+      }
+      assert.equal(h.engine.poolStats().submitted, 0, 'a refused submit leaves no trace');
+      // The largest time is a real, finite bound that a signal ends.
+      const longest = h.submit({ mutex, acquireTimeoutMs: MAX_WORK_TIME_MS, holdMs: MAX_WORK_TIME_MS });
+      await h.waitPhase(longest, 'acquired');
+      h.signal(longest);
+      await h.waitTerminal([longest]);
+      assert.equal(h.expectPhase(longest, 'returned').signaled, true);
+      h.assertClean();
+    });
+
+    it('signal and cancel ignore unknown and finished work ids; a reused unfinished id is refused', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 1 });
+      h.signal('unknown');
+      h.cancel('unknown');
+      const done = h.submit({ mutex: h.openMutex('done') });
+      await h.waitTerminal([done]);
+      h.signal(done);
+      h.cancel(done);
+      // A later work on the same thread must not see the stale signal or cancel.
+      const next = h.submit({ mutex: h.openMutex('next'), holdMs: 50 });
+      await h.waitTerminal([next]);
+      assert.deepEqual(h.typesOf(next), ['started', 'acquired', 'returned', 'released']);
+      assert.equal(h.expectPhase(next, 'returned').signaled, false);
+
+      const mutex = h.openMutex('reused');
+      const holding = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holding, 'acquired');
+      assert.throws(() => h.engine.submit({ workId: holding, mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), Error);
+      h.signal(holding);
+      await h.waitTerminal([holding]);
+      h.assertClean();
     });
 
     it('probe: free, held with recursion 1 while a callback owns it, free after released', async (t) => {
@@ -226,6 +347,51 @@ for (const factory of engineFactories) {
       assert.deepEqual(h.engine.probeMutex(mutex), { state: 'held', recursion: 1 });
       h.signal(holder);
       await h.waitTerminal([holder]);
+      h.assertClean();
+    });
+
+    it('a cancel made before a release wins: the cancelled waiter never takes the mutex over', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('cancel-then-release');
+      for (let round = 0; round < 10; round++) {
+        const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+        await h.waitPhase(holder, 'acquired');
+        const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS, holdMs: HOLD_UNTIL_SIGNALED_MS });
+        await h.waitPhase(waiter, 'started');
+        // Back to back: the waiter's thread may not run again before the release.
+        h.cancel(waiter);
+        h.signal(holder);
+        await h.waitTerminal([holder, waiter]);
+        assert.deepEqual(h.typesOf(waiter), ['started', 'cancelled'], `round ${round}`);
+        assert.equal(h.terminalOf(holder)?.type, 'released');
+        assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+      }
+      h.assertClean();
+    });
+
+    it('a cancel made after a release either aborts the wait or, if the waiter owns the mutex already, ends its hold', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('release-then-cancel');
+      const outcomes = new Set<string>();
+      for (let round = 0; round < 10; round++) {
+        const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+        await h.waitPhase(holder, 'acquired');
+        const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS, holdMs: HOLD_UNTIL_SIGNALED_MS });
+        await h.waitPhase(waiter, 'started');
+        h.signal(holder);
+        await h.waitPhase(holder, 'returned');
+        h.cancel(waiter);
+        await h.waitTerminal([holder, waiter]);
+        const types = h.typesOf(waiter).join(' ');
+        outcomes.add(types);
+        if (types === 'started acquired returned released') {
+          assert.equal(h.expectPhase(waiter, 'returned').signaled, true, 'the cancel ended the hold like a signal');
+        } else {
+          assert.equal(types, 'started cancelled', `round ${round}`);
+        }
+        assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 });
+      }
+      t.diagnostic(`outcomes: ${[...outcomes].join(' | ')}`);
       h.assertClean();
     });
 

@@ -103,46 +103,12 @@ describe('emulated engine', () => {
     h.assertClean();
   });
 
-  it('signal and cancel ignore unknown and finished work ids', async (t) => {
-    const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
-    h.signal('unknown');
-    h.cancel('unknown');
-    const done = h.submit({ mutex: h.openMutex('done') });
-    await h.waitTerminal([done]);
-    h.signal(done);
-    h.cancel(done);
-    // A later work on the same worker must not see the stale signal or cancel.
-    const next = h.submit({ mutex: h.openMutex('next'), holdMs: 50 });
-    await h.waitTerminal([next]);
-    assert.deepEqual(h.typesOf(next), ['started', 'acquired', 'returned', 'released']);
-    assert.equal(h.expectPhase(next, 'returned').signaled, false);
-    h.assertClean();
-  });
-
-  it('Infinity means no deadline; negative or NaN times are refused', async (t) => {
-    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
-    const mutex = h.openMutex('unbounded');
-    const bad = { workId: 'bad', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false };
-    assert.throws(() => engine.submit({ ...bad, acquireTimeoutMs: Number.NaN }), RangeError);
-    assert.throws(() => engine.submit({ ...bad, holdMs: -1 }), RangeError);
-    const holder = h.submit({ mutex, holdMs: Infinity });
-    await h.waitPhase(holder, 'acquired');
-    const waiter = h.submit({ mutex, acquireTimeoutMs: Infinity, spinMs: Infinity });
-    await h.waitPhase(waiter, 'started');
-    h.signal(holder);
-    await h.waitPhase(waiter, 'acquired');
-    h.signal(waiter);
-    const ends = await h.waitTerminal([holder, waiter]);
-    assert.deepEqual(ends.map((phase) => phase.type), ['released', 'released']);
-    h.assertClean();
-  });
-
   it('names are process-local: two engines do not share a mutex of the same name', async (t) => {
     const one = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
     const two = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
     const name = 'Local\\tpmutex-test-shared-name';
-    assert.deepEqual(one.engine.openMutex(name), { existed: false });
-    assert.deepEqual(two.engine.openMutex(name), { existed: false });
+    assert.equal(one.engine.openMutex(name).existed, false);
+    assert.equal(two.engine.openMutex(name).existed, false);
     const holder = one.h.submit({ mutex: name, holdMs: HOLD_UNTIL_SIGNALED_MS });
     await one.h.waitPhase(holder, 'acquired');
     assert.equal(two.engine.probeMutex(name).state, 'free');
@@ -150,12 +116,33 @@ describe('emulated engine', () => {
     await one.h.waitTerminal([holder]);
   });
 
-  it('rejects names Windows would reject', async (t) => {
-    const { engine } = await openEmulated(t, { minThreads: 0, maxThreads: 1 });
-    assertEngineError(() => engine.openMutex('Local\\a\\b'), 'name_invalid');
-    assertEngineError(() => engine.openMutex('Global\\'), 'name_invalid');
-    assertEngineError(() => engine.openMutex(`Local\\${'x'.repeat(260)}`), 'name_invalid');
-    assert.deepEqual(engine.openMutex('Global\\ok'), { existed: false });
+  it('kernel names follow the configured session: in session 0 Local\\ and Global\\ are one mutex', async (t) => {
+    const one = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    assert.equal(one.engine.openMutex('Local\\k').kernelName, '\\Sessions\\1\\BaseNamedObjects\\k');
+    assert.deepEqual(one.engine.openMutex('Global\\k'), { existed: false, kernelName: '\\BaseNamedObjects\\k' });
+    assert.equal(one.engine.info.details['session'], 1);
+
+    const zero = await openEmulated(t, { minThreads: 1, maxThreads: 1 }, { session: 0 });
+    assert.deepEqual(zero.engine.openMutex('Local\\k'), { existed: false, kernelName: '\\BaseNamedObjects\\k' });
+    assert.deepEqual(zero.engine.openMutex('Global\\k'), { existed: true, kernelName: '\\BaseNamedObjects\\k' });
+    const holder = zero.h.submit({ mutex: 'Global\\k', holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await zero.h.waitPhase(holder, 'acquired');
+    assert.equal(zero.engine.probeMutex('Local\\k').state, 'held');
+    zero.h.signal(holder);
+    await zero.h.waitTerminal([holder]);
+    const next = zero.h.submit({ mutex: 'Local\\k' });
+    await zero.h.waitTerminal([next]);
+    assert.equal(zero.h.expectPhase(next, 'acquired').fencingToken, 2, 'one fencing sequence');
+    zero.h.assertClean();
+  });
+
+  it('refuseOpen makes openMutex fail as Windows does for a foreign or a privileged mutex', async (t) => {
+    const { engine } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    engine.refuseOpen('Local\\theirs', 'access_denied');
+    engine.refuseOpen('Global\\new', 'privilege_required');
+    assertEngineError(() => engine.openMutex('Local\\theirs'), 'access_denied');
+    assertEngineError(() => engine.openMutex('Global\\new'), 'privilege_required');
+    assert.equal(engine.openMutex('Local\\mine').existed, false);
   });
 
   it('the table grows in chunks while workers run, and works on every chunk acquire', async (t) => {
@@ -179,7 +166,7 @@ describe('emulated engine', () => {
     for (const name of names) assert.equal(engine.openMutex(name).existed, false);
     const again = h.submit({ mutex: last });
     await h.waitTerminal([again]);
-    assert.equal(h.expectPhase(again, 'acquired').fencingToken, 1, 'a reopened name is a new mutex');
+    assert.equal(h.expectPhase(again, 'acquired').fencingToken, 2, 'a reopened name is a new mutex whose tokens continue');
     assert.deepEqual(engine.probeMutex(last), { state: 'free', recursion: 0 });
     h.assertClean();
   });
@@ -190,11 +177,12 @@ describe('emulated engine', () => {
     const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
     await h.waitPhase(holder, 'acquired');
     engine.closeMutex(mutex);
-    assert.deepEqual(engine.openMutex(mutex), { existed: false });
+    assert.equal(engine.openMutex(mutex).existed, false);
     assert.deepEqual(engine.probeMutex(mutex), { state: 'free', recursion: 0 });
     const other = h.submit({ mutex, acquireTimeoutMs: 0 });
     await h.waitTerminal([other]);
     assert.equal(h.terminalOf(other)?.type, 'released', 'the new mutex is not the one still held');
+    assert.ok(h.expectPhase(other, 'acquired').fencingToken > h.expectPhase(holder, 'acquired').fencingToken, 'its tokens continue');
     h.signal(holder);
     await h.waitTerminal([holder]);
     h.assertClean();

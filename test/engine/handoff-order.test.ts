@@ -143,4 +143,14 @@ describe('emulated engine: handoff order', () => {
     order.push(SLOT, acquired('z', 1));
     assert.deepEqual(delivered, ['a:acquired', 'a:returned', 'z:acquired']);
   });
+
+  it('a reopened mutex continuing from token 5 delivers token 6 at once and holds token 7 behind it', () => {
+    const { order, delivered } = recorder();
+    order.newMutex(SLOT, 5);
+    order.push(SLOT, acquired('later', 7));
+    assert.deepEqual(delivered, [], 'token 6 has not finished its turn');
+    order.push(SLOT, acquired('next', 6));
+    order.push(SLOT, returned('next'));
+    assert.deepEqual(delivered, ['next:acquired', 'next:returned', 'later:acquired']);
+  });
 });

@@ -78,9 +78,14 @@ export class EngineHarness {
     return harness;
   }
 
+  /** A bare mutex name (no prefix) no other test (or earlier run) uses. */
+  freshName(tag = 'm'): string {
+    return `tpmutex-test-${process.pid}-${++mutexCounter}-${tag}`;
+  }
+
   /** Open a mutex under a name no other test (or earlier run) uses. */
   openMutex(tag = 'm'): string {
-    const name = `Local\\tpmutex-test-${process.pid}-${++mutexCounter}-${tag}`;
+    const name = `Local\\${this.freshName(tag)}`;
     const opened = this.call(() => this.engine.openMutex(name));
     assert.equal(opened.existed, false, `${name} is new`);
     return name;

@@ -11,6 +11,7 @@
  * is recorded in `crashes` (on Windows the process would die), and a test asserts
  * that list is empty.
  */
+import { sessionKernelName } from '../../src/engine/mutex-name.js';
 import type { HANDLE, Packet, PVOID, Win32Native } from '../../src/engine/win32/native.js';
 import {
   TPM_JOB_CANCELLED, TPM_JOB_QUEUED, TPM_JOB_STARTED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED, TPM_PACKET_FAILED,
@@ -62,9 +63,25 @@ export class FakeWin32Native implements Win32Native {
     return { handle: this.handle('mutex', name), lastError: existed ? 183 : 0 };
   }
 
+  OpenMutexW(name: string): HANDLE {
+    if (!this.mutexNames.has(name)) throw new Win32Error(2, 'OpenMutexW'); // ERROR_FILE_NOT_FOUND
+    return this.handle('mutex', name);
+  }
+
   NtQueryMutant(handle: HANDLE): { CurrentCount: number; OwnedByCaller: boolean; AbandonedState: boolean } {
     this.expectOpen(handle, 'NtQueryMutant');
     return { CurrentCount: 1, OwnedByCaller: false, AbandonedState: false };
+  }
+
+  /** The kernel name Windows gives a mutex in session 1. */
+  NtQueryObjectName(handle: HANDLE): string {
+    return sessionKernelName(this.expectOpen(handle, 'NtQueryObjectName').name ?? '', 1);
+  }
+
+  /** The least access the engine asks for (SYNCHRONIZE | MUTEX_MODIFY_STATE). */
+  NtQueryObjectGrantedAccess(handle: HANDLE): number {
+    this.expectOpen(handle, 'NtQueryObjectGrantedAccess');
+    return 0x100001;
   }
 
   CloseHandle(handle: HANDLE): void {

@@ -4,6 +4,7 @@
  * the interesting interleavings hard to force.
  */
 import type { EngineError } from '../../src/engine/errors.js';
+import { sessionKernelName } from '../../src/engine/mutex-name.js';
 import type { Engine, MutexOpened, MutexProbe, Ns, Phase, PhaseListener, PoolLimits, PoolStats, WorkSpec } from '../../src/engine/types.js';
 
 /** A phase without its timestamp (distributes over the union). */
@@ -18,6 +19,8 @@ export class ScriptedEngine implements Engine {
   probe: MutexProbe = { state: 'free', recursion: 0 };
   /** What fault() reports. */
   broken: EngineError | undefined;
+  /** The session whose kernel names openMutex reports (0: `Local\x` and `Global\x` are one object). */
+  session = 1;
   private listener: PhaseListener = () => {};
   private clock = 1_000n;
   private limits: PoolLimits = { minThreads: 1, maxThreads: 4 };
@@ -26,7 +29,12 @@ export class ScriptedEngine implements Engine {
   nowNs(): Ns { return (this.clock += 1_000n); }
   onPhase(listener: PhaseListener): void { this.listener = listener; }
   fault(): EngineError | undefined { return this.broken; }
-  openMutex(name: string): MutexOpened { const existed = this.open.has(name); this.open.add(name); return { existed }; }
+  openMutex(name: string): MutexOpened {
+    const kernelName = sessionKernelName(name, this.session);
+    const existed = [...this.open].some((open) => sessionKernelName(open, this.session) === kernelName);
+    this.open.add(name);
+    return { existed, kernelName };
+  }
   closeMutex(name: string): void { this.open.delete(name); }
   probeMutex(): MutexProbe { return this.probe; }
   submit(spec: WorkSpec): void { this.submitted.push(spec); }

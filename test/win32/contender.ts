@@ -8,7 +8,9 @@
  *
  * It listens on 127.0.0.1 (any free port, written to <port-file> once listening) and
  * answers JSON:
- *   POST /open?name=N            CreateMutexExW (opens or creates) → { existed }
+ *   POST /open?name=N[&sddl=S]   CreateMutexExW (opens or creates) → { existed }; with
+ *                                sddl, creates it with that security descriptor, as
+ *                                another account would (restricted-mutex.ts)
  *   POST /acquire?timeoutMs=T    wait up to T ms → { result: acquired | abandoned | timeout }
  *   POST /release                ReleaseMutex → { released: true } (409 when not owner)
  *   GET  /probe                  NtQueryMutant → { currentCount, ownedByCaller, abandoned }
@@ -28,6 +30,7 @@ import {
 } from '../../src/engine/win32/kernel32.js';
 import { NtQueryMutant } from '../../src/engine/win32/ntdll.js';
 import { Win32Error } from '../../src/engine/win32/win32-error.js';
+import { createRestrictedMutex } from './restricted-mutex.js';
 
 const SLICE_MS = 50;
 
@@ -72,6 +75,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return;
   }
   if (route === 'POST /open') {
+    const sddl = url.searchParams.get('sddl');
+    if (sddl !== null) {
+      mutex = createRestrictedMutex(url.searchParams.get('name') ?? '', sddl);
+      send(res, 200, { existed: false });
+      return;
+    }
     const opened = CreateMutexExW(url.searchParams.get('name') ?? '', 0, MUTEX_ALL_ACCESS);
     mutex = opened.handle;
     send(res, 200, { existed: opened.lastError === 183 });

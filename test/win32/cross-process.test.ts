@@ -17,6 +17,11 @@
  *       waiting and holding: every work gets its terminal event on the open stream,
  *       the process exits 0, and the contender then takes each mutex cleanly (not
  *       abandoned: the pool released them)
+ *   (f) a mutex the contender created with a security descriptor that refuses
+ *       everyone (as another account's would): PUT and POST /v1/work answer 403
+ *       access-denied naming it; one that grants exactly SYNCHRONIZE |
+ *       MUTEX_MODIFY_STATE opens (200, existed) and a work acquires it; GET shows the
+ *       kernel's own name for it
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +29,7 @@ import type { MutexView } from '../../src/schemas/mutex.js';
 import type { WorkView } from '../../src/schemas/work.js';
 import { Api, enc } from '../e2e/api.js';
 import { SseClient } from '../e2e/sse.js';
+import { SDDL_LEAST_ACCESS, SDDL_NO_ACCESS } from './sddl.js';
 import { Contender, startWindowsServer, type WindowsServer } from './windows-processes.js';
 import { provision, unavailableReason, until, type WindowsNode } from './wine-env.js';
 
@@ -145,6 +151,34 @@ describe('cross-process: the service and another Windows process on one named mu
     const after = await mutexState(api, name);
     assert.equal(after.state, 'free');
     assert.equal(after.counters.abandonedAcquisitions, 1);
+  });
+
+  it('(f) another account\'s mutex: 403 access-denied when it refuses us, usable when it grants the least access', async () => {
+    const c = await contender();
+    const refusing = `Local\\tpmutex-xp-${runId}-f-none`;
+    const granting = `Local\\tpmutex-xp-${runId}-f-least`;
+    await c.open(refusing, SDDL_NO_ACCESS);
+    const denied = await api.request<{ type: string; status: number; detail: string }>('PUT', `/v1/mutexes/${enc(refusing)}`);
+    assert.equal(denied.status, 403, denied.text);
+    assert.equal(denied.body.type, 'urn:tpmutex:problem:access-denied');
+    assert.ok(denied.body.detail.includes(refusing), denied.body.detail);
+    const work = await api.request<{ type: string }>('POST', '/v1/work', { body: { mutex: refusing } });
+    assert.equal(work.status, 403, work.text);
+    assert.equal(work.body.type, 'urn:tpmutex:problem:access-denied');
+
+    await c.exit(0);
+    const d = await contender();
+    await d.open(granting, SDDL_LEAST_ACCESS);
+    const opened = await api.request<MutexView>('PUT', `/v1/mutexes/${enc(granting)}`);
+    assert.equal(opened.status, 200, opened.text);
+    assert.equal(opened.body.existed, true);
+    assert.match(opened.body.kernelName, /^\\(Sessions\\\d+\\)?BaseNamedObjects\\tpmutex-xp-/);
+    assert.ok(opened.body.kernelName.endsWith(granting.slice('Local\\'.length)));
+    const done = await api.submitOk({ mutex: granting });
+    const ended = await api.request<WorkView>('GET', `/v1/work/${done.id}?wait=terminal&timeoutMs=${STEP_TIMEOUT_MS}`);
+    assert.equal(ended.body.state, 'released', ended.text);
+    assert.equal(ended.body.fencingToken, 1);
+    await d.exit(0);
   });
 
   it('(c) SIGKILL of the service while a work holds: the waiting contender gets WAIT_ABANDONED', async () => {

@@ -2,9 +2,9 @@
  * Checks only the win32 engine has (the shared contract is test/engine/conformance):
  * callbacks run on pool threads and never on the JS thread, the event loop stays free
  * while callbacks block, CallbackMayRunLong, name conflicts and `existed` against
- * handles opened outside the engine, the loader's error, checked mode (each check fires
- * when a rule is broken on purpose) and the cancel/start race under stress. Runs on
- * Windows Node only:
+ * handles opened outside the engine, the access the engine asks for and a mutex that
+ * refuses it, the loader's error, checked mode (each check fires when a rule is broken
+ * on purpose) and the cancel/start race under stress. Runs on Windows Node only:
  * natively, or inside node.exe under Wine through `npm run test:win32`.
  */
 import assert from 'node:assert/strict';
@@ -99,7 +99,7 @@ describe('win32 engine specifics', { skip: onWindows ? false : 'Windows Node onl
     const name = unique('outside');
     const outside = k32.CreateMutexExW(name, 0, k32.MUTEX_ALL_ACCESS);
     t.after(() => k32.CloseHandle(outside.handle));
-    assert.deepEqual(engine.openMutex(name), { existed: true });
+    assert.equal(engine.openMutex(name).existed, true);
     assert.equal(k32.WaitForSingleObject(outside.handle, 0), k32.WAIT_OBJECT_0); // this thread owns it now
     assert.deepEqual(engine.probeMutex(name), { state: 'held', recursion: 1 });
     k32.ReleaseMutex(outside.handle);
@@ -111,18 +111,41 @@ describe('win32 engine specifics', { skip: onWindows ? false : 'Windows Node onl
     assert.throws(() => engine.openMutex(eventName), (err: unknown) => isEngineError(err) && err.code === 'name_conflict' && err.osCode === 6);
   });
 
-  it('keeps fencing tokens increasing when a name is closed and opened again', async (t) => {
-    const { engine, phases, until } = await engineFor(t, { minThreads: 1, maxThreads: 2 });
-    const mutex = unique('fence');
-    engine.openMutex(mutex);
-    engine.submit(spec('one', mutex));
-    await until(() => phases.some((p) => p.workId === 'one' && p.type === 'released'));
-    engine.closeMutex(mutex);
-    engine.openMutex(mutex);
-    engine.submit(spec('two', mutex));
-    await until(() => phases.some((p) => p.workId === 'two' && p.type === 'released'));
-    const tokens = phases.flatMap((p) => (p.type === 'acquired' ? [p.fencingToken] : []));
-    assert.deepEqual(tokens, [1, 2]);
+  it('opens a mutex with exactly SYNCHRONIZE | MUTEX_MODIFY_STATE and reports the kernel\'s name for it', async (t) => {
+    const { Win32Engine } = await import('../../src/engine/win32/engine.js');
+    const k32 = await import('../../src/engine/win32/kernel32.js');
+    const engine = new Win32Engine({ pool: { minThreads: 1, maxThreads: 1 } });
+    await engine.start();
+    t.after(() => engine.close({ timeoutMs: 10_000 }));
+    const name = unique('access');
+    const opened = engine.openMutex(name);
+    assert.equal(engine.grantedAccess(name), k32.MUTEX_LEAST_ACCESS, 'granted access of the engine\'s handle');
+    assert.equal(k32.MUTEX_LEAST_ACCESS, 0x100001);
+    assert.match(opened.kernelName, /^\\(Sessions\\\d+\\)?BaseNamedObjects\\tpmutex-w32-/);
+    assert.ok(opened.kernelName.endsWith(name.slice('Local\\'.length)));
+  });
+
+  it('a mutex whose security descriptor refuses us: access_denied naming it, not os_error', async (t) => {
+    const k32 = await import('../../src/engine/win32/kernel32.js');
+    const { createRestrictedMutex, SDDL_NO_ACCESS } = await import('./restricted-mutex.js');
+    const { engine } = await engineFor(t, { minThreads: 1, maxThreads: 1 });
+    const name = unique('denied');
+    const theirs = createRestrictedMutex(name, SDDL_NO_ACCESS);
+    t.after(() => k32.CloseHandle(theirs));
+    assert.throws(() => engine.openMutex(name), (err: unknown) =>
+      isEngineError(err) && err.code === 'access_denied' && err.osCode === 5 && err.message.includes(name));
+    // A Global\ name that exists and refuses us is access_denied too, not a missing privilege.
+    const globalName = `Global\\tpmutex-w32-${process.pid}-${++counter}-denied`;
+    let theirsGlobal: bigint;
+    try {
+      theirsGlobal = createRestrictedMutex(globalName, SDDL_NO_ACCESS);
+    } catch (err) {
+      // Outside session 0 and not elevated, creating a Global\ object is refused itself.
+      t.diagnostic(`cannot create ${globalName} here: ${(err as Error).message}`);
+      return;
+    }
+    t.after(() => k32.CloseHandle(theirsGlobal));
+    assert.throws(() => engine.openMutex(globalName), (err: unknown) => isEngineError(err) && err.code === 'access_denied');
   });
 
   it('fails to load with engine_unavailable listing every path it tried', async () => {

@@ -97,8 +97,9 @@ export class Contender {
     return body;
   }
 
-  open(name: string): Promise<{ existed: boolean }> {
-    return this.call('POST', `/open?name=${encodeURIComponent(name)}`);
+  /** Opens or creates the mutex; with `sddl`, creates it with that security descriptor. */
+  open(name: string, sddl?: string): Promise<{ existed: boolean }> {
+    return this.call('POST', `/open?name=${encodeURIComponent(name)}${sddl === undefined ? '' : `&sddl=${encodeURIComponent(sddl)}`}`);
   }
 
   /** Resolves when the wait ends; the contender owns the mutex unless `timeout`. */

@@ -7,14 +7,18 @@
  *   its mutex on its own thread with Atomics.wait and the real timeout, owns it under
  *   its thread id, and its epilog releases it after the body returns (callback.ts).
  * - A worker that dies owning a mutex leaves it abandoned; the next acquirer is told.
- * - Mutex names are process-local: nothing outside this engine instance sees them.
+ * - Mutex names are process-local: nothing outside this engine instance sees them. Each
+ *   name still gets the kernel name Windows would give it in the configured session
+ *   (option `session`, default 1), and names with the same kernel name are one mutex.
  * - The main thread never blocks: it only reads, stores and notifies shared words.
  */
-import { EngineError } from '../errors.js';
+import { EngineError, type EngineErrorCode } from '../errors.js';
+import { checkMutexName } from '../mutex-name.js';
 import type {
   Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns,
   PhaseListener, PoolLimits, PoolStats, TerminalPhase, WorkSpec,
 } from '../types.js';
+import { checkWorkTimes } from '../work-times.js';
 import { nowNs } from './clock.js';
 import { MutexHandles } from './mutex-handles.js';
 import { HandoffOrder } from './handoff-order.js';
@@ -31,18 +35,19 @@ export interface EmulatedEngineOptions extends EngineOptions {
   readonly idleRetireMs?: number;
   /** Mutex slots per SharedArrayBuffer chunk; the table grows a chunk at a time. Default 1024 (24 KB). */
   readonly tableChunkSlots?: number;
+  /**
+   * The Windows session this engine pretends to run in, for kernel names: 1 (an
+   * interactive session, the default) or 0 (a service, where `Local\x` and `Global\x`
+   * are one mutex).
+   */
+  readonly session?: number;
 }
+
+/** Why a test made openMutex refuse a name (see refuseOpen). */
+export type OpenRefusal = Extract<EngineErrorCode, 'access_denied' | 'privilege_required'>;
 
 const DEFAULT_IDLE_RETIRE_MS = 30_000;
 const DEFAULT_TABLE_CHUNK_SLOTS = 1024;
-
-function checkWorkTimes(spec: WorkSpec): void {
-  for (const key of ['acquireTimeoutMs', 'spinMs', 'holdMs'] as const) {
-    const ms = spec[key];
-    // `!(ms >= 0)` also catches NaN, which would otherwise mean "no deadline".
-    if (!(ms >= 0)) throw new RangeError(`work ${spec.workId}: ${key} must be ≥ 0, got ${ms}`);
-  }
-}
 
 export class EmulatedEngine implements Engine {
   readonly info: EngineInfo;
@@ -62,6 +67,8 @@ export class EmulatedEngine implements Engine {
   private closing: Promise<void> | undefined;
   /** Set while close() waits for the last work to end. */
   private onDrained: (() => void) | undefined;
+  /** Names a test made unopenable (refuseOpen). */
+  private readonly refusals = new Map<string, OpenRefusal>();
 
   constructor(options: EmulatedEngineOptions) {
     const limits = checkPoolLimits(options.pool);
@@ -69,7 +76,7 @@ export class EmulatedEngine implements Engine {
     const idleRetireMs = options.idleRetireMs ?? DEFAULT_IDLE_RETIRE_MS;
     // The pool exists before the first chunk is added (at the first openMutex).
     this.table = new MutexTable(chunkSlots, (index, buffer) => this.pool.shareTableChunk(index, buffer));
-    this.handles = new MutexHandles(this.table);
+    this.handles = new MutexHandles(this.table, options.session ?? 1);
     this.pool = new WorkerPool(limits, this.table, {
       phase: (record, phase) => this.onWorkerPhase(record, phase),
       workerDied: (record, threadId, error) => this.onWorkerDied(record, threadId, error),
@@ -85,6 +92,7 @@ export class EmulatedEngine implements Engine {
         mutexSlotBytes: chunkBytes(1),
         tableChunkSlots: chunkSlots,
         idleRetireMs,
+        session: options.session ?? 1,
         node: process.version,
       },
     };
@@ -115,12 +123,18 @@ export class EmulatedEngine implements Engine {
     this.sink.setListener(listener);
   }
 
-  /** `existed` is true only if this engine already had the name open: names are process-local. */
+  /**
+   * `existed` is true only if this engine already had the mutex open (under this name
+   * or another with the same kernel name): names are process-local.
+   */
   openMutex(name: string): MutexOpened {
     this.assertOpen();
-    const { existed, slot } = this.handles.open(name);
-    if (!existed) this.handoffs.newMutex(slot);
-    return { existed };
+    checkMutexName(name);
+    const refusal = this.refusals.get(name);
+    if (refusal !== undefined) throw refusedOpen(name, refusal);
+    const { existed, kernelName, slot, lastToken } = this.handles.open(name);
+    if (!existed) this.handoffs.newMutex(slot, lastToken);
+    return { existed, kernelName };
   }
 
   /**
@@ -138,8 +152,7 @@ export class EmulatedEngine implements Engine {
 
   /**
    * Throws EngineError('shutting_down' | 'mutex_not_open'). A reused work id or a time
-   * that is negative or NaN is a caller bug (the service validates): Error / RangeError.
-   * Infinity means no deadline (wait, spin or hold until cancelled or signaled).
+   * outside 0..MAX_WORK_TIME_MS is a caller bug (the service validates): Error / RangeError.
    */
   submit(spec: WorkSpec): void {
     this.assertOpen();
@@ -211,6 +224,17 @@ export class EmulatedEngine implements Engine {
     const worker = this.works.get(workId)?.worker;
     if (worker === undefined) throw new EngineError('work_unknown', `work ${workId} is not running on a worker`);
     await this.pool.crash(worker);
+  }
+
+  /**
+   * Test hook, not part of the Engine contract: from now on openMutex(name) fails the
+   * way Windows fails for a mutex this process may not use: `access_denied` (another
+   * account's mutex that grants us neither SYNCHRONIZE nor MUTEX_MODIFY_STATE) or
+   * `privilege_required` (a new `Global\` object without SeCreateGlobalPrivilege).
+   * Names are process-local here, so no other account can make either happen for real.
+   */
+  refuseOpen(name: string, refusal: OpenRefusal): void {
+    this.refusals.set(name, refusal);
   }
 
   private assertOpen(): void {
@@ -298,4 +322,11 @@ export class EmulatedEngine implements Engine {
       this.onDrained = done;
     });
   }
+}
+
+/** The error openMutex gives for a refused name, worded like the win32 engine's. */
+function refusedOpen(name: string, refusal: OpenRefusal): EngineError {
+  return refusal === 'access_denied'
+    ? new EngineError('access_denied', `mutex ${name} exists and denies this process SYNCHRONIZE | MUTEX_MODIFY_STATE access (created by another account or a service)`)
+    : new EngineError('privilege_required', `creating ${name} needs SeCreateGlobalPrivilege, which this process does not have (only session 0 services and administrators have it by default)`);
 }

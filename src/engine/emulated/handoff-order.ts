@@ -42,9 +42,9 @@ interface Turn {
   readonly token: number;
 }
 
-function newTurns(): Turns {
+function newTurns(finishedThrough = 0): Turns {
   return {
-    finishedThrough: 0, finishedAhead: new Set(), waiting: new Map(),
+    finishedThrough, finishedAhead: new Set(), waiting: new Map(),
     releasing: new Set(), acquiredAt: new Map(), deferredReleases: new Map(),
   };
 }
@@ -68,12 +68,15 @@ export class HandoffOrder {
    */
   constructor(private readonly deliver: (phase: Phase) => void, private readonly lastTokenOf: (slot: number) => number) {}
 
-  /** A new mutex on `slot` (a fresh or reused slot): its tokens start from 1. */
-  newMutex(slot: number): void {
+  /**
+   * A new mutex on `slot` (a fresh or reused slot) whose last issued token is
+   * `lastToken`: its next acquisition is token lastToken + 1.
+   */
+  newMutex(slot: number, lastToken = 0): void {
     const old = this.turnsBySlot.get(slot);
     // Nothing can be deferred once every work of the old mutex ended; never lose a phase anyway.
     for (const phase of old?.deferredReleases.values() ?? []) this.deliver(phase);
-    this.turnsBySlot.set(slot, newTurns());
+    this.turnsBySlot.set(slot, newTurns(lastToken));
   }
 
   /** The next phase of a work on `slot`; phases of one work come in their own order. */

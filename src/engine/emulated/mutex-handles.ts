@@ -1,48 +1,74 @@
 /**
- * The engine's open mutex "handles": name → table slot. Names are process-local: two
- * engines (or two processes) never share a mutex.
+ * The engine's open mutex "handles": name → kernel name → table slot. Names are
+ * process-local: two engines (or two processes) never share a mutex.
  *
- * Like a kernel object, a slot outlives its handle while works still use it: closing a
- * name removes it at once, but the slot is freed (and may be reused for another name)
- * only when the last work that referenced it has reached its terminal phase. A reopened
- * name is a new mutex: free, fencing tokens from 1 again.
+ * Like Windows, one object can have several names: every spelling with the same kernel
+ * name (see sessionKernelName: a bare `x` and `Local\x`, and in session 0 `Global\x`
+ * too) opens the same slot, so they share state and fencing tokens. The object lives
+ * while any of its names is open.
+ *
+ * Like a kernel object, a slot outlives its handles while works still use it: closing
+ * the last name removes the object at once, but the slot is freed (and may be reused
+ * for another object) only when the last work that referenced it has reached its
+ * terminal phase. A reopened name is a new object (free, not abandoned) whose fencing
+ * tokens continue where the closed one stopped: tokens for a kernel name never go
+ * backwards while this engine lives, whatever was closed in between.
  */
 import { EngineError } from '../errors.js';
+import { checkMutexName, sessionKernelName } from '../mutex-name.js';
 import type { MutexOpened } from '../types.js';
-import { checkMutexName } from './mutex-name.js';
+import { continueFencing, lastFencingToken } from './mutex-slot.js';
 import type { MutexTable } from './mutex-table.js';
 
+interface OpenObject {
+  readonly slot: number;
+  /** The names this object is open under. */
+  readonly names: Set<string>;
+}
+
 export class MutexHandles {
-  private readonly slots = new Map<string, number>();
+  /** Open names → kernel name. */
+  private readonly kernelNames = new Map<string, string>();
+  private readonly objects = new Map<string, OpenObject>();
+  /** The last fencing token of every closed object, by kernel name. */
+  private readonly lastTokens = new Map<string, number>();
   /** Works submitted and not terminal, per slot. */
   private readonly users = new Map<number, number>();
-  /** Slots whose name was closed while works still used them. */
+  /** Slots whose object was closed while works still used them. */
   private readonly closedInUse = new Set<number>();
 
-  constructor(private readonly table: MutexTable) {}
+  constructor(private readonly table: MutexTable, private readonly session: number) {}
 
   /** Open or create; `slot` is where the mutex lives (a new mutex when `existed` is false). */
-  open(name: string): MutexOpened & { readonly slot: number } {
-    const open = this.slots.get(name);
-    if (open !== undefined) return { existed: true, slot: open };
+  open(name: string): MutexOpened & { readonly slot: number; readonly lastToken: number } {
+    const known = this.kernelNames.get(name);
+    if (known !== undefined) return this.openAgain(name, known);
     checkMutexName(name);
+    const kernelName = sessionKernelName(name, this.session);
+    if (this.objects.has(kernelName)) return this.openAgain(name, kernelName);
     const slot = this.table.allocate();
-    this.slots.set(name, slot);
-    return { existed: false, slot };
+    const lastToken = this.lastTokens.get(kernelName) ?? 0;
+    continueFencing(this.table.ref(slot), lastToken);
+    this.objects.set(kernelName, { slot, names: new Set([name]) });
+    this.kernelNames.set(name, kernelName);
+    return { existed: false, kernelName, slot, lastToken };
   }
 
   /** The slot of an open name; throws EngineError('mutex_not_open'). */
   slotOf(name: string): number {
-    const slot = this.slots.get(name);
-    if (slot === undefined) throw new EngineError('mutex_not_open', `mutex "${name}" is not open in this engine`);
-    return slot;
+    return this.objectOf(name).slot;
   }
 
   close(name: string): void {
-    const slot = this.slotOf(name);
-    this.slots.delete(name);
-    if (this.users.has(slot)) this.closedInUse.add(slot);
-    else this.table.free(slot);
+    const object = this.objectOf(name);
+    const kernelName = this.kernelNames.get(name) ?? '';
+    this.kernelNames.delete(name);
+    object.names.delete(name);
+    if (object.names.size > 0) return;
+    this.objects.delete(kernelName);
+    this.lastTokens.set(kernelName, lastFencingToken(this.table.ref(object.slot)));
+    if (this.users.has(object.slot)) this.closedInUse.add(object.slot);
+    else this.table.free(object.slot);
   }
 
   /** A work now references the slot. */
@@ -61,12 +87,28 @@ export class MutexHandles {
     if (this.closedInUse.delete(slot)) this.table.free(slot);
   }
 
+  /** Open names. */
   get size(): number {
-    return this.slots.size;
+    return this.kernelNames.size;
   }
 
   /** Forget every name (engine closed; no work is left). */
   closeAll(): void {
-    for (const name of [...this.slots.keys()]) this.close(name);
+    for (const name of [...this.kernelNames.keys()]) this.close(name);
+  }
+
+  private openAgain(name: string, kernelName: string): MutexOpened & { readonly slot: number; readonly lastToken: number } {
+    const object = this.objects.get(kernelName);
+    if (object === undefined) throw new Error(`mutex ${name}: kernel name ${kernelName} has no object`);
+    object.names.add(name);
+    this.kernelNames.set(name, kernelName);
+    return { existed: true, kernelName, slot: object.slot, lastToken: lastFencingToken(this.table.ref(object.slot)) };
+  }
+
+  private objectOf(name: string): OpenObject {
+    const kernelName = this.kernelNames.get(name);
+    const object = kernelName === undefined ? undefined : this.objects.get(kernelName);
+    if (object === undefined) throw new EngineError('mutex_not_open', `mutex "${name}" is not open in this engine`);
+    return object;
   }
 }

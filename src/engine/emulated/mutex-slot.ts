@@ -139,6 +139,14 @@ export function readProbe(slot: SlotRef): MutexProbe {
   return { state: Atomics.load(view, base + SLOT_ABANDONED) === 1 ? 'abandoned' : 'free', recursion: 0 };
 }
 
+/**
+ * Continue a fencing sequence on a fresh slot: the next acquisition gets lastToken + 1.
+ * Only before any thread can see the slot (right after allocation).
+ */
+export function continueFencing(slot: SlotRef, lastToken: number): void {
+  Atomics.store(slot.fences, slot.fenceIndex, BigInt(lastToken));
+}
+
 /** Make a slot new again before it is reused for another name. Only for slots nobody uses. */
 export function clearSlot(slot: SlotRef): void {
   const { view, base } = slot;

@@ -38,22 +38,21 @@
  *   native layer is one interface (Win32Native); tests pass a deterministic fake.
  */
 import { EngineError } from '../errors.js';
-import { checkMutexName } from '../emulated/mutex-name.js';
 import { checkPoolLimits } from '../emulated/pool-limits.js';
+import { checkMutexName } from '../mutex-name.js';
 import type {
   Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns, Phase,
   PhaseListener, PoolLimits, PoolStats, TerminalPhase, WorkSpec,
 } from '../types.js';
+import { checkWorkTimes } from '../work-times.js';
+import { mutexOpenError, toEngineError, type Existence } from './engine-errors.js';
 import { loadNative, type HANDLE, type Packet, type PVOID, type Win32Native } from './native.js';
 import {
   TPM_CHECKED, TPM_FN_CHECKED_RULE, TPM_FN_NAMES, TPM_JOB_CANCELLED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED,
   TPM_PACKET_FAILED, TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_RETURNED, TPM_PACKET_STARTED,
   TPM_PACKET_TIMED_OUT, TPM_RULE_ACTION_TWICE, TPM_RULE_HANDLE_CLOSED, TPM_RULE_RELEASE_NOT_OWNED, type TpmJob,
 } from './protocol.js';
-import {
-  ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_FILENAME_EXCED_RANGE, ERROR_INVALID_HANDLE,
-  ERROR_INVALID_NAME, ERROR_PATH_NOT_FOUND, Win32Error,
-} from './win32-error.js';
+import { ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND, Win32Error } from './win32-error.js';
 
 export interface Win32EngineOptions extends EngineOptions {
   /** The native layer; the real one (koffi) unless a test passes a fake. */
@@ -73,12 +72,14 @@ const SLOT_BITS = 16n;
 const SLOT_MASK = (1n << SLOT_BITS) - 1n;
 /** Completion key of the packet that ends the drain loop: generations start at 1, so no launch has it. */
 const STOP_KEY = 0n;
-/** Largest DWORD timeout that is not INFINITE. */
-const MAX_DWORD_MS = 0xfffffffe;
 
 interface OpenMutex {
   readonly name: string;
   readonly handle: HANDLE;
+  /** The object's name in the object manager (NtQueryObject). */
+  readonly kernelName: string;
+  /** The names it is open under: spellings with one kernel name share one handle and one fencing counter. */
+  readonly names: Set<string>;
   /** tpm_mutex_t: the handle and the native fencing counter. */
   readonly record: PVOID;
   /** Works on it without a terminal phase (pending or in the pool): closeMutex refuses while any. */
@@ -147,7 +148,7 @@ export class Win32Engine implements Engine {
   private readonly mutexes = new Map<string, OpenMutex>();
   /** Closed by closeMutex, handle still open until their last record is handed back. */
   private readonly closingMutexes = new Set<OpenMutex>();
-  /** Last fencing token of closed mutexes, so a reopened name keeps counting up. */
+  /** Last fencing token of closed mutexes by kernel name, so a reopened mutex keeps counting up. */
   private readonly fencingOfClosed = new Map<string, number>();
   private readonly slots: Slot[] = [];
   private readonly freeSlots: Slot[] = [];
@@ -237,25 +238,70 @@ export class Win32Engine implements Engine {
   openMutex(name: string): MutexOpened {
     const native = this.assertRunning();
     checkMutexName(name);
-    if (this.mutexes.has(name)) return { existed: true };
+    const open = this.mutexes.get(name);
+    if (open !== undefined) return { existed: true, kernelName: open.kernelName };
     let opened: { handle: HANDLE; lastError: number };
     try {
       opened = native.CreateMutexExW(name);
     } catch (err) {
-      throw mutexError(err, name);
+      throw mutexOpenError(err, name, () => this.existence(native, name));
+    }
+    let kernelName: string;
+    try {
+      kernelName = native.NtQueryObjectName(opened.handle);
+    } catch (err) {
+      native.CloseHandle(opened.handle);
+      throw toEngineError(err);
+    }
+    const same = this.openObject(kernelName);
+    if (same !== undefined) {
+      // Another spelling of an object already open (a bare name and Local\, or in
+      // session 0 Local\ and Global\): one handle and one fencing counter serve both.
+      native.CloseHandle(opened.handle);
+      same.names.add(name);
+      this.mutexes.set(name, same);
+      return { existed: true, kernelName };
     }
     let record: PVOID;
     try {
-      record = native.allocMutex(opened.handle, this.fencingOfClosed.get(name) ?? 0);
+      record = native.allocMutex(opened.handle, this.fencingOfClosed.get(kernelName) ?? 0);
     } catch (err) {
       native.CloseHandle(opened.handle);
       throw toEngineError(err);
     }
     this.mutexes.set(name, {
-      name, handle: opened.handle, record, unended: 0, launched: 0, closed: false,
+      name, handle: opened.handle, kernelName, names: new Set([name]), record, unended: 0, launched: 0, closed: false,
       unreleased: new Set(), acquiredNs: new Map(), deferred: new Map(),
     });
-    return { existed: opened.lastError === ERROR_ALREADY_EXISTS };
+    return { existed: opened.lastError === ERROR_ALREADY_EXISTS, kernelName };
+  }
+
+  private openObject(kernelName: string): OpenMutex | undefined {
+    for (const open of this.mutexes.values()) if (open.kernelName === kernelName) return open;
+    return undefined;
+  }
+
+  /**
+   * Test hook, not part of the Engine contract: the access the handle of an open name
+   * was granted (NtQueryObject), to check that the engine asks for no more than it needs.
+   */
+  grantedAccess(name: string): number {
+    try {
+      return this.native!.NtQueryObjectGrantedAccess(this.mutexOf(name).handle);
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** Whether a mutex of that name exists: a handle with no more access than SYNCHRONIZE tells. */
+  private existence(native: Win32Native, name: string): Existence {
+    try {
+      native.CloseHandle(native.OpenMutexW(name));
+      return 'exists';
+    } catch (err) {
+      if (err instanceof Win32Error && err.code === ERROR_FILE_NOT_FOUND) return 'missing';
+      return err instanceof Win32Error && err.code === ERROR_ACCESS_DENIED ? 'exists' : 'unknown';
+    }
   }
 
   /**
@@ -270,8 +316,10 @@ export class Win32Engine implements Engine {
     if (mutex.unended > 0) {
       throw new EngineError('mutex_in_use', `mutex ${name} is used by ${mutex.unended} work(s) of this engine that have not ended`);
     }
-    this.fencingOfClosed.set(name, native.readFencing(mutex.record));
     this.mutexes.delete(name);
+    mutex.names.delete(name);
+    if (mutex.names.size > 0) return; // still open under another name of the same object
+    this.fencingOfClosed.set(mutex.kernelName, Math.max(native.readFencing(mutex.record), this.fencingOfClosed.get(mutex.kernelName) ?? 0));
     mutex.closed = true;
     if (mutex.launched > 0) { this.closingMutexes.add(mutex); return; }
     this.closeMutexNative(native, mutex);
@@ -294,10 +342,7 @@ export class Win32Engine implements Engine {
     const native = this.assertRunning();
     const mutex = this.mutexOf(spec.mutex);
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
-    for (const field of ['acquireTimeoutMs', 'spinMs', 'holdMs'] as const) {
-      const value = spec[field];
-      if (!Number.isInteger(value) || value < 0 || value > MAX_DWORD_MS) throw new RangeError(`${field} must be an integer from 0 to ${MAX_DWORD_MS} (got ${value})`);
-    }
+    checkWorkTimes(spec);
     const job: Job = { spec, mutex, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
     if (this.inPool < this.limits.maxThreads && this.pending.size === 0) {
       this.launch(native, job); // throws: nothing was recorded
@@ -653,7 +698,7 @@ export class Win32Engine implements Engine {
 
   /** Delivers every held-back `released` as it is (close(): no packet will follow). */
   private flushDeferred(): void {
-    for (const mutex of this.mutexes.values()) {
+    for (const mutex of new Set(this.mutexes.values())) {
       for (const held of mutex.deferred.values()) this.finish(held.job, { type: 'released', workId: held.job.spec.workId, atNs: held.atNs });
       mutex.deferred.clear();
     }
@@ -773,7 +818,7 @@ export class Win32Engine implements Engine {
     }
     this.slots.length = 0;
     this.freeSlots.length = 0;
-    for (const mutex of [...this.mutexes.values(), ...this.closingMutexes]) quietly(() => this.closeMutexNative(native, mutex));
+    for (const mutex of new Set([...this.mutexes.values(), ...this.closingMutexes])) quietly(() => this.closeMutexNative(native, mutex)); // aliases share one
     this.mutexes.clear();
     this.closingMutexes.clear();
     if (this.port !== undefined) quietly(() => native.CloseHandle(this.port!));
@@ -796,24 +841,4 @@ function ruleError(r: TpmJob): EngineError {
   };
   const [fn, detail] = text[r.rule] ?? ['tpmutex-shim', `checked mode refused a step (rule ${r.rule})`];
   return new EngineError('rule_violation', `checked mode: ${detail}`, { fn });
-}
-
-/** Win32Error → EngineError with the stable code; anything else → os_error. */
-function toEngineError(err: unknown): EngineError {
-  if (err instanceof EngineError) return err;
-  if (err instanceof Win32Error) return new EngineError('os_error', err.message, { osCode: err.code, fn: err.fn, cause: err });
-  return new EngineError('os_error', String((err as Error)?.message ?? err), { cause: err });
-}
-
-/** CreateMutexExW failures: the name is another object's, or the OS rejects it. */
-function mutexError(err: unknown, name: string): EngineError {
-  if (err instanceof Win32Error) {
-    if (err.code === ERROR_INVALID_HANDLE) {
-      return new EngineError('name_conflict', `${name} is the name of another kind of object (event, semaphore, section...)`, { osCode: err.code, fn: err.fn, cause: err });
-    }
-    if ([ERROR_PATH_NOT_FOUND, ERROR_INVALID_NAME, ERROR_BAD_PATHNAME, ERROR_FILENAME_EXCED_RANGE].includes(err.code)) {
-      return new EngineError('name_invalid', `the OS rejects the mutex name ${name} (${err.message})`, { osCode: err.code, fn: err.fn, cause: err });
-    }
-  }
-  return toEngineError(err);
 }

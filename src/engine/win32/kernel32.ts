@@ -64,6 +64,17 @@ export const WAIT_TIMEOUT = 258;
 export const WAIT_FAILED = 0xffffffff;
 /** SYNCHRONIZE | MUTANT_QUERY_STATE | DELETE | READ_CONTROL | WRITE_DAC | WRITE_OWNER */
 export const MUTEX_ALL_ACCESS = 0x1f0001;
+/** Wait on the object (WaitForMultipleObjects needs it). */
+export const SYNCHRONIZE = 0x100000;
+/** Release the mutex (ReleaseMutex, ReleaseMutexWhenCallbackReturns); the same bit is MUTANT_QUERY_STATE, which NtQueryMutant needs. */
+export const MUTEX_MODIFY_STATE = 0x0001;
+/**
+ * All the engine needs of a mutex: wait, release, query. MUTEX_ALL_ACCESS would also
+ * ask for DELETE, READ_CONTROL, WRITE_DAC and WRITE_OWNER, which the security
+ * descriptor of another account's (or a service's) mutex refuses: ERROR_ACCESS_DENIED
+ * for a mutex we could otherwise use.
+ */
+export const MUTEX_LEAST_ACCESS = SYNCHRONIZE | MUTEX_MODIFY_STATE;
 export const EVENT_ALL_ACCESS = 0x1f0003;
 export const CREATE_EVENT_MANUAL_RESET = 0x1;
 /** INVALID_HANDLE_VALUE, as koffi passes it: (HANDLE)-1. */

@@ -31,9 +31,15 @@ export interface Win32Native {
   QueryPerformanceFrequency(): bigint;
   QueryPerformanceCounter(): bigint;
 
-  /** Also says whether it existed (ERROR_ALREADY_EXISTS). */
+  /** With the least access the engine needs (SYNCHRONIZE | MUTEX_MODIFY_STATE); also says whether it existed (ERROR_ALREADY_EXISTS). */
   CreateMutexExW(name: string): { handle: HANDLE; lastError: number };
+  /** With SYNCHRONIZE access only: whether a mutex of that name exists and is visible. */
+  OpenMutexW(name: string): HANDLE;
   NtQueryMutant(handle: HANDLE): MutantBasicInformationValue;
+  /** The object's name in the object manager (`\Sessions\1\BaseNamedObjects\x`). */
+  NtQueryObjectName(handle: HANDLE): string;
+  /** The access mask the handle was granted. */
+  NtQueryObjectGrantedAccess(handle: HANDLE): number;
   CloseHandle(handle: HANDLE): void;
   CreateEventExW(manualReset: boolean): HANDLE;
   ResetEvent(handle: HANDLE): void;
@@ -101,8 +107,11 @@ export async function loadNative(): Promise<Win32Native> {
     details: { shim: shim.path, koffi: koffi.version },
     QueryPerformanceFrequency: k32.QueryPerformanceFrequency,
     QueryPerformanceCounter: k32.QueryPerformanceCounter,
-    CreateMutexExW: (name) => k32.CreateMutexExW(name, 0, k32.MUTEX_ALL_ACCESS),
+    CreateMutexExW: (name) => k32.CreateMutexExW(name, 0, k32.MUTEX_LEAST_ACCESS),
+    OpenMutexW: (name) => k32.OpenMutexW(k32.SYNCHRONIZE, false, name),
     NtQueryMutant: nt.NtQueryMutant,
+    NtQueryObjectName: nt.NtQueryObjectName,
+    NtQueryObjectGrantedAccess: nt.NtQueryObjectGrantedAccess,
     CloseHandle: k32.CloseHandle,
     CreateEventExW: (manualReset) => k32.CreateEventExW(null, manualReset ? k32.CREATE_EVENT_MANUAL_RESET : 0, k32.EVENT_ALL_ACCESS),
     ResetEvent: k32.ResetEvent,

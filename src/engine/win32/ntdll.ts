@@ -47,3 +47,62 @@ export function NtQueryMutant(MutantHandle: HANDLE): MutantBasicInformationValue
   if (status < 0) throw new Win32Error(status >>> 0, 'NtQueryMutant');
   return { CurrentCount: info.CurrentCount ?? 1, OwnedByCaller: info.OwnedByCaller === 1, AbandonedState: info.AbandonedState === 1 };
 }
+
+export const cOBJECT_INFORMATION_CLASS = koffi.alias('OBJECT_INFORMATION_CLASS', 'int32_t');
+export const ObjectBasicInformation = 0;
+export const ObjectNameInformation = 1;
+
+/** PUBLIC_OBJECT_BASIC_INFORMATION (winternl.h): 56 bytes. */
+export const cPUBLIC_OBJECT_BASIC_INFORMATION = koffi.struct('PUBLIC_OBJECT_BASIC_INFORMATION', {
+  Attributes: 'uint32_t',
+  GrantedAccess: 'uint32_t',
+  HandleCount: 'uint32_t',
+  PointerCount: 'uint32_t',
+  Reserved: koffi.array('uint32_t', 10),
+});
+
+/** OBJECT_NAME_INFORMATION is one UNICODE_STRING { USHORT Length; USHORT MaximumLength; PWSTR Buffer; }: 16 bytes on x64, the characters follow. */
+const UNICODE_STRING_BYTES = 16;
+const STATUS_BUFFER_OVERFLOW = 0x80000005;
+const STATUS_INFO_LENGTH_MISMATCH = 0xc0000004;
+const STATUS_BUFFER_TOO_SMALL = 0xc0000023;
+/** UNICODE_STRING.Length is a USHORT count of bytes. */
+const MAX_NAME_INFORMATION_BYTES = UNICODE_STRING_BYTES + 0xffff;
+
+const fNtQueryObject = ntdll.func('__stdcall', 'NtQueryObject', cNTSTATUS,
+  [cHANDLE, cOBJECT_INFORMATION_CLASS, 'void *', cULONG, koffi.out(koffi.pointer(cULONG))]);
+
+/**
+ * https://learn.microsoft.com/windows/win32/api/winternl/nf-winternl-ntqueryobject
+ * ObjectBasicInformation: the access this handle was granted (what the open really got).
+ */
+export function NtQueryObjectGrantedAccess(Handle: HANDLE): number {
+  const info = Buffer.alloc(koffi.sizeof(cPUBLIC_OBJECT_BASIC_INFORMATION));
+  const status = fNtQueryObject(Handle, ObjectBasicInformation, info, info.length, null) as number;
+  if (status < 0) throw new Win32Error(status >>> 0, 'NtQueryObject');
+  return info.readUInt32LE(4);
+}
+
+/**
+ * https://learn.microsoft.com/windows/win32/api/winternl/nf-winternl-ntqueryobject
+ * ObjectNameInformation: the object's full name in the object manager, e.g.
+ * `\Sessions\1\BaseNamedObjects\Deploy` for `Local\Deploy` in session 1. Needs no
+ * particular access right on the handle.
+ */
+export function NtQueryObjectName(Handle: HANDLE): string {
+  let size = UNICODE_STRING_BYTES + 2 * 512;
+  for (;;) {
+    const info = Buffer.alloc(size);
+    const needed = [0];
+    const status = (fNtQueryObject(Handle, ObjectNameInformation, info, info.length, needed) as number) >>> 0;
+    const tooSmall = status === STATUS_INFO_LENGTH_MISMATCH || status === STATUS_BUFFER_OVERFLOW || status === STATUS_BUFFER_TOO_SMALL;
+    if (tooSmall && size < MAX_NAME_INFORMATION_BYTES) {
+      size = Math.min(MAX_NAME_INFORMATION_BYTES, Math.max(size * 2, needed[0] ?? 0));
+      continue;
+    }
+    if (status >= 0x80000000) throw new Win32Error(status, 'NtQueryObject');
+    const length = info.readUInt16LE(0);
+    // The kernel writes the characters right after the UNICODE_STRING it points to them from.
+    return info.toString('utf16le', UNICODE_STRING_BYTES, UNICODE_STRING_BYTES + length);
+  }
+}

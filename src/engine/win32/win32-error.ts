@@ -17,6 +17,7 @@ export class Win32Error extends Error {
 }
 
 /** The Win32 error codes the engine looks at (winerror.h). */
+export const ERROR_FILE_NOT_FOUND = 2;
 export const ERROR_PATH_NOT_FOUND = 3;
 export const ERROR_ACCESS_DENIED = 5;
 export const ERROR_INVALID_HANDLE = 6;
