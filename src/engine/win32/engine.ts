@@ -164,7 +164,10 @@ export class Win32Engine implements Engine {
     const { koffi, k32 } = native;
     try {
       this.qpcFrequency = k32.QueryPerformanceFrequency();
-      this.port = k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 1);
+      // Concurrency 0 (one per CPU), not 1: Windows counts the libuv worker that last
+      // read the port as active while it runs other pool work, and with 1 that would
+      // hold back the next read, made from another worker. There is one reader anyway.
+      this.port = k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 0);
       this.pool = k32.CreateThreadpool();
       this.applyLimits(k32, this.pool, this.limits, this.limits);
       this.group = k32.CreateThreadpoolCleanupGroup();
