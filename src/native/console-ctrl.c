@@ -12,9 +12,8 @@
  *   then keeps the process alive until the service says the drain is done (the
  *   `done` event) or the bound for that event elapses.
  *
- * The service waits for the event with tpm_drain_wait through a koffi `.async` call (a
- * libuv worker blocks in it, never the event loop). CTRL_C and CTRL_BREAK are left to
- * libuv, which delivers them as SIGINT and SIGBREAK.
+ * The service polls the request with tpm_drain_poll, which never blocks. CTRL_C and
+ * CTRL_BREAK are left to libuv, which delivers them as SIGINT and SIGBREAK.
  *
  * Same error model as shim.c: every exported function returns 0 or a Win32 error
  * code and writes results through out-pointers; nothing here aborts or exits.
@@ -27,10 +26,10 @@
 
 #define TPM_EXPORT __declspec(dllexport)
 
-/* Why the drain was requested (tpm_drain_wait's *out_reason). Keep in sync with
+/* Why the drain was requested (tpm_drain_poll's *out_reason). Keep in sync with
  * src/engine/win32/drain-request.ts. */
 enum {
-  TPM_DRAIN_NONE = 0,           /* the wait ended because the drain is done */
+  TPM_DRAIN_NONE = 0,           /* no drain requested (yet) */
   TPM_DRAIN_EVENT = 1,          /* the named event was set from outside */
   TPM_DRAIN_CTRL_CLOSE = 2,     /* CTRL_CLOSE_EVENT */
   TPM_DRAIN_CTRL_SHUTDOWN = 3   /* CTRL_SHUTDOWN_EVENT */
@@ -73,7 +72,7 @@ static BOOL WINAPI tpm__console_ctrl_handler(DWORD ctrl_type) {
     return FALSE;
   InterlockedIncrement(&drain->handlers);
   bound = reason == TPM_DRAIN_CTRL_CLOSE ? drain->close_bound_ms : drain->shutdown_bound_ms;
-  InterlockedCompareExchange(&drain->reason, reason, 0); /* before the event: the waiter reads it */
+  InterlockedCompareExchange(&drain->reason, reason, 0); /* before the event: the poller reads it */
   SetEvent(drain->request);
   /* Windows terminates the process when this returns: wait for the drain. A failed
    * wait cannot be helped here; returning still ends the process as Windows wants. */
@@ -143,20 +142,18 @@ TPM_EXPORT DWORD tpm_drain_install(tpm_drain_t *drain) {
 }
 
 /*
- * Blocks until the drain is requested or done; call it only through koffi `.async`.
- * *out_reason: TPM_DRAIN_EVENT or TPM_DRAIN_CTRL_* when requested, TPM_DRAIN_NONE when
- * the service finished (tpm_drain_done) without a request (it stopped for a signal).
+ * Never blocks: *out_reason is TPM_DRAIN_EVENT or TPM_DRAIN_CTRL_* once the drain was
+ * requested, TPM_DRAIN_NONE until then. The service polls it from a timer: a blocking
+ * wait would hold one of libuv's pool threads for the life of the process, and Node 22
+ * on Windows sizes that pool before the service's first line runs.
  */
-TPM_EXPORT DWORD tpm_drain_wait(tpm_drain_t *drain, DWORD *out_reason) {
-  HANDLE handles[2];
+TPM_EXPORT DWORD tpm_drain_poll(tpm_drain_t *drain, DWORD *out_reason) {
   DWORD result;
 
   if (drain == NULL || out_reason == NULL)
     return ERROR_INVALID_PARAMETER;
   *out_reason = TPM_DRAIN_NONE;
-  handles[0] = drain->request; /* index 0: a request wins over done when both are set */
-  handles[1] = drain->done;
-  result = WaitForMultipleObjects(2, handles, FALSE, INFINITE);
+  result = WaitForSingleObject(drain->request, 0);
   if (result == WAIT_FAILED)
     return GetLastError();
   if (result == WAIT_OBJECT_0) {
@@ -167,7 +164,7 @@ TPM_EXPORT DWORD tpm_drain_wait(tpm_drain_t *drain, DWORD *out_reason) {
 }
 
 /* The drain finished: a handler waiting in tpm__console_ctrl_handler returns (and
- * Windows ends the process), and a pending tpm_drain_wait returns. Never blocks. */
+ * Windows ends the process). Never blocks. */
 TPM_EXPORT DWORD tpm_drain_done(tpm_drain_t *drain) {
   if (drain == NULL)
     return ERROR_INVALID_PARAMETER;
@@ -177,9 +174,9 @@ TPM_EXPORT DWORD tpm_drain_done(tpm_drain_t *drain) {
 }
 
 /*
- * Uninstalls the handler (if this drain is installed), then frees the drain. Call it
- * after tpm_drain_done and after the pending tpm_drain_wait returned. If a handler call
- * is still in flight the record is left allocated (it is about to end the process).
+ * Uninstalls the handler (if this drain is installed), then frees the drain. If a
+ * handler call is still in flight the record is left allocated (it is about to end the
+ * process).
  */
 TPM_EXPORT DWORD tpm_drain_close(tpm_drain_t *drain) {
   if (drain == NULL)

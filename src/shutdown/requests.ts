@@ -24,7 +24,7 @@ export interface NativeDrainRequest {
   wait(): Promise<DrainReason | 'done'>;
   /** The drain finished: a console control handler waiting for it returns. */
   done(): void;
-  /** done(), then frees the native side once the pending wait has returned. */
+  /** done(), then frees the native side. */
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Starts the real service (dist/src/main.cjs) as a child process on a free port and
+ * Starts the real service (dist/src/server.js) as a child process on a free port and
  * stops it. Shared by the end-to-end suites and the shutdown tests.
  *
  * The child has an IPC channel: on Windows `child.kill('SIGTERM')` is TerminateProcess
@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SHUTDOWN_MESSAGE } from '../../src/shutdown/requests.js';
 
-export const SERVER_ENTRY = fileURLToPath(new URL('../../src/main.cjs', import.meta.url));
+export const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.meta.url));
 
 /** How stop() ends the process: 'drain' is graceful on every platform. */
 export type StopHow = 'drain' | NodeJS.Signals;

@@ -5,9 +5,11 @@
  * ending the process until the drain is done.
  *
  * Independent of the engine: the service opens it whichever engine runs, whenever the
- * DLL loads (select.ts). The wait is a koffi `.async` call, so it blocks one libuv
- * worker thread for the life of the process, never the event loop (main.cts raises
- * UV_THREADPOOL_SIZE to make room for it).
+ * DLL loads (select.ts). The request is polled every POLL_MS from an unref'd timer, not
+ * waited for: a koffi `.async` wait would hold one of libuv's 4 pool threads for the
+ * life of the process, and the pool cannot be enlarged from inside the process (Node 22
+ * on Windows sizes it before the first line of the entry script runs: measured under
+ * Wine). A poll is one non-blocking call; a drain starts at most POLL_MS late.
  */
 import { existsSync } from 'node:fs';
 import koffi, { type LibraryHandle } from 'koffi';
@@ -17,7 +19,10 @@ import { cDWORD, cLONG, cLPCWSTR, cPVOID, type PVOID } from './kernel32.js';
 import { shimCandidates } from './shim-path.js';
 import { Win32Error } from './win32-error.js';
 
-/** tpm_drain_wait's reasons, as in console-ctrl.c. */
+/** How often the request is looked at. */
+export const POLL_MS = 250;
+
+/** tpm_drain_poll's reasons, as in console-ctrl.c. */
 const TPM_DRAIN_NONE = 0;
 const REASONS: Readonly<Record<number, DrainReason>> = {
   1: 'event',
@@ -48,7 +53,7 @@ type KoffiFunction = ReturnType<LibraryHandle['func']>;
 interface Functions {
   open: KoffiFunction;
   install: KoffiFunction;
-  wait: KoffiFunction;
+  poll: KoffiFunction;
   done: KoffiFunction;
   close: KoffiFunction;
   invoke: KoffiFunction;
@@ -67,7 +72,7 @@ function load(candidates: readonly string[]): Functions {
       functions = {
         open: lib.func('tpm_drain_open', cDWORD, [cLPCWSTR, cDWORD, cDWORD, koffi.out(koffi.pointer(cPVOID)), koffi.out(koffi.pointer(cLONG))]),
         install: lib.func('tpm_drain_install', cDWORD, [cPVOID]),
-        wait: lib.func('tpm_drain_wait', cDWORD, [cPVOID, koffi.out(koffi.pointer(cDWORD))]),
+        poll: lib.func('tpm_drain_poll', cDWORD, [cPVOID, koffi.out(koffi.pointer(cDWORD))]),
         done: lib.func('tpm_drain_done', cDWORD, [cPVOID]),
         close: lib.func('tpm_drain_close', cDWORD, [cPVOID]),
         invoke: lib.func('tpm_console_ctrl_invoke', cDWORD, [cDWORD, koffi.out(koffi.pointer(cLONG))]),
@@ -99,6 +104,7 @@ export function openDrainRequest(options: DrainRequestOptions, candidates: reado
     }
   }
   let pending: Promise<DrainReason | 'done'> | undefined;
+  let settle: ((outcome: DrainReason | 'done' | Error) => void) | undefined;
   let closed = false;
   const request: NativeDrainRequest & { existed: boolean } = {
     name: options.name,
@@ -106,12 +112,20 @@ export function openDrainRequest(options: DrainRequestOptions, candidates: reado
     consoleHandler: options.consoleHandler,
     wait() {
       pending ??= new Promise((resolve, reject) => {
-        const reason = [TPM_DRAIN_NONE];
-        f.wait.async(drain, reason, (error: unknown, code: number) => {
-          if (error) { reject(error); return; }
-          if (code !== 0) { reject(new Win32Error(code, 'tpm_drain_wait')); return; }
-          resolve(REASONS[reason[0] ?? TPM_DRAIN_NONE] ?? 'done');
-        });
+        const timer = setInterval(() => check(), POLL_MS);
+        timer.unref(); // the service's own work keeps the process alive, not this
+        settle = (outcome) => {
+          clearInterval(timer);
+          settle = undefined;
+          if (outcome instanceof Error) reject(outcome); else resolve(outcome);
+        };
+        const check = (): void => {
+          const reason = [TPM_DRAIN_NONE];
+          const code = f.poll(drain, reason) as number;
+          if (code !== 0) settle?.(new Win32Error(code, 'tpm_drain_poll'));
+          else if (reason[0] !== TPM_DRAIN_NONE) settle?.(REASONS[reason[0] ?? TPM_DRAIN_NONE] ?? 'event');
+        };
+        check();
       });
       return pending;
     },
@@ -119,11 +133,11 @@ export function openDrainRequest(options: DrainRequestOptions, candidates: reado
       if (closed) return;
       const code = f.done(drain) as number;
       if (code !== 0) throw new Win32Error(code, 'tpm_drain_done');
+      settle?.('done');
     },
     async close() {
       if (closed) return;
-      request.done(); // ends a pending wait
-      await pending?.catch(() => undefined);
+      request.done();
       closed = true;
       f.close(drain);
     },
