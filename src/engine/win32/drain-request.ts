@@ -5,7 +5,7 @@
  * ending the process until the drain is done.
  *
  * Independent of the engine: the service opens it whichever engine runs, whenever the
- * DLL loads (select.ts). The request is polled every POLL_MS from an unref'd timer, not
+ * DLL loads (select.ts). The request is polled every POLL_MS from a timer, not
  * waited for: a koffi `.async` wait would hold one of libuv's 4 pool threads for the
  * life of the process, and the pool cannot be enlarged from inside the process (Node 22
  * on Windows sizes it before the first line of the entry script runs: measured under
@@ -112,8 +112,8 @@ export function openDrainRequest(options: DrainRequestOptions, candidates: reado
     consoleHandler: options.consoleHandler,
     wait() {
       pending ??= new Promise((resolve, reject) => {
+        // Keeps the process alive while a drain may still be requested; done() ends it.
         const timer = setInterval(() => check(), POLL_MS);
-        timer.unref(); // the service's own work keeps the process alive, not this
         settle = (outcome) => {
           clearInterval(timer);
           settle = undefined;
