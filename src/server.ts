@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     requestedBy = source;
     closer.close();
-  }, (err) => app.log.error({ err }, 'the drain event wait failed; signals and the IPC message still drain'));
+  }, (err) => app.log.error({ err }, 'polling the drain event failed; signals and the IPC message still drain'));
 
   // The win32 engine's completion-port read holds one libuv pool thread for good, and
   // the pool's size is fixed before this line runs: only the environment can raise it.

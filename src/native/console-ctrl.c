@@ -39,7 +39,6 @@ typedef struct tpm_drain_s {
   HANDLE request;              /* the named event: set = drain requested */
   HANDLE done;                 /* set by the service once the drain finished */
   volatile LONG reason;        /* first TPM_DRAIN_CTRL_* seen; 0 = none */
-  volatile LONG handlers;      /* handler calls in flight (close frees nothing while > 0) */
   DWORD close_bound_ms;        /* longest wait in the handler for CTRL_CLOSE_EVENT */
   DWORD shutdown_bound_ms;     /* ... and for CTRL_SHUTDOWN_EVENT */
 } tpm_drain_t;
@@ -70,14 +69,12 @@ static BOOL WINAPI tpm__console_ctrl_handler(DWORD ctrl_type) {
   drain = (tpm_drain_t *)InterlockedCompareExchangePointer((PVOID volatile *)&tpm__installed, NULL, NULL);
   if (drain == NULL)
     return FALSE;
-  InterlockedIncrement(&drain->handlers);
   bound = reason == TPM_DRAIN_CTRL_CLOSE ? drain->close_bound_ms : drain->shutdown_bound_ms;
   InterlockedCompareExchange(&drain->reason, reason, 0); /* before the event: the poller reads it */
   SetEvent(drain->request);
   /* Windows terminates the process when this returns: wait for the drain. A failed
    * wait cannot be helped here; returning still ends the process as Windows wants. */
   WaitForSingleObject(drain->done, bound);
-  InterlockedDecrement(&drain->handlers);
   return TRUE;
 }
 
@@ -174,17 +171,17 @@ TPM_EXPORT DWORD tpm_drain_done(tpm_drain_t *drain) {
 }
 
 /*
- * Uninstalls the handler (if this drain is installed), then frees the drain. If a
- * handler call is still in flight the record is left allocated (it is about to end the
- * process).
+ * Frees the drain; an installed one is only uninstalled. A handler thread may have read
+ * tpm__installed just before the uninstall and still use the record and its events, so
+ * those of an installed drain stay allocated (one record per process, at its end).
  */
 TPM_EXPORT DWORD tpm_drain_close(tpm_drain_t *drain) {
   if (drain == NULL)
     return ERROR_INVALID_PARAMETER;
-  if (InterlockedCompareExchangePointer((PVOID volatile *)&tpm__installed, NULL, drain) == drain)
+  if (InterlockedCompareExchangePointer((PVOID volatile *)&tpm__installed, NULL, drain) == drain) {
     SetConsoleCtrlHandler(tpm__console_ctrl_handler, FALSE);
-  if (InterlockedCompareExchange(&drain->handlers, 0, 0) != 0)
     return 0;
+  }
   CloseHandle(drain->request);
   CloseHandle(drain->done);
   HeapFree(GetProcessHeap(), 0, drain);

@@ -51,7 +51,7 @@ export interface ProcessLike {
 
 /**
  * Calls onRequest with the source of each request: 'SIGBREAK', 'ipc', or the native
- * request's reason; onError if the native wait fails. The caller decides what a second request does. Returns a function
+ * request's reason; onError if watching the native request fails. The caller decides what a second request does. Returns a function
  * that stops listening (the native wait goes on until the request's done()).
  */
 export function listenForShutdownRequests(
