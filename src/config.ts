@@ -47,6 +47,7 @@ export const EnvSchema = Type.Object({
   SSE_MAX_BUFFERED_BYTES: Int('Unsent bytes a slow SSE subscriber may accumulate before it is cut off with `overflow`', 4_194_304, 1024, 1_073_741_824),
   SHUTDOWN_TIMEOUT_MS: Int('How long shutdown waits for running callbacks', 10_000, 0, 600_000),
   SHUTDOWN_DELAY_MS: Int('After SIGTERM/SIGINT: how long /readyz answers 503 and new work is refused before queued work is cancelled and holds end (lets load balancers stop routing first)', 0, 0, 600_000),
+  SHUTDOWN_EVENT: Type.String({ description: 'Windows: the named event that asks the service to drain when set (Global\\x, Local\\x or x); empty = Local\\tpmutex-<pid>-shutdown', default: '' }),
   API_TOKENS: Type.String({ description: 'Bearer tokens, comma-separated (each 16–512 visible ASCII characters). None (and no API_TOKENS_FILE) = no authentication, loopback HOST only', default: '' }),
   API_TOKENS_FILE: Type.String({ description: 'File with bearer tokens, one per line (blank lines and # comments ignored); added to API_TOKENS', default: '' }),
   AUTH_OPEN_PATHS: Type.String({
@@ -93,6 +94,8 @@ export interface Config {
   workHistory: number;
   shutdownTimeoutMs: number;
   shutdownDelayMs: number;
+  /** The drain event's name; undefined = the per-process default. */
+  shutdownEvent: string | undefined;
   logLevel: string;
   /** tokens empty = authentication off (then host is loopback). */
   auth: { tokens: readonly string[]; openPaths: readonly OpenablePath[] };
@@ -145,6 +148,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
   if (unknownPath !== undefined) {
     throw new ConfigError(`invalid configuration: AUTH_OPEN_PATHS: ${JSON.stringify(unknownPath)} is not one of ${OPENABLE_PATHS.join(', ')}`);
   }
+  if (e.SHUTDOWN_EVENT !== '' && !/^(?:(?:Global|Local)\\)?[^\\]{1,250}$/.test(e.SHUTDOWN_EVENT)) {
+    throw new ConfigError(`invalid configuration: SHUTDOWN_EVENT: ${JSON.stringify(e.SHUTDOWN_EVENT)} is not an event name like Local\\name or Global\\name (at most 250 characters, no other backslash)`);
+  }
   const origins = list(e.CORS_ORIGINS);
   const badOrigin = origins.find((o) => !/^https?:\/\/[^/\s,]+$/.test(o));
   if (badOrigin !== undefined) {
@@ -172,6 +178,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
     workHistory: e.WORK_HISTORY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
+    shutdownEvent: e.SHUTDOWN_EVENT === '' ? undefined : e.SHUTDOWN_EVENT,
     logLevel: e.LOG_LEVEL,
     auth: { tokens, openPaths: openPaths as OpenablePath[] },
     names: { allow, global: e.MUTEX_GLOBAL },

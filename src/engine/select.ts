@@ -1,3 +1,4 @@
+import type { NativeDrainRequest } from '../shutdown/requests.js';
 import { EngineError } from './errors.js';
 import type { Engine, EngineKind, EngineOptions } from './types.js';
 
@@ -19,4 +20,28 @@ export async function selectEngine(choice: EngineChoice, options: EngineOptions,
   }
   const { EmulatedEngine } = await import('./emulated/engine.js');
   return new EmulatedEngine(options);
+}
+
+export interface NativeDrainOptions {
+  readonly name: string;
+  readonly closeBoundMs: number;
+  readonly shutdownBoundMs: number;
+}
+
+/**
+ * The named drain event and the console control handler, on Windows (undefined
+ * elsewhere), whichever engine runs: they live in the same DLL as the win32 engine's
+ * shim but do not need the engine. Throws EngineError('engine_unavailable') when koffi
+ * or the DLL cannot be loaded, and Win32Error when the event cannot be created.
+ */
+export async function openNativeDrainRequest(options: NativeDrainOptions, platform: NodeJS.Platform = process.platform): Promise<NativeDrainRequest | undefined> {
+  if (platform !== 'win32') return undefined;
+  let module: typeof import('./win32/drain-request.js');
+  try {
+    module = await import('./win32/drain-request.js');
+  } catch (err) {
+    throw new EngineError('engine_unavailable', `cannot load koffi: ${(err as Error).message}`, { cause: err });
+  }
+  const request = module.openDrainRequest({ ...options, consoleHandler: true });
+  return request;
 }

@@ -20,3 +20,8 @@ export async function generateOpenApiYaml(): Promise<string> {
     await app.close();
   }
 }
+
+/** The document's text with LF line endings (a CRLF checkout reads the same). */
+export function withLfLineEndings(text: string): string {
+  return text.replace(/\r\n?/g, '\n');
+}

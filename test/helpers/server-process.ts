@@ -1,13 +1,20 @@
 /**
  * Starts the real service (dist/src/server.js) as a child process on a free port and
  * stops it. Shared by the end-to-end suites and the shutdown tests.
+ *
+ * The child has an IPC channel: on Windows `child.kill('SIGTERM')` is TerminateProcess
+ * (no drain, exit code 1), so there a graceful stop is the IPC shutdown message.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SHUTDOWN_MESSAGE } from '../../src/shutdown/requests.js';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.meta.url));
+
+/** How stop() ends the process: 'drain' is graceful on every platform. */
+export type StopHow = 'drain' | NodeJS.Signals;
 
 export interface ServerProcess {
   readonly baseUrl: string;
@@ -16,13 +23,19 @@ export interface ServerProcess {
   readonly logs: string[];
   /** Resolves with the exit code once the process has exited. */
   readonly exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Asks for a graceful shutdown without waiting: SIGTERM on POSIX, the IPC shutdown
+   * message on Windows.
+   */
+  requestShutdown(): void;
+  /** 'drain' (default: requestShutdown()) or a signal; resolves with the exit code. */
+  stop(how?: StopHow): Promise<number | null>;
 }
 
 export async function startServer(env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--enable-source-maps', SERVER_ENTRY], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const logs: string[] = [];
   const exited = once(child, 'exit').then(([code]) => code as number | null);
@@ -38,10 +51,16 @@ export async function startServer(env: Record<string, string> = {}, timeoutMs = 
   });
   // A server that failed to start must not outlive the test that started it.
   const baseUrl = await listening.catch((err: unknown) => { child.kill('SIGKILL'); throw err; });
+  const requestShutdown = (): void => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (process.platform === 'win32') child.send(SHUTDOWN_MESSAGE);
+    else child.kill('SIGTERM');
+  };
   return {
-    baseUrl, child, logs, exited,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    baseUrl, child, logs, exited, requestShutdown,
+    async stop(how: StopHow = 'drain') {
+      if (how === 'drain') requestShutdown();
+      else if (child.exitCode === null && child.signalCode === null) child.kill(how);
       return exited;
     },
   };

@@ -25,7 +25,7 @@ it('SIGTERM: drain, end every work with its terminal event, close streams, exit 
     const queued = await api.submitOk({ mutex: 'shutdown-b' });
     assert.equal((await api.work(queued.id)).body.state, 'queued');
 
-    server.child.kill('SIGTERM');
+    server.requestShutdown(); // SIGTERM on POSIX; on Windows (where kill is TerminateProcess) the IPC message
     // The drain delay: still answering, but not ready and not taking new work. The
     // signal takes a moment to arrive, so poll readiness until it flips.
     let ready = await api.request<{ status: string }>('GET', '/readyz');

@@ -10,12 +10,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { isEngineError } from '../../src/engine/errors.js';
 import type { Engine, Phase, PoolLimits, WorkSpec } from '../../src/engine/types.js';
-import { projectRoot } from './wine-env.js';
+import { projectRoot, skipIsFailure } from './wine-env.js';
 
 const onWindows = process.platform === 'win32';
+const WINDOWS_ONLY = 'Windows Node only (npm run test:win32 runs it under Wine)';
 let counter = 0;
 const unique = (tag: string): string => `Local\\tpmutex-w32-${process.pid}-${++counter}-${tag}`;
 
@@ -45,7 +46,9 @@ async function engineFor(t: TestContext, pool: PoolLimits, extras: EngineExtras 
 const spec = (workId: string, mutex: string, over: Partial<WorkSpec> = {}): WorkSpec =>
   ({ workId, mutex, acquireTimeoutMs: 30_000, spinMs: 0, holdMs: 0, mayRunLong: false, ...over });
 
-describe('win32 engine specifics', { skip: onWindows ? false : 'Windows Node only (npm run test:win32 runs it under Wine)' }, () => {
+describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false : WINDOWS_ONLY }, () => {
+  before(() => { if (!onWindows) throw new Error(`${WINDOWS_ONLY}; CI=true: a failure, not a skip`); });
+
   it('runs every callback on a pool thread, never on the JS thread, and registers no koffi callback', async (t) => {
     const { GetCurrentThreadId } = await import('../../src/engine/win32/kernel32.js');
     const mainThread = GetCurrentThreadId();

@@ -36,6 +36,11 @@ export interface WindowsNode {
   readonly nodeVersion: string;
 }
 
+/** In CI (CI=true), a Windows suite that cannot run is a failure, never a skip. */
+export function skipIsFailure(): boolean {
+  return process.env['CI'] === 'true' || process.env['CI'] === '1';
+}
+
 /** Why the Windows suites cannot run here, or undefined if they can. */
 export function unavailableReason(): string | undefined {
   if (process.platform === 'win32') return undefined;

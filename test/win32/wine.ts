@@ -16,9 +16,10 @@
  * Exit code: 0 when every suite passed, 1 otherwise (2 when the harness cannot run here).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { E2E_SERVER_ENV } from '../e2e/target.js';
+import { countBlock } from '../helpers/junit.js';
 import { startWindowsServer } from './windows-processes.js';
 import { logDir, projectRoot, provision, spawnWindowsNode, windowsPath, type WindowsNode } from './wine-env.js';
 
@@ -62,10 +63,10 @@ async function start(node: WindowsNode): Promise<void> {
     stopTail();
     throw err;
   }
-  say(`ready at ${server.baseUrl} (Ctrl-C stops it)`);
+  say(`ready at ${server.baseUrl} (Ctrl-C drains and stops it through ${server.shutdownEvent})`);
   const stop = (): void => {
-    say('stopping');
-    void server.stop('SIGKILL');
+    say('draining');
+    server.stop().catch((err: unknown) => say(`the drain failed, killed: ${(err as Error).message}`));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -89,25 +90,42 @@ function testFiles(dir: string): string[] {
   return readdirSync(abs).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(abs, f));
 }
 
-/** The engine suites inside node.exe: conformance (both engines) and the win32-only checks. */
+/** The test blocks that must have run inside node.exe, with at least one test each. */
+const REQUIRED_BLOCKS = ['engine conformance: win32', 'win32 engine specifics', 'native drain request'] as const;
+
+/**
+ * The engine suites inside node.exe: conformance (both engines), the win32-only checks
+ * and the native drain request. Passes only if node.exe exited 0 AND every required
+ * block ran tests (an exit code alone would also pass a suite that skipped itself).
+ */
 async function conformance(node: WindowsNode): Promise<SuiteResult> {
-  const files = [...testFiles('engine').filter((f) => f.endsWith('conformance.test.js')), ...testFiles('win32').filter((f) => f.includes('engine-'))];
+  const files = [
+    ...testFiles('engine').filter((f) => f.endsWith('conformance.test.js')),
+    ...testFiles('win32').filter((f) => f.includes('engine-') || f.includes('native-')),
+  ];
   if (files.length === 0) return { name: 'conformance', ok: false, detail: 'no test files (did `npm run build` run?)', ms: 0 };
   const report = join(logDir, 'conformance-report.txt');
+  const junitReport = join(logDir, 'conformance-report.xml');
+  rmSync(junitReport, { force: true });
   const began = Date.now();
   const proc = spawnWindowsNode(node, [
     '--enable-source-maps', '--test', '--test-concurrency=1',
     '--test-reporter=spec', `--test-reporter-destination=${windowsPath(node, report)}`,
+    '--test-reporter=junit', `--test-reporter-destination=${windowsPath(node, junitReport)}`,
     ...files.map((f) => windowsPath(node, f)),
   ], { logFile: join(logDir, 'conformance-stdout.txt') });
   const code = await proc.exited;
-  const text = existsSync(report) ? (await import('node:fs')).readFileSync(report, 'utf8') : '';
+  const text = existsSync(report) ? readFileSync(report, 'utf8') : '';
   process.stdout.write(text);
   const stdout = proc.readLog();
   if (stdout.trim()) process.stdout.write(`--- node.exe output\n${stdout}`);
   const counts = /ℹ tests (\d+)[\s\S]*?ℹ pass (\d+)[\s\S]*?ℹ fail (\d+)/.exec(text);
-  const detail = counts ? `${counts[2]}/${counts[1]} passed, ${counts[3]} failed` : `exit ${code}`;
-  return { name: 'conformance (inside node.exe)', ok: code === 0, detail, ms: Date.now() - began };
+  const junit = existsSync(junitReport) ? readFileSync(junitReport, 'utf8') : '';
+  const blocks = REQUIRED_BLOCKS.map((name) => ({ name, count: countBlock(junit, name) }));
+  const missing = blocks.filter((b) => b.count === undefined || b.count.tests === 0 || b.count.skipped > 0 || b.count.failed > 0);
+  const blockDetail = blocks.map((b) => `${b.name}: ${b.count === undefined ? 'not run' : `${b.count.tests} tests, ${b.count.skipped} skipped, ${b.count.failed} failed`}`).join('; ');
+  const detail = `${counts ? `${counts[2]}/${counts[1]} passed, ${counts[3]} failed` : `exit ${code}`} [${blockDetail}]`;
+  return { name: 'conformance (inside node.exe)', ok: code === 0 && missing.length === 0, detail, ms: Date.now() - began };
 }
 
 async function e2e(node: WindowsNode): Promise<SuiteResult> {
@@ -120,10 +138,16 @@ async function e2e(node: WindowsNode): Promise<SuiteResult> {
   let code: number;
   try {
     code = await runLinuxNode(['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { TPMUTEX_URL: server.baseUrl });
-  } finally {
-    await server.stop();
+  } catch (err) {
+    await server.stop('SIGKILL');
+    throw err;
   }
-  return { name: 'e2e (Linux Node → service under Wine)', ok: code === 0, detail: `exit ${code}`, ms: Date.now() - began };
+  // Stopped as an operator would on Windows: its drain event, set by another Windows process.
+  const stopped = await server.stop().catch((err: unknown) => (err as Error).message);
+  return {
+    name: 'e2e (Linux Node → service under Wine)', ok: code === 0 && stopped === 0,
+    detail: `exit ${code}; the service, asked to drain through ${server.shutdownEvent}, exited with ${stopped}`, ms: Date.now() - began,
+  };
 }
 
 async function crossProcess(): Promise<SuiteResult> {

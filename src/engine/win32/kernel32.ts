@@ -76,6 +76,7 @@ export const MUTEX_MODIFY_STATE = 0x0001;
  */
 export const MUTEX_LEAST_ACCESS = SYNCHRONIZE | MUTEX_MODIFY_STATE;
 export const EVENT_ALL_ACCESS = 0x1f0003;
+export const EVENT_MODIFY_STATE = 0x0002;
 export const CREATE_EVENT_MANUAL_RESET = 0x1;
 /** INVALID_HANDLE_VALUE, as koffi passes it: (HANDLE)-1. */
 export const INVALID_HANDLE_VALUE: HANDLE = 0xffffffffffffffffn;
@@ -88,6 +89,7 @@ const fCreateMutexExW = kernel32.func('__stdcall', 'CreateMutexExW', cHANDLE, [c
 const fOpenMutexW = kernel32.func('__stdcall', 'OpenMutexW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
 const fReleaseMutex = kernel32.func('__stdcall', 'ReleaseMutex', cBOOL, [cHANDLE]);
 const fCreateEventExW = kernel32.func('__stdcall', 'CreateEventExW', cHANDLE, [cPVOID, cLPCWSTR, cDWORD, cDWORD]);
+const fOpenEventW = kernel32.func('__stdcall', 'OpenEventW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
 const fSetEvent = kernel32.func('__stdcall', 'SetEvent', cBOOL, [cHANDLE]);
 const fResetEvent = kernel32.func('__stdcall', 'ResetEvent', cBOOL, [cHANDLE]);
 const fWaitForSingleObject = kernel32.func('__stdcall', 'WaitForSingleObject', cDWORD, [cHANDLE, cDWORD]);
@@ -161,6 +163,11 @@ export function CreateEventExW(lpName: string | null, dwFlags: number, dwDesired
   return handle(fCreateEventExW(null, lpName, dwFlags, dwDesiredAccess) as HANDLE | null, 'CreateEventExW');
 }
 
+/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-openeventw */
+export function OpenEventW(dwDesiredAccess: number, bInheritHandle: boolean, lpName: string): HANDLE {
+  return handle(fOpenEventW(dwDesiredAccess, bInheritHandle ? 1 : 0, lpName) as HANDLE | null, 'OpenEventW');
+}
+
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-setevent */
 export function SetEvent(hEvent: HANDLE): void {
   check(fSetEvent(hEvent), 'SetEvent');
@@ -196,16 +203,15 @@ export function PostQueuedCompletionStatus(CompletionPort: HANDLE, dwNumberOfByt
  * Asynchronous only (koffi `.async`): the call blocks a libuv worker thread, never the
  * event loop. `entries` must be koffi-allocated (stable) memory for `count` entries.
  * Resolves with the number of entries removed; rejects with Win32Error when the call
- * fails (port closed, or dwMilliseconds elapsed with nothing queued).
+ * fails (port closed, or WAIT_TIMEOUT when dwMilliseconds elapsed with nothing queued).
  */
 export function GetQueuedCompletionStatusEx(CompletionPort: HANDLE, entries: PVOID, count: number, dwMilliseconds: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const removed = [0];
     fGetQueuedCompletionStatusEx.async(CompletionPort, entries, count, removed, dwMilliseconds, 0, (err: unknown, ok: number) => {
       if (err) { reject(err); return; }
-      // The failing call ran on a libuv worker thread, whose last-error value this
-      // thread cannot read: report the failure without a code (0).
-      if (ok === 0) { reject(new Win32Error(0, 'GetQueuedCompletionStatusEx')); return; }
+      // koffi (since 3.2) restores the worker thread's last error before this callback.
+      if (ok === 0) { reject(new Win32Error(fGetLastError() as number, 'GetQueuedCompletionStatusEx')); return; }
       resolve(removed[0] ?? 0);
     });
   });

@@ -115,7 +115,10 @@ export async function loadNative(): Promise<Win32Native> {
     CloseHandle: k32.CloseHandle,
     CreateEventExW: (manualReset) => k32.CreateEventExW(null, manualReset ? k32.CREATE_EVENT_MANUAL_RESET : 0, k32.EVENT_ALL_ACCESS),
     ResetEvent: k32.ResetEvent,
-    CreateIoCompletionPort: () => k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 1),
+    // Concurrency 0 (one per CPU), not 1: Windows counts the libuv worker that last
+    // read the port as active while it runs other pool work, and with 1 that would
+    // hold back the next read, made from another worker. There is one reader anyway.
+    CreateIoCompletionPort: () => k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 0),
     PostQueuedCompletionStatus: k32.PostQueuedCompletionStatus,
     async takePackets(port, max) {
       const count = await k32.GetQueuedCompletionStatusEx(port, entries, Math.min(max, DRAIN_BATCH), k32.INFINITE);

@@ -88,8 +88,10 @@ export function loadShim(candidates: readonly string[] = shimCandidates()): Shim
   }
   if (lib === undefined) {
     throw new EngineError('engine_unavailable',
-      `the native shim ${candidates.length ? 'was not found' : 'has no candidate path'}; build it with \`npm run build\` ` +
-      `(needs x86_64-w64-mingw32-gcc, clang or cl). Tried: ${tried.join('; ')}`);
+      `the native shim ${candidates.length ? 'was not found' : 'has no candidate path'}. The npm package ships it prebuilt ` +
+      '(npm install tpmutex needs no compiler); from a clone, build it with `npm run build`, which needs a C compiler ' +
+      '(Windows: LLVM clang — winget install LLVM.LLVM — or cl, or llvm-mingw; Linux: x86_64-w64-mingw32-gcc), ' +
+      `or put tpmutex-shim.dll from a GitHub release into prebuilds\\win32-x64\\; or start with ENGINE=emulated. Tried: ${tried.join('; ')}`);
   }
 
   const fAbi = lib.func('tpm_abi', cDWORD, [koffi.out(koffi.pointer(cDWORD)), koffi.out(koffi.pointer(cDWORD)), koffi.out(koffi.pointer(cDWORD))]);
