@@ -63,7 +63,7 @@ const cases: Case[] = [
   { name: 'pool empty patch', method: 'PATCH', path: '/v1/pool', options: json({}), status: 400 },
   { name: 'pool above POOL_THREADS_LIMIT', method: 'PATCH', path: '/v1/pool', options: json({ maxThreads: 1_000_000 }), status: 400, field: 'body/maxThreads' },
   { name: 'unknown route', method: 'GET', path: '/v2/nothing', status: 404 },
-  { name: 'wrong method', method: 'PATCH', path: '/v1/work', options: json({}), status: 404 },
+  { name: 'wrong method', method: 'PATCH', path: '/v1/work', options: json({}), status: 405 },
 ];
 
 describe('bad input', () => {
