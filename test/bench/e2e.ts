@@ -10,9 +10,11 @@
  * e2eCapacityPerSec: the median of the HTTP side's rounds — what the service completes
  * end to end on this machine now.
  *
- * eventP99Ms: engine `released` stamp → SSE frame received, p99, with works submitted
- * at a steady half of e2eCapacityPerSec (stamps mapped to this process's clock, see
- * clock-offset.ts): latency, not queueing. eventP99MsAt1000PerSec is the same at a fixed
+ * eventP99Ms: engine `released` stamp → SSE frame received, with works submitted at a
+ * steady half of e2eCapacityPerSec (stamps mapped to this process's clock, see
+ * clock-offset.ts): latency, not queueing. The p99 of each second's works, median over
+ * the seconds, so that one stall of this shared machine does not make the figure; the
+ * p99 over the whole run is reported beside it (raw p99MsOverall). eventP99MsAt1000PerSec is the same at a fixed
  * 1,000 works/s, an overload figure wherever that exceeds the capacity. Each reports the
  * submit rate it achieved; a run below 95% of its target rate is marked invalid.
  */
@@ -20,7 +22,7 @@ import { selectEngine } from '../../src/engine/select.js';
 import type { Engine } from '../../src/engine/types.js';
 import type { BenchEngine, BenchService } from './service.js';
 import { BENCH_POOL } from './service.js';
-import { abRounds, percentile, round } from './stats.js';
+import { abRounds, median, percentile, round } from './stats.js';
 import { BENCH_MUTEXES, benchWork, steadyDelivery, SubscriberGroup } from './subscribers.js';
 
 async function overHttp(service: BenchService, works: number): Promise<number> {
@@ -78,7 +80,11 @@ async function nativeLoop(works: number): Promise<number> {
 }
 
 export interface SteadyLatency {
-  p50Ms: number; p99Ms: number; maxMs: number; samples: number;
+  /** p99 of each second's works (in arrival order), the median over the seconds: the figure. */
+  p99Ms: number;
+  /** Percentiles over every work of the run; a stall of the machine for a moment lands in these. */
+  p50Ms: number; p99MsOverall: number; maxMs: number; samples: number;
+  windowP99Ms: number[];
   targetPerSec: number; achievedPerSec: number;
   /** False when the achieved submit rate was below 95% of the target: the figure is not at the stated load. */
   valid: boolean;
@@ -89,16 +95,19 @@ export async function eventLatency(service: BenchService, perSecond: number, sec
   const rate = Math.max(1, Math.round(perSecond));
   const { report, expected, worksPerSec } = await steadyDelivery(service, { subscribers: 1, perSecond: rate, seconds, warmUpSeconds: 1 });
   if (report.received[0]! < expected) throw new Error(`only ${report.received[0]} of ${expected} works were seen released`);
+  const windowP99Ms: number[] = [];
+  for (let at = 0; at + rate <= report.latenciesNs.length; at += rate) windowP99Ms.push(round(percentile(report.latenciesNs.subarray(at, at + rate), 99) / 1e6));
   const latencies = report.latenciesNs.sort();
   const ms = (p: number) => round(percentile(latencies, p, true) / 1e6);
   return {
-    p50Ms: ms(50), p99Ms: ms(99), maxMs: ms(100), samples: latencies.length,
+    p99Ms: median(windowP99Ms), windowP99Ms,
+    p50Ms: ms(50), p99MsOverall: ms(99), maxMs: ms(100), samples: latencies.length,
     targetPerSec: rate, achievedPerSec: round(worksPerSec, 0), valid: worksPerSec >= 0.95 * rate,
   };
 }
 
 export async function measureEndToEnd(engine: BenchEngine, service: BenchService, quick: boolean) {
-  const works = quick ? 1000 : 4000;
+  const works = quick ? 2000 : 4000;
   const inProcess = engine === 'emulated' ? await InProcessEngine.start() : undefined;
   let ab;
   try {
@@ -112,7 +121,7 @@ export async function measureEndToEnd(engine: BenchEngine, service: BenchService
   const atHalf = await eventLatency(service, capacity / 2, seconds);
   const at1000 = await eventLatency(service, 1000, quick ? 2 : 5);
   return {
-    e2eRatio: round(ab.candidateMedian / ab.baselineMedian),
+    e2eRatio: round(ab.ratio),
     e2eCapacityPerSec: round(capacity, 0),
     eventP99Ms: atHalf.p99Ms,
     eventP99MsAt1000PerSec: at1000.p99Ms,

@@ -86,7 +86,7 @@ export async function measureHandoff(engine: BenchEngine, service: BenchService,
   const baseline = engine === 'emulated' ? () => pingPong(works) : () => nativeHandoff(works);
   const ab = await abRounds(rounds, () => serviceHandoff(service, works), baseline);
   return {
-    handoffRatio: round(ab.candidateMedian / ab.baselineMedian),
+    handoffRatio: round(ab.ratio),
     raw: {
       measuredFrom: 'returned(prev)',
       serviceHandoffP50Ns: ab.candidate,

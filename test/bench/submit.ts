@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { logDir, spawnWindowsNode, until, windowsPath } from '../win32/wine-env.js';
 import { benchWindowsNode, type BenchEngine } from './service.js';
-import { interleavedRounds, median, round } from './stats.js';
+import { interleavedRounds, pairedRatio, round } from './stats.js';
 import { BENCH_MUTEXES, benchWork } from './subscribers.js';
 
 interface TargetPorts { service: number; bare: number; threadless: number; bytes: number; answer: string }
@@ -88,10 +88,10 @@ export async function measureSubmit(engine: BenchEngine, quick: boolean) {
       });
       const perSec = (values: number[]) => values.map((v) => round(v, 0));
       return {
-        submitRatio: round(median(samples.service) / median(samples.bare)),
+        submitRatio: round(pairedRatio(samples.service, samples.bare)),
         raw: {
           submitReqPerSec: perSec(samples.service), bareReqPerSec: perSec(samples.bare),
-          submitRatioInProcess: round(median(samples.service) / median(samples.inProcessBare)),
+          submitRatioInProcess: round(pairedRatio(samples.service, samples.inProcessBare)),
           inProcessBareReqPerSec: perSec(samples.inProcessBare),
           // The same service on an engine with no threads: what HTTP + service cost alone.
           threadlessSubmitReqPerSec: perSec(samples.threadless), responseBytes: ports.bytes,
