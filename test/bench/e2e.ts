@@ -117,7 +117,7 @@ export async function measureEndToEnd(engine: BenchEngine, service: BenchService
     await inProcess?.close();
   }
   const capacity = ab.candidateMedian;
-  const seconds = quick ? 3 : 8;
+  const seconds = quick ? 5 : 8;
   const atHalf = await eventLatency(service, capacity / 2, seconds);
   const at1000 = await eventLatency(service, 1000, quick ? 2 : 5);
   return {

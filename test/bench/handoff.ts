@@ -83,7 +83,7 @@ async function nativeHandoff(works: number): Promise<number> {
 export async function measureHandoff(engine: BenchEngine, service: BenchService, quick: boolean) {
   const works = quick ? 500 : 2000;
   const rounds = quick ? 5 : 7;
-  const baseline = engine === 'emulated' ? () => pingPong(works) : () => nativeHandoff(works);
+  const baseline = engine === 'emulated' ? () => pingPong(quick ? 5000 : 10_000) : () => nativeHandoff(works);
   const ab = await abRounds(rounds, () => serviceHandoff(service, works), baseline);
   return {
     handoffRatio: round(ab.ratio),
