@@ -117,9 +117,9 @@ export async function measureEndToEnd(engine: BenchEngine, service: BenchService
     await inProcess?.close();
   }
   const capacity = ab.candidateMedian;
-  const seconds = quick ? 5 : 8;
-  const atHalf = await eventLatency(service, capacity / 2, seconds);
-  const at1000 = await eventLatency(service, 1000, quick ? 2 : 5);
+  // An odd number of one-second windows, so that the median is one of them.
+  const atHalf = await eventLatency(service, capacity / 2, quick ? 5 : 9);
+  const at1000 = await eventLatency(service, 1000, quick ? 3 : 5);
   return {
     e2eRatio: round(ab.ratio),
     e2eCapacityPerSec: round(capacity, 0),
