@@ -8,7 +8,7 @@
  *   koffi-allocated mutex records, Wine's own per-handle bookkeeping — or the growth of
  *   heap + external if that is larger (V8 may have had the pages already). Both are in
  *   the raw figures. No pool thread runs meanwhile, so RSS is quiet enough here:
- *   repeated runs agree within about 10%.
+ *   repeated runs agree within about 25% on a loaded machine, within 10% on a quieter one.
  * - heapBytesPerWork, per retained finished work (over 20,000; 10,000 quick): the growth
  *   of heap + external, with every work run to `released` by the engine's pool threads,
  *   the service at its defaults (EVENT_BUFFER 10,000, already full before the
