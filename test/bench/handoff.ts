@@ -1,19 +1,27 @@
 /**
- * handoffRatio: p50 of released(prev) → acquired(next) on one contended mutex ÷ the p50
- * of a raw baseline measured alternately in the same run.
- * - emulated: the engine in this process ÷ a raw two-thread Atomics ping-pong (one
- *   thread hands a word to the other: the floor of any cross-thread handoff).
- * - win32: the service under Wine (stamps from its event stream) ÷ the C loop of the
- *   same pool/mutex operations under the same Wine (native-loop.ts). Both measure from
- *   returned(prev): the pool releases the mutex right after the callback returns, but
- *   the `released` stamp comes from a wait callback that races the next owner's wake-up
- *   (it is often later than the next `acquired`, which the service clamps it to), so
- *   released → acquired has a median near or below zero on both sides.
+ * handoffRatio: p50 of returned(prev) → acquired(next) on one contended mutex of the
+ * service, stamped by its engine and read from its event stream — the same interval,
+ * through the service, on both engines — ÷ the p50 of a raw baseline measured
+ * alternately in the same run:
+ * - emulated: a raw two-thread Atomics ping-pong (one thread hands a word to the other:
+ *   the floor of any cross-thread handoff);
+ * - win32: the C loop of the same pool/mutex operations under the same Wine
+ *   (native-loop.ts), returned(prev) → acquired(next) too, after an untimed warm-up pass.
+ *
+ * Why from returned: the pool releases the mutex right after the callback returns, and
+ * returned is the last stamp before that release. The `released` stamp comes later and,
+ * on win32, from a wait callback that races the next owner's wake-up (and is clamped to
+ * the next acquisition), so it is not the same event on the two engines.
+ *
+ * Contention is made, not hoped for: a holder takes the mutex (untilSignaled), every
+ * measured work is submitted and answered while it holds (so up to maxThreads−1 of them
+ * wait on the mutex in the pool, the rest queue behind), and only then is the holder
+ * signalled. Each handoff therefore has a waiter ready; the submit rate of the HTTP
+ * client never paces it.
  */
 import { Worker } from 'node:worker_threads';
-import { selectEngine } from '../../src/engine/select.js';
-import type { Phase } from '../../src/engine/types.js';
 import type { WorkView } from '../../src/schemas/work.js';
+import { Api } from '../e2e/api.js';
 import { SseClient } from '../e2e/sse.js';
 import type { BenchEngine, BenchService } from './service.js';
 import { abRounds, median, round } from './stats.js';
@@ -39,41 +47,32 @@ async function pingPong(hops: number): Promise<number> {
   return median(gaps);
 }
 
-/** p50 of released(prev).atNs → acquired(next).atNs, ns, over `works` contended works. */
-async function engineHandoff(works: number): Promise<number> {
-  const engine = await selectEngine('emulated', { pool: { minThreads: 4, maxThreads: 4 } });
-  await engine.start();
-  const phases: Phase[] = [];
-  let terminal = 0;
-  const done = new Promise<void>((resolve) => engine.onPhase((p) => {
-    phases.push(p);
-    if (p.type === 'released' && ++terminal === works) resolve();
-  }));
-  engine.openMutex('Local\\bench-handoff');
-  for (let i = 0; i < works; i++) engine.submit({ workId: `w${i}`, mutex: 'Local\\bench-handoff', acquireTimeoutMs: 60_000, spinMs: 0, holdMs: 0, mayRunLong: false });
-  await done;
-  await engine.close({ timeoutMs: 5_000 });
-  const acquired = phases.filter((p) => p.type === 'acquired').sort((a, b) => a.fencingToken - b.fencingToken);
-  const releasedAt = new Map(phases.filter((p) => p.type === 'released').map((p) => [p.workId, p.atNs]));
-  const gaps: number[] = [];
-  for (let i = 1; i < acquired.length; i++) gaps.push(Number(acquired[i]!.atNs - releasedAt.get(acquired[i - 1]!.workId)!));
-  return median(gaps);
-}
-
 let serviceRun = 0;
 
-/** p50 of <from>(prev) → acquired(next), from the released events of works on one mutex of the service. */
-async function serviceHandoff(service: BenchService, works: number, from: 'releasedAtNs' | 'returnedAtNs'): Promise<number> {
+/** p50 of returned(prev) → acquired(next), ns, over `works` works queued behind a holder on one mutex of the service. */
+async function serviceHandoff(service: BenchService, works: number): Promise<number> {
+  const api = new Api(service.baseUrl);
   const mutex = `bench-handoff-${++serviceRun}`;
   const stream = await SseClient.open(service.baseUrl, `/v1/events?types=work.released&mutex=${mutex}`);
-  const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < works; i++) pending.push(service.submit({ mutex, holdMs: 0 }));
-  await Promise.all(pending);
-  await stream.waitFor(() => stream.frames.length >= works, 120_000, `${works} released on ${mutex}`);
-  stream.close();
+  try {
+    const holder = await service.submit({ mutex, untilSignaled: true });
+    for (let state = holder.state; state !== 'holding';) {
+      if (state !== 'queued' && state !== 'waiting') throw new Error(`handoff holder ${holder.id} is ${state}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      state = (await api.work(holder.id)).body.state;
+    }
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < works; i++) pending.push(service.submit({ mutex, holdMs: 0 }));
+    await Promise.all(pending);
+    const signalled = await api.signal(holder.id);
+    if (signalled.status !== 202) throw new Error(`signal ${holder.id}: ${signalled.status}`);
+    await stream.waitFor(() => stream.frames.length >= works + 1, 120_000, `${works + 1} released on ${mutex}`);
+  } finally {
+    stream.close();
+  }
   const done = stream.frames.map((f) => f.json['work'] as WorkView).sort((a, b) => a.fencingToken! - b.fencingToken!);
   const gaps: number[] = [];
-  for (let i = 1; i < done.length; i++) gaps.push(Number(BigInt(done[i]!.acquiredAtNs!) - BigInt(done[i - 1]![from]!)));
+  for (let i = 1; i < done.length; i++) gaps.push(Number(BigInt(done[i]!.acquiredAtNs!) - BigInt(done[i - 1]!.returnedAtNs!)));
   return median(gaps);
 }
 
@@ -83,13 +82,15 @@ async function nativeHandoff(works: number): Promise<number> {
 
 export async function measureHandoff(engine: BenchEngine, service: BenchService, quick: boolean) {
   const works = quick ? 500 : 2000;
-  const ab = engine === 'emulated'
-    ? await abRounds(quick ? 3 : 5, () => engineHandoff(works), () => pingPong(quick ? 2000 : 10000))
-    : await abRounds(quick ? 3 : 5, () => serviceHandoff(service, works, 'returnedAtNs'), () => nativeHandoff(works));
+  const rounds = quick ? 5 : 7;
+  const baseline = engine === 'emulated' ? () => pingPong(quick ? 5000 : 10_000) : () => nativeHandoff(works);
+  const ab = await abRounds(rounds, () => serviceHandoff(service, works), baseline);
   return {
-    handoffRatio: round(ab.candidateMedian / ab.baselineMedian),
-    raw: engine === 'emulated'
-      ? { engineHandoffP50Ns: ab.candidate, atomicsPingPongP50Ns: ab.baseline }
-      : { measuredFrom: 'returned(prev)', serviceHandoffP50Ns: ab.candidate, nativeLoopHandoffP50Ns: ab.baseline },
+    handoffRatio: round(ab.ratio),
+    raw: {
+      measuredFrom: 'returned(prev)',
+      serviceHandoffP50Ns: ab.candidate,
+      [engine === 'emulated' ? 'atomicsPingPongP50Ns' : 'nativeLoopHandoffP50Ns']: ab.baseline,
+    },
   };
 }

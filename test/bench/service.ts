@@ -16,9 +16,12 @@ import type { WorkView } from '../../src/schemas/work.js';
 
 export type BenchEngine = 'emulated' | 'win32';
 
+/** The pool limits of the service under benchmark, and of every in-process or native baseline compared with it. */
+export const BENCH_POOL = { minThreads: 4, maxThreads: 16 } as const;
+
 /** What every figure run against the service needs; quiet, and no limit in the way. */
 export const BENCH_SERVER_ENV: Readonly<Record<string, string>> = {
-  LOG_LEVEL: 'silent', POOL_MIN_THREADS: '4', POOL_MAX_THREADS: '16', EVENT_BUFFER: '100000',
+  LOG_LEVEL: 'silent', POOL_MIN_THREADS: String(BENCH_POOL.minThreads), POOL_MAX_THREADS: String(BENCH_POOL.maxThreads), EVENT_BUFFER: '100000',
   MAX_QUEUED_WORK: '1000000', MAX_QUEUED_WORK_PER_MUTEX: '1000000', WORK_HISTORY: '20000',
   MAX_EVENT_LOOP_DELAY_MS: '0', SSE_MAX_SUBSCRIBERS: '2000',
 };

@@ -10,15 +10,29 @@ export function percentile(values: ArrayLike<number>, p: number, alreadySorted =
 
 export const median = (values: readonly number[]) => percentile(values, 50);
 
-export interface AbResult { candidate: number[]; baseline: number[]; candidateMedian: number; baselineMedian: number }
+export interface AbResult {
+  candidate: number[]; baseline: number[]; candidateMedian: number; baselineMedian: number;
+  /** The median of the per-round ratios candidate[i] / baseline[i] (pairedRatio). */
+  ratio: number;
+}
+
+/**
+ * The median of the ratios of the rounds, a[i] / b[i]: each pair was measured back to
+ * back, so a load that comes and goes on a shared machine cancels within a pair; the
+ * median then drops the pairs a burst hit on one side only. Steadier than the ratio of
+ * the two medians when the load drifts during a run.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((value, i) => value / b[i]!));
+}
 
 /**
  * Alternates candidate and baseline (warm-up of each first, then A/B/A/B…), so a noisy
- * shared machine slows both sides alike; the ratio of the medians is the figure.
+ * shared machine slows both sides alike; the median of the per-round ratios is the figure.
  */
 export async function abRounds(rounds: number, candidate: () => Promise<number>, baseline: () => Promise<number>): Promise<AbResult> {
   const { candidate: a, baseline: b } = await interleavedRounds(rounds, { candidate, baseline });
-  return { candidate: a, baseline: b, candidateMedian: median(a), baselineMedian: median(b) };
+  return { candidate: a, baseline: b, candidateMedian: median(a), baselineMedian: median(b), ratio: pairedRatio(a, b) };
 }
 
 /** abRounds for any number of sides: a warm-up of each, then A/B/C/A/B/C…; the samples per side. */
