@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
 import { generateOpenApiYaml, withLfLineEndings } from '../src/scripts/openapi.js';
 
@@ -16,4 +18,13 @@ it('the comparison ignores line endings: a CRLF checkout (Git for Windows withou
   assert.equal(withLfLineEndings(crlf), withLfLineEndings(generated));
   // And a real difference still shows.
   assert.notEqual(withLfLineEndings(crlf.replace('tpmutex', 'tpmutexx')), withLfLineEndings(generated));
+});
+
+it('Redocly lint (recommended rules, every finding an error: redocly.yaml) passes openapi.yaml', () => {
+  const cli = fileURLToPath(new URL('../../node_modules/@redocly/cli/bin/cli.js', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const lint = spawnSync(process.execPath, [cli, 'lint', 'openapi.yaml'], { cwd: root, encoding: 'utf8', env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } });
+  assert.equal(lint.status, 0, `${lint.stdout}\n${lint.stderr}`);
+  assert.match(`${lint.stdout}${lint.stderr}`, /Your API description is valid/);
+  assert.doesNotMatch(`${lint.stdout}${lint.stderr}`, /You have \d+ warnings?/);
 });

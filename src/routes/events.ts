@@ -18,7 +18,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       response: {
         200: {
           description: 'The stream. Each frame is `id:` (events only), `event:` (an event type, `reset` or `overflow`) and one `data:` line holding an EventFrame as JSON; `: heartbeat` comments keep the connection alive.',
-          content: { 'text/event-stream': { schema: { type: 'string', description: 'Frames whose data is an EventFrame' }, 'x-frame-schema': { $ref: '#/components/schemas/EventFrame' } } },
+          content: { 'text/event-stream': { schema: { type: 'string', description: 'Frames whose data is an EventFrame' }, 'x-frame-schema': { $ref: 'EventFrame' } } },
         },
         ...problemResponses(400, 429, 503),
       },

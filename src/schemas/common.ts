@@ -18,7 +18,7 @@ export const Problem = Type.Object({
   status: Type.Integer(),
   detail: Type.String(),
   instance: Type.Optional(Type.String()),
-  errors: Type.Optional(Type.Array(ValidationIssue)),
+  errors: Type.Optional(Type.Array(Type.Ref('ValidationIssue'))),
   limit: Type.Optional(Type.String({ description: 'The configuration limit that was hit' })),
 }, { $id: 'Problem', additionalProperties: true });
 
