@@ -1,7 +1,9 @@
 /**
  * The work service: turns requests into engine work, engine phases into state and
- * events, and keeps the invariants of DESIGN §4 that belong to the service:
- *  - per mutex, `released(prev)` is published before `acquired(next)` (§1.4);
+ * events, and keeps the invariants that belong to the service:
+ *  - per mutex, `released(prev)` is published before `acquired(next)`, both as the
+ *    engine reported them: the service reorders, it never makes a phase up;
+ *  - an engine history that breaks mutual exclusion is reported, never smoothed over;
  *  - every work gets exactly one terminal event;
  *  - bad input and exceeded limits change nothing.
  */
@@ -15,7 +17,7 @@ import { MutexRegistry, type MutexRecord } from '../mutex/registry.js';
 import type { WorkEventType } from '../schemas/events.js';
 import type { WorkRequestBody, WorkState, WorkView } from '../schemas/work.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
-import { applyPhase, isTerminal, toWorkView, type ResolvedRequest, type WorkRecord } from './work-record.js';
+import { applyPhase, isTerminal, toWorkView, type InvariantViolation, type ResolvedRequest, type WorkRecord } from './work-record.js';
 import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 
 export type WorkLimits = Pick<Config['limits'],
@@ -30,6 +32,8 @@ export interface WorkServiceOptions {
   workHistory: number;
   /** Called for every work transition (logging, metrics). */
   onTransition?: (work: WorkRecord, type: WorkEventType) => void;
+  /** Called when the engine's phases break mutual exclusion (logged as an error, counted). */
+  onInvariantViolation?: (work: WorkRecord, violation: InvariantViolation) => void;
 }
 
 export interface SubmitResult { work: WorkView; replayed: boolean }
@@ -55,6 +59,14 @@ export class WorkService {
   private readonly limits: WorkLimits;
   private readonly workHistory: number;
   private readonly onTransition: ((work: WorkRecord, type: WorkEventType) => void) | undefined;
+  private readonly onInvariantViolation: ((work: WorkRecord, violation: InvariantViolation) => void) | undefined;
+  /**
+   * Works whose `acquired` arrived before the previous holder's `released`: that phase
+   * and every later one of the work, in order, until the release arrives. By work id.
+   */
+  private readonly heldBack = new Map<string, Phase[]>();
+  /** Which held-back work waits for which holder's `released`: holder id → work id. */
+  private readonly nextAfter = new Map<string, string>();
 
   constructor(options: WorkServiceOptions) {
     this.engine = options.engine;
@@ -64,6 +76,7 @@ export class WorkService {
     this.limits = options.limits;
     this.workHistory = options.workHistory;
     this.onTransition = options.onTransition;
+    this.onInvariantViolation = options.onInvariantViolation;
     this.ids = new WorkIds(options.events.boot);
     this.engine.onPhase((phase) => this.onPhase(phase));
   }
@@ -71,6 +84,8 @@ export class WorkService {
   get unfinishedCount(): number { return this.unfinished; }
   get retainedCount(): number { return this.works.size; }
   get isDraining(): boolean { return this.draining; }
+  /** Works whose `acquired` waits for the previous holder's `released`. */
+  get heldBackCount(): number { return this.heldBack.size; }
 
   countByState(): Record<WorkState, number> {
     const counts: Record<WorkState, number> = { queued: 0, waiting: 0, holding: 0, released: 0, timed_out: 0, cancelled: 0, failed: 0 };
@@ -139,7 +154,7 @@ export class WorkService {
       seq, id, request, idempotencyKey: idempotencyKey ?? null, state: 'queued',
       fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
       queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
-      error: null,
+      error: null, invariantViolation: null,
     };
     // The engine reports phases asynchronously, so submitting before publishing
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
@@ -253,34 +268,77 @@ export class WorkService {
   private onPhase(phase: Phase): void {
     const work = this.works.get(phase.workId);
     if (!work) return;
+    const heldBack = this.heldBack.get(work.id);
+    if (heldBack) { heldBack.push(phase); return; }
     const mutex = this.mutexes.get(work.request.mutex);
     if (!mutex) return;
-    if (phase.type === 'acquired') this.releasePreviousHolder(mutex, work, phase.atNs);
+    if (phase.type === 'acquired' && this.holdBackAcquired(mutex, work, phase)) return;
     const before = work.state;
-    if (!applyPhase(work, phase)) return; // a late phase the service already accounted for
+    // Phases of one work come in their own order (engine contract); one that does not
+    // fit the state is dropped rather than allowed to move the work backwards.
+    if (!applyPhase(work, phase)) return;
+    if (phase.type === 'acquired') this.checkHandoffStamps(mutex, work);
+    if (phase.type === 'released') mutex.lastRelease = { workId: work.id, atNs: phase.atNs };
     this.account(mutex, work, before);
     this.publish(work, `work.${phase.type}`);
+    if (before === 'holding' && isTerminal(work)) this.passHeldBack(work.id);
   }
 
   /**
-   * DESIGN §1.4: the next work can report `acquired` before the previous holder's
-   * `released` arrives. The mutex was provably free of the holder before the next
-   * acquisition, so publish the holder's end first, stamped no later than that
-   * acquisition; its own late phases are then ignored.
+   * The next owner's `acquired` can arrive before the previous holder's `released`
+   * (the next waiter wakes as soon as the mutex is free, the release is reported by
+   * another thread). Clients must see `released(prev)` first, so `acquired(next)` and
+   * whatever follows it wait for the engine's own `released(prev)`. True when held back.
+   *
+   * If the previous holder has not even returned, the mutex was never released: the
+   * engine broke mutual exclusion. That is reported, and `acquired(next)` goes out as
+   * it came, carrying the fact.
    */
-  private releasePreviousHolder(mutex: MutexRecord, next: WorkRecord, acquiredNs: Ns): void {
+  private holdBackAcquired(mutex: MutexRecord, next: WorkRecord, phase: Phase): boolean {
     const holder = mutex.holder;
-    if (!holder || holder.workId === next.id) return;
+    if (!holder || holder.workId === next.id) return false;
     const previous = this.works.get(holder.workId);
-    if (!previous || previous.state !== 'holding') { mutex.holder = null; return; }
-    const atNs = acquiredNs;
-    if (previous.returnedNs === null) {
-      applyPhase(previous, { type: 'returned', workId: previous.id, atNs, signaled: false });
-      this.publish(previous, 'work.returned');
+    if (!previous || previous.state !== 'holding') return false;
+    const pending = this.nextAfter.get(previous.id);
+    if (previous.returnedNs === null || pending !== undefined) {
+      const holderId = pending ?? previous.id;
+      this.violate(next, {
+        kind: 'acquired_while_held', previousWorkId: holderId,
+        detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${holderId} held it and had not returned`,
+      });
+      return false;
     }
-    applyPhase(previous, { type: 'released', workId: previous.id, atNs: previous.returnedNs! > atNs ? previous.returnedNs! : atNs });
-    this.account(mutex, previous, 'holding');
-    this.publish(previous, 'work.released');
+    this.heldBack.set(next.id, [phase]);
+    this.nextAfter.set(previous.id, next.id);
+    return true;
+  }
+
+  /**
+   * Engine contract: a `released` stamp is no later than the next acquisition of the
+   * same mutex, so the [acquired, released] intervals never overlap on the engine clock.
+   */
+  private checkHandoffStamps(mutex: MutexRecord, next: WorkRecord): void {
+    const last = mutex.lastRelease;
+    if (last === null || next.acquiredNs === null || next.acquiredNs >= last.atNs) return;
+    this.violate(next, {
+      kind: 'released_after_acquired', previousWorkId: last.workId,
+      detail: `work ${next.id} acquired ${mutex.name} at ${next.acquiredNs} ns, before work ${last.workId}'s release at ${last.atNs} ns`,
+    });
+  }
+
+  /** The holder `previousId` ended: the work that acquired after it may be published now. */
+  private passHeldBack(previousId: string): void {
+    const nextId = this.nextAfter.get(previousId);
+    if (nextId === undefined) return;
+    this.nextAfter.delete(previousId);
+    const phases = this.heldBack.get(nextId) ?? [];
+    this.heldBack.delete(nextId);
+    for (const phase of phases) this.onPhase(phase);
+  }
+
+  private violate(work: WorkRecord, violation: InvariantViolation): void {
+    work.invariantViolation = violation;
+    this.onInvariantViolation?.(work, violation);
   }
 
   /** Keeps the mutex's counters and the service totals in step with one transition. */
