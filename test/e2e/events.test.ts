@@ -118,12 +118,21 @@ describe('event stream', () => {
     await burst(Math.ceil(events.bufferSize / 5) + 20, name);
     await probe.waitFor(() => probe.events.filter((e) => TERMINAL_EVENTS.has(String(e.type))).length >= Math.ceil(events.bufferSize / 5) + 20, 120_000, 'wrap burst');
     probe.close();
-    const stream = await SseClient.open(baseUrl, `/v1/events?mutex=${encodeURIComponent(name)}`, { lastEventId: `${boot}-${startSeq}` });
+    // Unfiltered, so the replay's first event is the oldest one buffered, whatever its mutex.
+    const stream = await SseClient.open(baseUrl, '/v1/events', { lastEventId: `${boot}-${startSeq}` });
     await stream.waitFor(() => stream.frames.length > 1, 30_000, 'reset and replay');
     stream.close();
     assert.equal(stream.frames[0]!.event, 'reset');
     assert.match(String(stream.frames[0]!.json['reason']), /no longer buffered/);
-    assert.ok(stream.frames[1]!.json.seq! > startSeq + 1);
+    // The hello comment and the replay are taken in the same turn: lastSeq there, and the
+    // buffer is full, so the oldest buffered event is lastSeq − EVENT_BUFFER + 1.
+    const lastSeq = Number(/lastSeq=(\d+)/.exec(stream.comments[0]!)![1]);
+    const oldest = lastSeq - events.bufferSize + 1;
+    assert.ok(oldest > startSeq + 1, 'the start position really fell out of the buffer');
+    assert.equal(stream.frames[0]!.json['oldestSeq'], oldest);
+    assert.equal(stream.frames[1]!.json.seq, oldest, 'the replay starts at the oldest buffered event');
+    const seqs = stream.frames.slice(1).map((f) => f.json.seq!);
+    assert.deepEqual(seqs, seqs.map((_, i) => oldest + i), 'and goes on without a gap');
   });
 
   it('a slow subscriber is cut off with overflow and resumes without losing an event', async () => {
