@@ -10,7 +10,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { EngineError } from '../engine/errors.js';
-import type { Engine, Ns, Phase } from '../engine/types.js';
+import { isTerminalPhase, type Engine, type Phase } from '../engine/types.js';
 import type { EventLog } from '../events/event-log.js';
 import { conflict, HttpProblem, limitExceeded, notFound, unavailable, validationProblem, type ValidationIssue } from '../http/problem.js';
 import { MutexRegistry, type MutexRecord } from '../mutex/registry.js';
@@ -65,8 +65,11 @@ export class WorkService {
    * and every later one of the work, in order, until the release arrives. By work id.
    */
   private readonly heldBack = new Map<string, Phase[]>();
-  /** Which held-back work waits for which holder's `released`: holder id → work id. */
-  private readonly nextAfter = new Map<string, string>();
+  /**
+   * Per mutex name, the held-back works in acquisition order. Usually one; more when a
+   * release is reported late enough for the next owners to come and go meanwhile.
+   */
+  private readonly handoffQueues = new Map<string, string[]>();
 
   constructor(options: WorkServiceOptions) {
     this.engine = options.engine;
@@ -273,6 +276,10 @@ export class WorkService {
     const mutex = this.mutexes.get(work.request.mutex);
     if (!mutex) return;
     if (phase.type === 'acquired' && this.holdBackAcquired(mutex, work, phase)) return;
+    this.apply(mutex, work, phase);
+  }
+
+  private apply(mutex: MutexRecord, work: WorkRecord, phase: Phase): void {
     const before = work.state;
     // Phases of one work come in their own order (engine contract); one that does not
     // fit the state is dropped rather than allowed to move the work backwards.
@@ -281,7 +288,7 @@ export class WorkService {
     if (phase.type === 'released') mutex.lastRelease = { workId: work.id, atNs: phase.atNs };
     this.account(mutex, work, before);
     this.publish(work, `work.${phase.type}`);
-    if (before === 'holding' && isTerminal(work)) this.passHeldBack(work.id);
+    if (before === 'holding' && isTerminal(work)) this.passHeldBack(mutex);
   }
 
   /**
@@ -290,27 +297,40 @@ export class WorkService {
    * another thread). Clients must see `released(prev)` first, so `acquired(next)` and
    * whatever follows it wait for the engine's own `released(prev)`. True when held back.
    *
-   * If the previous holder has not even returned, the mutex was never released: the
+   * If the previous owner has not even returned, the mutex was never released: the
    * engine broke mutual exclusion. That is reported, and `acquired(next)` goes out as
    * it came, carrying the fact.
    */
   private holdBackAcquired(mutex: MutexRecord, next: WorkRecord, phase: Phase): boolean {
-    const holder = mutex.holder;
-    if (!holder || holder.workId === next.id) return false;
-    const previous = this.works.get(holder.workId);
-    if (!previous || previous.state !== 'holding') return false;
-    const pending = this.nextAfter.get(previous.id);
-    if (previous.returnedNs === null || pending !== undefined) {
-      const holderId = pending ?? previous.id;
-      this.violate(next, {
-        kind: 'acquired_while_held', previousWorkId: holderId,
-        detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${holderId} held it and had not returned`,
-      });
-      return false;
+    const queue = this.handoffQueues.get(mutex.name);
+    const last = queue?.at(-1);
+    let previousId: string;
+    if (queue !== undefined && last !== undefined) {
+      // Behind another held-back owner: it must have returned already.
+      previousId = last;
+      const returned = (this.heldBack.get(last) ?? []).some((p) => p.type === 'returned' || isTerminalPhase(p));
+      if (returned) {
+        queue.push(next.id);
+        this.heldBack.set(next.id, [phase]);
+        return true;
+      }
+    } else {
+      const holder = mutex.holder;
+      if (!holder || holder.workId === next.id) return false;
+      const previous = this.works.get(holder.workId);
+      if (!previous || previous.state !== 'holding') return false;
+      previousId = previous.id;
+      if (previous.returnedNs !== null) {
+        this.handoffQueues.set(mutex.name, [next.id]);
+        this.heldBack.set(next.id, [phase]);
+        return true;
+      }
     }
-    this.heldBack.set(next.id, [phase]);
-    this.nextAfter.set(previous.id, next.id);
-    return true;
+    this.violate(next, {
+      kind: 'acquired_while_held', previousWorkId: previousId,
+      detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${previousId} owned it and had not returned`,
+    });
+    return false;
   }
 
   /**
@@ -326,14 +346,17 @@ export class WorkService {
     });
   }
 
-  /** The holder `previousId` ended: the work that acquired after it may be published now. */
-  private passHeldBack(previousId: string): void {
-    const nextId = this.nextAfter.get(previousId);
-    if (nextId === undefined) return;
-    this.nextAfter.delete(previousId);
+  /** The holder of `mutex` ended: the first held-back owner's phases go out now. */
+  private passHeldBack(mutex: MutexRecord): void {
+    const queue = this.handoffQueues.get(mutex.name);
+    const nextId = queue?.shift();
+    if (queue === undefined || nextId === undefined) return;
+    if (queue.length === 0) this.handoffQueues.delete(mutex.name);
     const phases = this.heldBack.get(nextId) ?? [];
     this.heldBack.delete(nextId);
-    for (const phase of phases) this.onPhase(phase);
+    const next = this.works.get(nextId);
+    // Applied as they are: this work's turn has come, whatever else is still queued.
+    if (next !== undefined) for (const phase of phases) this.apply(mutex, next, phase);
   }
 
   private violate(work: WorkRecord, violation: InvariantViolation): void {
