@@ -187,11 +187,17 @@ describe('work', () => {
     assert.equal(roomy.mayRunLong, true, 'an idle pool below maxThreads can give the queue another thread');
     const plain = await api.waitTerminal((await api.submitOk({ mutex: uniqueName('short') })).id);
     assert.equal(plain.mayRunLong, null);
-    // One thread, busy with this very callback: the pool cannot grow.
+    // At most one thread, busy with this very callback: the pool cannot grow. A Windows
+    // pool keeps idle threads above the new maximum until they time out (an idle thread
+    // is a legitimate TRUE), so ask again until they are gone.
     assert.equal((await api.request('PATCH', '/v1/pool', { body: { minThreads: 1, maxThreads: 1 } })).status, 200);
     try {
-      const cramped = await api.waitTerminal((await api.submitOk({ mutex: uniqueName('long-full'), mayRunLong: true })).id);
-      assert.equal(cramped.mayRunLong, false);
+      const answers: (boolean | null)[] = [];
+      for (const deadline = Date.now() + 60_000; !answers.includes(false) && Date.now() < deadline;) {
+        if (answers.length > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+        answers.push((await api.waitTerminal((await api.submitOk({ mutex: uniqueName('long-full'), mayRunLong: true })).id)).mayRunLong);
+      }
+      assert.equal(answers.at(-1), false, `a full pool at maxThreads 1 answered ${answers.join(', ')}`);
     } finally {
       await api.request('PATCH', '/v1/pool', { body: { minThreads: pool.minThreads, maxThreads: pool.maxThreads } });
     }
