@@ -74,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const services = createServices(config, engine, {
     onTransition: (work, type) => app.log.debug({ workId: work.id, mutex: work.request.mutex, event: type, state: work.state }, 'work transition'),
+    onInvariantViolation: (work, violation) => app.log.error({ workId: work.id, mutex: work.request.mutex, violation }, 'invariant violated: mutual exclusion'),
   });
   app.decorate('services', services);
   installErrorHandling(app, {

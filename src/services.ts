@@ -31,7 +31,7 @@ export interface Services {
   readonly lifecycle: { state: Lifecycle; startedAt: string };
 }
 
-export function createServices(config: Config, engine: Engine, hooks: Pick<WorkServiceOptions, 'onTransition'> = {}): Services {
+export function createServices(config: Config, engine: Engine, hooks: Pick<WorkServiceOptions, 'onTransition' | 'onInvariantViolation'> = {}): Services {
   const clock = new Clock(() => engine.nowNs());
   const events = new EventLog(config.events.bufferSize);
   const metrics = new Metrics({ version, engine: engine.info.kind });
@@ -47,6 +47,10 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
       totals.onTransition(record.id, type);
       metrics.onTransition(record, type);
       hooks.onTransition?.(record, type);
+    },
+    onInvariantViolation: (record, violation) => {
+      metrics.onInvariantViolation(violation);
+      hooks.onInvariantViolation?.(record, violation);
     },
   });
   const sse = new SseHub(events, {

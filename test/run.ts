@@ -33,6 +33,13 @@ if (files.length === 0 && !filters.some((f) => f.includes('win32'))) {
   console.error(`no test files matched ${filters.join(' ') || '(all)'} under ${testRoot}`);
   process.exit(1);
 }
-const result = files.length === 0 ? { status: 0 } : spawnSync(process.execPath, ['--enable-source-maps', '--test', ...files], { stdio: 'inherit' });
+/**
+ * A test that hangs fails after this long instead of hanging the run. The slowest tests
+ * (load, overflow) wait up to three minutes for their events on a loaded machine.
+ */
+const TEST_TIMEOUT_MS = 5 * 60_000;
+const result = files.length === 0
+  ? { status: 0 }
+  : spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit' });
 const win32Status = runWin32Suites(filters);
 process.exit((result.status ?? 1) || win32Status);

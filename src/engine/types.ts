@@ -170,7 +170,9 @@ export type PhaseListener = (phase: Phase) => void;
  * call), in the order they happened for one work, and, for one mutex, `acquired`
  * phases in acquisition order (fencing-token order) — like packets from one
  * completion port. Only a `released` may come after the next work's `acquired`; the
- * service reorders that (DESIGN §1.4). Each submitted work gets exactly one terminal
+ * service holds that `acquired` back until the `released` arrives. An `acquired` before
+ * the previous holder's `returned` breaks mutual exclusion: the service reports it as an
+ * invariant violation. Each submitted work gets exactly one terminal
  * phase.
  */
 export interface Engine {

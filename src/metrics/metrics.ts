@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { PoolStats } from '../engine/types.js';
 import type { WorkEventType } from '../schemas/events.js';
 import type { WorkState } from '../schemas/work.js';
-import type { WorkRecord } from '../work/work-record.js';
+import type { InvariantViolation, WorkRecord } from '../work/work-record.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
@@ -37,6 +37,7 @@ export class Metrics {
   private readonly published: Counter;
   private readonly overflows: Counter;
   private readonly limits: Counter<'limit'>;
+  private readonly violations: Counter<'kind'>;
   private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
   private readonly httpSeconds: Histogram<'method' | 'route' | 'status_code'>;
 
@@ -65,6 +66,12 @@ export class Metrics {
       help: 'Event streams cut off with `event: overflow` for reading too slowly (the events were not lost: the client resumes with Last-Event-ID)',
       registers,
     });
+    this.violations = new Counter({
+      name: 'tpmutex_invariant_violations_total',
+      help: 'Acquisitions the engine reported overlapping the previous holder (broken mutual exclusion), by kind; anything but 0 is a bug',
+      labelNames: ['kind'], registers,
+    });
+    for (const kind of ['acquired_while_held', 'released_after_acquired'] as const satisfies readonly InvariantViolation['kind'][]) this.violations.inc({ kind }, 0);
     this.limits = new Counter({ name: 'tpmutex_limit_exceeded_total', help: 'Requests refused because a configured limit was hit, by the setting\'s name', labelNames: ['limit'], registers });
     this.httpRequests = new Counter({ name: 'tpmutex_http_requests_total', help: 'HTTP requests answered, by method, route template and status', labelNames: ['method', 'route', 'status_code'], registers });
     this.httpSeconds = new Histogram({ name: 'tpmutex_http_request_duration_seconds', help: 'Time to answer an HTTP request (event streams not included)', labelNames: ['method', 'route', 'status_code'], registers });
@@ -109,6 +116,7 @@ export class Metrics {
   onEventPublished(): void { this.published.inc(); }
   onOverflow(): void { this.overflows.inc(); }
   onLimitExceeded(limit: string): void { this.limits.inc({ limit }); }
+  onInvariantViolation(violation: InvariantViolation): void { this.violations.inc({ kind: violation.kind }); }
 
   /** `route` is the matched route's template, or null when no route matched. */
   onHttpResponse(method: string, route: string | null, statusCode: number, elapsedMs: number): void {

@@ -28,6 +28,8 @@ export interface MutexRecord {
   readonly openedNs: Ns;
   /** The work of this service that owns it (between acquired and released). */
   holder: { workId: string; threadId: number; sinceNs: Ns } | null;
+  /** The last `released` of a work on it: the next acquisition must not be stamped earlier. */
+  lastRelease: { workId: string; atNs: Ns } | null;
   queued: number;
   waiting: number;
   /** Unfinished works (queued + waiting + holding): a mutex in use cannot be closed. */
@@ -105,6 +107,7 @@ export class MutexRegistry {
       existed,
       openedNs: this.clock.nowNs(),
       holder: null,
+      lastRelease: null,
       queued: 0,
       waiting: 0,
       unfinished: 0,

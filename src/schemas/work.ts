@@ -54,6 +54,14 @@ export const Work = Type.Object({
   releasedAt: Timestamp, releasedAtNs: Nanos,
   endedAt: Timestamp, endedAtNs: Nanos,
   error: Type.Union([Type.Ref('Problem'), Type.Null()]),
+  invariantViolation: Type.Union([
+    Type.Object({
+      kind: Type.Union([Type.Literal('acquired_while_held'), Type.Literal('released_after_acquired')]),
+      previousWorkId: Type.String(),
+      detail: Type.String(),
+    }),
+    Type.Null(),
+  ], { description: 'Set when the engine reported this acquisition overlapping the previous holder (a broken mutual exclusion, never expected); also logged and counted in tpmutex_invariant_violations_total' }),
 }, { $id: 'Work' });
 export type WorkView = Static<typeof Work>;
 

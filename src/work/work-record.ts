@@ -17,6 +17,19 @@ export interface ResolvedRequest {
   readonly label: string | null;
 }
 
+/**
+ * The engine reported phases that break mutual exclusion on this work's acquisition:
+ * `acquired_while_held`: it acquired while the previous holder had not even returned;
+ * `released_after_acquired`: it acquired at a time before the previous holder's
+ * release stamp.
+ */
+export interface InvariantViolation {
+  readonly kind: 'acquired_while_held' | 'released_after_acquired';
+  /** The work that still held the mutex (or released it late). */
+  readonly previousWorkId: string;
+  readonly detail: string;
+}
+
 export interface WorkRecord {
   /** Creation order: the id's number and the list cursor. */
   readonly seq: number;
@@ -37,6 +50,7 @@ export interface WorkRecord {
   releasedNs: Ns | null;
   endedNs: Ns | null;
   error: ProblemBody | null;
+  invariantViolation: InvariantViolation | null;
 }
 
 export const isTerminal = (work: WorkRecord): boolean => TERMINAL_STATES.has(work.state);
@@ -68,8 +82,7 @@ export function canApply(work: WorkRecord, phase: Phase): boolean {
 
 /**
  * Applies one engine phase to the record. Returns false (and changes nothing) when the
- * phase does not fit the state, e.g. a late `released` after the service already
- * published the release (DESIGN §1.4).
+ * phase does not fit the state: an engine that reports a work's phases out of order.
  */
 export function applyPhase(work: WorkRecord, phase: Phase): boolean {
   if (!canApply(work, phase)) return false;
@@ -139,5 +152,6 @@ export function toWorkView(work: WorkRecord, clock: Clock, boot: string): WorkVi
     endedAt: iso(work.endedNs), endedAtNs: nsText(work.endedNs),
     // Typed as the schema's Ref('Problem'); ProblemBody is that shape.
     error: work.error as WorkView['error'],
+    invariantViolation: work.invariantViolation,
   };
 }

@@ -1,21 +1,23 @@
 /**
  * The work service: turns requests into engine work, engine phases into state and
- * events, and keeps the invariants of DESIGN §4 that belong to the service:
- *  - per mutex, `released(prev)` is published before `acquired(next)` (§1.4);
+ * events, and keeps the invariants that belong to the service:
+ *  - per mutex, `released(prev)` is published before `acquired(next)`, both as the
+ *    engine reported them: the service reorders, it never makes a phase up;
+ *  - an engine history that breaks mutual exclusion is reported, never smoothed over;
  *  - every work gets exactly one terminal event;
  *  - bad input and exceeded limits change nothing.
  */
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { EngineError } from '../engine/errors.js';
-import type { Engine, Ns, Phase } from '../engine/types.js';
+import { isTerminalPhase, type Engine, type Phase } from '../engine/types.js';
 import type { EventLog } from '../events/event-log.js';
 import { conflict, HttpProblem, limitExceeded, notFound, unavailable, validationProblem, type ValidationIssue } from '../http/problem.js';
 import { MutexRegistry, type MutexRecord } from '../mutex/registry.js';
 import type { WorkEventType } from '../schemas/events.js';
 import type { WorkRequestBody, WorkState, WorkView } from '../schemas/work.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
-import { applyPhase, isTerminal, toWorkView, type ResolvedRequest, type WorkRecord } from './work-record.js';
+import { applyPhase, isTerminal, toWorkView, type InvariantViolation, type ResolvedRequest, type WorkRecord } from './work-record.js';
 import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 
 export type WorkLimits = Pick<Config['limits'],
@@ -30,6 +32,8 @@ export interface WorkServiceOptions {
   workHistory: number;
   /** Called for every work transition (logging, metrics). */
   onTransition?: (work: WorkRecord, type: WorkEventType) => void;
+  /** Called when the engine's phases break mutual exclusion (logged as an error, counted). */
+  onInvariantViolation?: (work: WorkRecord, violation: InvariantViolation) => void;
 }
 
 export interface SubmitResult { work: WorkView; replayed: boolean }
@@ -55,6 +59,17 @@ export class WorkService {
   private readonly limits: WorkLimits;
   private readonly workHistory: number;
   private readonly onTransition: ((work: WorkRecord, type: WorkEventType) => void) | undefined;
+  private readonly onInvariantViolation: ((work: WorkRecord, violation: InvariantViolation) => void) | undefined;
+  /**
+   * Works whose `acquired` arrived before the previous holder's `released`: that phase
+   * and every later one of the work, in order, until the release arrives. By work id.
+   */
+  private readonly heldBack = new Map<string, Phase[]>();
+  /**
+   * Per mutex name, the held-back works in acquisition order. Usually one; more when a
+   * release is reported late enough for the next owners to come and go meanwhile.
+   */
+  private readonly handoffQueues = new Map<string, string[]>();
 
   constructor(options: WorkServiceOptions) {
     this.engine = options.engine;
@@ -64,6 +79,7 @@ export class WorkService {
     this.limits = options.limits;
     this.workHistory = options.workHistory;
     this.onTransition = options.onTransition;
+    this.onInvariantViolation = options.onInvariantViolation;
     this.ids = new WorkIds(options.events.boot);
     this.engine.onPhase((phase) => this.onPhase(phase));
   }
@@ -71,6 +87,8 @@ export class WorkService {
   get unfinishedCount(): number { return this.unfinished; }
   get retainedCount(): number { return this.works.size; }
   get isDraining(): boolean { return this.draining; }
+  /** Works whose `acquired` waits for the previous holder's `released`. */
+  get heldBackCount(): number { return this.heldBack.size; }
 
   countByState(): Record<WorkState, number> {
     const counts: Record<WorkState, number> = { queued: 0, waiting: 0, holding: 0, released: 0, timed_out: 0, cancelled: 0, failed: 0 };
@@ -141,7 +159,7 @@ export class WorkService {
       seq, id, request: resolved, idempotencyKey: idempotencyKey ?? null, state: 'queued',
       fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
       queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
-      error: null,
+      error: null, invariantViolation: null,
     };
     // The engine reports phases asynchronously, so submitting before publishing
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
@@ -255,34 +273,97 @@ export class WorkService {
   private onPhase(phase: Phase): void {
     const work = this.works.get(phase.workId);
     if (!work) return;
+    const heldBack = this.heldBack.get(work.id);
+    if (heldBack) { heldBack.push(phase); return; }
     const mutex = this.mutexes.get(work.request.mutex);
     if (!mutex) return;
-    if (phase.type === 'acquired') this.releasePreviousHolder(mutex, work, phase.atNs);
+    if (phase.type === 'acquired' && this.holdBackAcquired(mutex, work, phase)) return;
+    this.apply(mutex, work, phase);
+  }
+
+  private apply(mutex: MutexRecord, work: WorkRecord, phase: Phase): void {
     const before = work.state;
-    if (!applyPhase(work, phase)) return; // a late phase the service already accounted for
+    // Phases of one work come in their own order (engine contract); one that does not
+    // fit the state is dropped rather than allowed to move the work backwards.
+    if (!applyPhase(work, phase)) return;
+    if (phase.type === 'acquired') this.checkHandoffStamps(mutex, work);
+    if (phase.type === 'released') mutex.lastRelease = { workId: work.id, atNs: phase.atNs };
     this.account(mutex, work, before);
     this.publish(work, `work.${phase.type}`);
+    if (before === 'holding' && isTerminal(work)) this.passHeldBack(mutex);
   }
 
   /**
-   * DESIGN §1.4: the next work can report `acquired` before the previous holder's
-   * `released` arrives. The mutex was provably free of the holder before the next
-   * acquisition, so publish the holder's end first, stamped no later than that
-   * acquisition; its own late phases are then ignored.
+   * The next owner's `acquired` can arrive before the previous holder's `released`
+   * (the next waiter wakes as soon as the mutex is free, the release is reported by
+   * another thread). Clients must see `released(prev)` first, so `acquired(next)` and
+   * whatever follows it wait for the engine's own `released(prev)`. True when held back.
+   *
+   * If the previous owner has not even returned, the mutex was never released: the
+   * engine broke mutual exclusion. That is reported, and `acquired(next)` goes out as
+   * it came, carrying the fact.
    */
-  private releasePreviousHolder(mutex: MutexRecord, next: WorkRecord, acquiredNs: Ns): void {
-    const holder = mutex.holder;
-    if (!holder || holder.workId === next.id) return;
-    const previous = this.works.get(holder.workId);
-    if (!previous || previous.state !== 'holding') { mutex.holder = null; return; }
-    const atNs = acquiredNs;
-    if (previous.returnedNs === null) {
-      applyPhase(previous, { type: 'returned', workId: previous.id, atNs, signaled: false });
-      this.publish(previous, 'work.returned');
+  private holdBackAcquired(mutex: MutexRecord, next: WorkRecord, phase: Phase): boolean {
+    const queue = this.handoffQueues.get(mutex.name);
+    const last = queue?.at(-1);
+    let previousId: string;
+    if (queue !== undefined && last !== undefined) {
+      // Behind another held-back owner: it must have returned already.
+      previousId = last;
+      const returned = (this.heldBack.get(last) ?? []).some((p) => p.type === 'returned' || isTerminalPhase(p));
+      if (returned) {
+        queue.push(next.id);
+        this.heldBack.set(next.id, [phase]);
+        return true;
+      }
+    } else {
+      const holder = mutex.holder;
+      if (!holder || holder.workId === next.id) return false;
+      const previous = this.works.get(holder.workId);
+      if (!previous || previous.state !== 'holding') return false;
+      previousId = previous.id;
+      if (previous.returnedNs !== null) {
+        this.handoffQueues.set(mutex.name, [next.id]);
+        this.heldBack.set(next.id, [phase]);
+        return true;
+      }
     }
-    applyPhase(previous, { type: 'released', workId: previous.id, atNs: previous.returnedNs! > atNs ? previous.returnedNs! : atNs });
-    this.account(mutex, previous, 'holding');
-    this.publish(previous, 'work.released');
+    this.violate(next, {
+      kind: 'acquired_while_held', previousWorkId: previousId,
+      detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${previousId} owned it and had not returned`,
+    });
+    return false;
+  }
+
+  /**
+   * Engine contract: a `released` stamp is no later than the next acquisition of the
+   * same mutex, so the [acquired, released] intervals never overlap on the engine clock.
+   */
+  private checkHandoffStamps(mutex: MutexRecord, next: WorkRecord): void {
+    const last = mutex.lastRelease;
+    if (last === null || next.acquiredNs === null || next.acquiredNs >= last.atNs) return;
+    this.violate(next, {
+      kind: 'released_after_acquired', previousWorkId: last.workId,
+      detail: `work ${next.id} acquired ${mutex.name} at ${next.acquiredNs} ns, before work ${last.workId}'s release at ${last.atNs} ns`,
+    });
+  }
+
+  /** The holder of `mutex` ended: the first held-back owner's phases go out now. */
+  private passHeldBack(mutex: MutexRecord): void {
+    const queue = this.handoffQueues.get(mutex.name);
+    const nextId = queue?.shift();
+    if (queue === undefined || nextId === undefined) return;
+    if (queue.length === 0) this.handoffQueues.delete(mutex.name);
+    const phases = this.heldBack.get(nextId) ?? [];
+    this.heldBack.delete(nextId);
+    const next = this.works.get(nextId);
+    // Applied as they are: this work's turn has come, whatever else is still queued.
+    if (next !== undefined) for (const phase of phases) this.apply(mutex, next, phase);
+  }
+
+  private violate(work: WorkRecord, violation: InvariantViolation): void {
+    work.invariantViolation = violation;
+    this.onInvariantViolation?.(work, violation);
   }
 
   /** Keeps the mutex's counters and the service totals in step with one transition. */

@@ -138,9 +138,12 @@ describe('work', () => {
   it('long-poll returns the work as it is when the timeout passes first', async () => {
     const { api } = target;
     const w = await api.submitOk({ mutex: uniqueName('lp'), untilSignaled: true });
-    const res = await api.request<WorkView>('GET', `/v1/work/${enc(w.id)}?wait=terminal&timeoutMs=200`);
+    const began = Date.now();
+    const res = await api.request<WorkView>('GET', `/v1/work/${enc(w.id)}?wait=terminal&timeoutMs=500`);
+    const elapsed = Date.now() - began;
     assert.equal(res.status, 200);
     assert.notEqual(res.body.state, 'released');
+    assert.ok(elapsed >= 480, `the long-poll answered after ${elapsed} ms, before its 500 ms timeout`);
     await api.signal(w.id);
     assert.equal((await api.waitTerminal(w.id)).state, 'released');
   });
@@ -179,26 +182,62 @@ describe('work', () => {
     await api.waitTerminal(b.id);
   });
 
-  it('mayRunLong reports the CallbackMayRunLong result', async () => {
+  it('mayRunLong reports the CallbackMayRunLong result: true while the pool can grow, false when it cannot', async () => {
     const { api } = target;
-    const done = await api.waitTerminal((await api.submitOk({ mutex: uniqueName('long'), mayRunLong: true })).id);
-    assert.equal(typeof done.mayRunLong, 'boolean');
+    const pool = (await api.request<{ minThreads: number; maxThreads: number }>('GET', '/v1/pool')).body;
+    assert.ok(pool.maxThreads >= 2, 'the suite runs with room to grow');
+    const roomy = await api.waitTerminal((await api.submitOk({ mutex: uniqueName('long'), mayRunLong: true })).id);
+    assert.equal(roomy.mayRunLong, true, 'an idle pool below maxThreads can give the queue another thread');
     const plain = await api.waitTerminal((await api.submitOk({ mutex: uniqueName('short') })).id);
     assert.equal(plain.mayRunLong, null);
+    // At most one thread, busy with this very callback: the pool cannot grow. A Windows
+    // pool keeps idle threads above the new maximum until they have idled for a few
+    // seconds (an idle thread is a legitimate TRUE), so ask again after quiet spells.
+    assert.equal((await api.request('PATCH', '/v1/pool', { body: { minThreads: 1, maxThreads: 1 } })).status, 200);
+    try {
+      const answers: (boolean | null)[] = [];
+      for (const deadline = Date.now() + 45_000; !answers.includes(false) && Date.now() < deadline;) {
+        if (answers.length > 0) await new Promise((resolve) => setTimeout(resolve, 7_000));
+        answers.push((await api.waitTerminal((await api.submitOk({ mutex: uniqueName('long-full'), mayRunLong: true })).id)).mayRunLong);
+      }
+      assert.equal(answers.at(-1), false, `a full pool at maxThreads 1 answered ${answers.join(', ')}`);
+    } finally {
+      await api.request('PATCH', '/v1/pool', { body: { minThreads: pool.minThreads, maxThreads: pool.maxThreads } });
+    }
   });
 });
 
 describe('pool', () => {
   it('GET shows the figures; PATCH applies limits live; bad limits are 400', async () => {
-    const { api } = target;
+    const { api, baseUrl } = target;
     const pool = (await api.request<Record<string, number | string>>('GET', '/v1/pool')).body;
     for (const key of ['minThreads', 'maxThreads', 'threads', 'active', 'queued', 'submitted', 'completed']) assert.equal(typeof pool[key], 'number', key);
-    const patched = await api.request<Record<string, number>>('PATCH', '/v1/pool', { body: { maxThreads: Number(pool['maxThreads']) + 1 } });
-    assert.equal(patched.status, 200);
-    assert.equal(patched.body['maxThreads'], Number(pool['maxThreads']) + 1);
+    const restore = { minThreads: Number(pool['minThreads']), maxThreads: Number(pool['maxThreads']) };
     const bad = await api.request('PATCH', '/v1/pool', { body: { minThreads: 10, maxThreads: 5 } });
     assert.equal(bad.status, 400);
-    assert.equal((await api.request<Record<string, number>>('GET', '/v1/pool')).body['maxThreads'], Number(pool['maxThreads']) + 1);
-    await api.request('PATCH', '/v1/pool', { body: { maxThreads: pool['maxThreads'] } });
+    assert.deepEqual((await api.request<Record<string, number>>('GET', '/v1/pool')).body['maxThreads'], restore.maxThreads, 'a refused change changes nothing');
+    const stream = await SseClient.open(baseUrl, '/v1/events?types=work.acquired');
+    const acquired = (id: string) => stream.events.some((e) => (e['work'] as WorkView).id === id);
+    try {
+      // Down to one thread: with it held, a second work on another mutex stays queued.
+      const patched = await api.request<Record<string, number>>('PATCH', '/v1/pool', { body: { minThreads: 1, maxThreads: 1 } });
+      assert.equal(patched.status, 200);
+      assert.equal(patched.body['maxThreads'], 1);
+      const first = await api.submitOk({ mutex: uniqueName('live-a'), untilSignaled: true });
+      await stream.waitFor(() => acquired(first.id), 60_000, 'first acquired');
+      const second = await api.submitOk({ mutex: uniqueName('live-b'), untilSignaled: true });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal((await api.work(second.id)).body.state, 'queued', 'maxThreads 1 applies: no second thread');
+      assert.equal((await api.request<Record<string, number>>('GET', '/v1/pool')).body['queued'], 1);
+      // Raised again: the queued work gets a thread while the first still holds.
+      assert.equal((await api.request('PATCH', '/v1/pool', { body: { maxThreads: 2 } })).status, 200);
+      await stream.waitFor(() => acquired(second.id), 60_000, 'second acquired after maxThreads was raised');
+      assert.equal((await api.work(first.id)).body.state, 'holding');
+      for (const w of [first, second]) await api.signal(w.id);
+      for (const w of [first, second]) assert.equal((await api.waitTerminal(w.id)).state, 'released');
+    } finally {
+      stream.close();
+      await api.request('PATCH', '/v1/pool', { body: restore });
+    }
   });
 });

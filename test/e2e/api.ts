@@ -74,6 +74,13 @@ export class Api {
     return res.body;
   }
 
+  /** The Prometheus exposition text of /metrics. */
+  async metrics(): Promise<string> {
+    const res = await this.request<string>('GET', '/metrics');
+    if (res.status !== 200) throw new Error(`GET /metrics → ${res.status} ${res.text}`);
+    return res.text;
+  }
+
   signal(id: string) { return this.request<WorkView>('POST', `/v1/work/${enc(id)}/signal`); }
   cancel(id: string) { return this.request<WorkView>('DELETE', `/v1/work/${enc(id)}`); }
   putMutex(name: string) { return this.request<MutexView>('PUT', `/v1/mutexes/${enc(name)}`); }

@@ -59,6 +59,7 @@ export function assertMutualExclusion(events: EventJson[]): { acquisitions: numb
       const w = workOf(e);
       if (e.type === 'work.acquired') {
         assert.equal(holder, null, `${name}: ${w.id} acquired while ${holder?.id} still held it`);
+        assert.equal(w.invariantViolation ?? null, null, `${name}: the service reported a broken mutual exclusion: ${JSON.stringify(w.invariantViolation)}`);
         const acquiredNs = BigInt(w.acquiredAtNs!);
         assert.ok(acquiredNs >= lastReleasedNs, `${name}: ${w.id} acquired at ${acquiredNs} before the previous release at ${lastReleasedNs}`);
         assert.ok(w.fencingToken! > lastToken, `${name}: fencing token ${w.fencingToken} after ${lastToken}`);
@@ -94,4 +95,24 @@ export async function stateSnapshot(api: Api, baseUrl: string) {
     pool: { minThreads: pool.minThreads, maxThreads: pool.maxThreads },
     lastSeq: Number(/lastSeq=(\d+)/.exec(probe.comments[0]!)![1]),
   };
+}
+
+/**
+ * The value of one sample in a Prometheus text exposition: `name` with exactly these
+ * labels (in any order), or the sum over every label set when labels is undefined.
+ * Undefined when the metric has no such sample.
+ */
+export function metricValue(exposition: string, name: string, labels?: Record<string, string>): number | undefined {
+  let found: number | undefined;
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+    if (labels !== undefined) {
+      const want = Object.entries(labels);
+      if (want.length !== Object.keys(have).length || want.some(([k, v]) => have[k] !== v)) continue;
+    }
+    found = (found ?? 0) + Number(match[3]);
+  }
+  return found;
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { uniqueName } from './api.js';
-import { TERMINAL_EVENTS } from './checks.js';
+import { metricValue, TERMINAL_EVENTS } from './checks.js';
 import { SseClient } from './sse.js';
 import { useTarget } from './target.js';
 
@@ -44,6 +44,22 @@ describe('event stream', () => {
     }
     const released = stream.frames.at(-1)!.json['work'] as { id: string; state: string; mutex: string };
     assert.deepEqual([released.id, released.state, released.mutex], [w.id, 'released', name]);
+  });
+
+  it('DELETE of a mutex publishes mutex.closed with the mutex object', async () => {
+    const { api, baseUrl } = target;
+    const name = uniqueName('closed');
+    const stream = await SseClient.open(baseUrl, `/v1/events?mutex=${encodeURIComponent(name)}`);
+    assert.equal((await api.putMutex(name)).status, 201);
+    assert.equal((await api.waitTerminal((await api.submitOk({ mutex: name })).id)).state, 'released');
+    assert.equal((await api.deleteMutex(name)).status, 200);
+    await stream.waitFor(() => stream.frames.some((f) => f.event === 'mutex.closed'), 60_000, 'mutex.closed');
+    stream.close();
+    const mutexFrames = stream.frames.filter((f) => f.event.startsWith('mutex.'));
+    assert.deepEqual(mutexFrames.map((f) => f.event), ['mutex.opened', 'mutex.closed']);
+    assert.equal(stream.frames.at(-1)!.event, 'mutex.closed', 'closed after every event of its works');
+    const closed = mutexFrames[1]!.json['mutex'] as { name: string; state: string; holder: unknown; counters: { acquisitions: number } };
+    assert.deepEqual([closed.name, closed.holder, closed.counters.acquisitions], [name, null, 1]);
   });
 
   it('filters by mutex, work and types', async () => {
@@ -118,12 +134,21 @@ describe('event stream', () => {
     await burst(Math.ceil(events.bufferSize / 5) + 20, name);
     await probe.waitFor(() => probe.events.filter((e) => TERMINAL_EVENTS.has(String(e.type))).length >= Math.ceil(events.bufferSize / 5) + 20, 120_000, 'wrap burst');
     probe.close();
-    const stream = await SseClient.open(baseUrl, `/v1/events?mutex=${encodeURIComponent(name)}`, { lastEventId: `${boot}-${startSeq}` });
+    // Unfiltered, so the replay's first event is the oldest one buffered, whatever its mutex.
+    const stream = await SseClient.open(baseUrl, '/v1/events', { lastEventId: `${boot}-${startSeq}` });
     await stream.waitFor(() => stream.frames.length > 1, 30_000, 'reset and replay');
     stream.close();
     assert.equal(stream.frames[0]!.event, 'reset');
     assert.match(String(stream.frames[0]!.json['reason']), /no longer buffered/);
-    assert.ok(stream.frames[1]!.json.seq! > startSeq + 1);
+    // The hello comment and the replay are taken in the same turn: lastSeq there, and the
+    // buffer is full, so the oldest buffered event is lastSeq − EVENT_BUFFER + 1.
+    const lastSeq = Number(/lastSeq=(\d+)/.exec(stream.comments[0]!)![1]);
+    const oldest = lastSeq - events.bufferSize + 1;
+    assert.ok(oldest > startSeq + 1, 'the start position really fell out of the buffer');
+    assert.equal(stream.frames[0]!.json['oldestSeq'], oldest);
+    assert.equal(stream.frames[1]!.json.seq, oldest, 'the replay starts at the oldest buffered event');
+    const seqs = stream.frames.slice(1).map((f) => f.json.seq!);
+    assert.deepEqual(seqs, seqs.map((_, i) => oldest + i), 'and goes on without a gap');
   });
 
   it('a slow subscriber is cut off with overflow and resumes without losing an event', async () => {
@@ -131,6 +156,7 @@ describe('event stream', () => {
     const { events, limits } = await info();
     const name = uniqueName('slow');
     const label = 'x'.repeat(Math.min(4096, limits.maxLabelLength));
+    const overflowsBefore = metricValue(await api.metrics(), 'tpmutex_sse_overflows_total')!;
     const slow = await SseClient.open(baseUrl, `/v1/events?mutex=${encodeURIComponent(name)}`);
     slow.pause();
     // Enough bytes to fill the loopback socket buffers and then maxBufferedBytes, while
@@ -144,6 +170,7 @@ describe('event stream', () => {
 
     slow.resume();
     await slow.waitFor(() => slow.ended, 120_000, 'slow stream cut off');
+    assert.equal(metricValue(await api.metrics(), 'tpmutex_sse_overflows_total'), overflowsBefore + 1, 'the cut-off is counted');
     const overflow = slow.frames.at(-1)!;
     assert.equal(overflow.event, 'overflow');
     const received = slow.frames.slice(0, -1);

@@ -34,8 +34,8 @@ describe('emulated engine', () => {
     assert.equal(engine.info.clock, 'process.hrtime.bigint (ns, monotonic)');
   });
 
-  it('a worker that dies owning a mutex leaves it abandoned; the next acquirer is told', async (t) => {
-    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+  it('a worker that dies owning a mutex leaves it abandoned; the next acquirer is told; the pool replaces the worker', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 2, maxThreads: 2 });
     const mutex = h.openMutex('abandon');
     const owner = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
     const owned = await h.waitPhase(owner, 'acquired');
@@ -43,6 +43,11 @@ describe('emulated engine', () => {
     assert.deepEqual(h.typesOf(owner), ['started', 'acquired', 'failed']);
     assertThreadDied(h, owner);
     assert.deepEqual(engine.probeMutex(mutex), { state: 'abandoned', recursion: 0 });
+    // Nothing is queued, so only the minThreads rule can bring the pool back to 2.
+    for (const deadline = Date.now() + WAIT_TIMEOUT_MS; engine.poolStats().threads < 2;) {
+      assert.ok(Date.now() < deadline, `still ${engine.poolStats().threads} thread(s) after the crash, minThreads is 2`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
 
     const heir = h.submit({ mutex });
     await h.waitTerminal([heir]);
@@ -54,7 +59,7 @@ describe('emulated engine', () => {
     const after = h.submit({ mutex });
     await h.waitTerminal([after]);
     assert.equal(h.expectPhase(after, 'acquired').abandoned, false);
-    assert.ok(engine.poolStats().threads >= 1, 'a replacement worker keeps minThreads');
+    assert.equal(engine.poolStats().threads, 2, 'minThreads kept after the crash');
     h.assertClean();
   });
 

@@ -29,13 +29,24 @@ const server = createServer((req, res: ServerResponse) => {
   hub.open(res, filters[name]!, { kind: 'live' });
 });
 
+/** How long a subscriber waits for what it expects before the test fails. */
+const WAIT_MS = 30_000;
+
 interface Received { text: string; waitFor(predicate: (text: string) => boolean): Promise<void> }
 
 function subscribe(name: string): Promise<Received> {
   return new Promise((resolve, reject) => {
     const received: Received = {
       text: '',
-      waitFor: (predicate) => new Promise((done) => { const check = () => (predicate(received.text) ? done() : setTimeout(check, 5)); check(); }),
+      waitFor: (predicate) => new Promise((done, fail) => {
+        const deadline = Date.now() + WAIT_MS;
+        const check = () => {
+          if (predicate(received.text)) done();
+          else if (Date.now() > deadline) fail(new Error(`not received within ${WAIT_MS} ms; got:\n${received.text}`));
+          else setTimeout(check, 5);
+        };
+        check();
+      }),
     };
     const port = (server.address() as { port: number }).port;
     request(`http://127.0.0.1:${port}/?s=${name}`, (res) => {

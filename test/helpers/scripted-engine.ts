@@ -5,7 +5,7 @@
  */
 import type { EngineError } from '../../src/engine/errors.js';
 import { sessionKernelName } from '../../src/engine/mutex-name.js';
-import type { Engine, MutexOpened, MutexProbe, Ns, Phase, PhaseListener, PoolLimits, PoolStats, WorkSpec } from '../../src/engine/types.js';
+import type { Engine, EngineCloseOptions, MutexOpened, MutexProbe, Ns, Phase, PhaseListener, PoolLimits, PoolStats, WorkSpec } from '../../src/engine/types.js';
 
 /** A phase without its timestamp (distributes over the union). */
 export type UnstampedPhase = Phase extends infer P ? P extends Phase ? Omit<P, 'atNs'> & { atNs?: Ns } : never : never;
@@ -42,7 +42,7 @@ export class ScriptedEngine implements Engine {
   cancel(workId: string): void { this.cancels.push(workId); }
   poolStats(): PoolStats { return { ...this.limits, threads: 1, active: 0, queued: 0, submitted: this.submitted.length, completed: 0 }; }
   setPoolLimits(limits: PoolLimits): void { this.limits = limits; }
-  async close(): Promise<void> {}
+  async close(_options?: EngineCloseOptions): Promise<void> {}
 
   /** Delivers a phase as the engine would, stamped now unless given. */
   emit(phase: UnstampedPhase): void {

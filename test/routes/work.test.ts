@@ -37,12 +37,32 @@ it('limits come from configuration: MAX_HOLD_MS and MAX_MUTEXES', async (t) => {
   assert.equal((await app.inject({ method: 'GET', url: '/v1/mutexes' })).json<{ items: unknown[] }>().items.length, 1);
 });
 
-it('readyz is 503 while draining, and a closed app refuses new work', async (t) => {
-  const app = await buildTestApp(t);
-  assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
-  app.services.lifecycle.state = 'draining';
-  const draining = await app.inject({ method: 'GET', url: '/readyz' });
-  assert.equal(draining.statusCode, 503);
-  assert.equal(draining.json<{ status: string }>().status, 'draining');
-  app.services.lifecycle.state = 'ready';
+it('readyz is 503 while an app closes, and a closing or closed app refuses new work', async (t) => {
+  const app = await buildTestApp(t, { SHUTDOWN_DELAY_MS: '3000' });
+  // Over a socket: Fastify's inject refuses to run once close() began.
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const submit = (mutex: string) => fetch(`${base}/v1/work`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mutex, untilSignaled: true }) });
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  const before = await submit('open');
+  assert.equal(before.status, 202);
+  const { id } = await before.json() as WorkView;
+  const closing = app.close();
+  // The drain delay: the app is really closing (nothing set by hand), and still answers.
+  let draining = await fetch(`${base}/readyz`);
+  for (const deadline = Date.now() + 2_000; draining.status === 200 && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    draining = await fetch(`${base}/readyz`);
+  }
+  assert.equal(draining.status, 503);
+  assert.equal((await draining.json() as { status: string }).status, 'draining');
+  const refused = await submit('late');
+  assert.equal(refused.status, 503);
+  assert.equal((await refused.json() as { type: string }).type, 'urn:tpmutex:problem:shutting-down');
+  await closing;
+  assert.deepEqual(app.services.work.list({}, 100, undefined).items.map((w) => [w.id, w.state]),
+    [[id, 'released']], 'the refused work left no trace; the open one was ended');
+  assert.equal(app.services.mutexes.get('Local\\late'), undefined);
+  // Closed: the service itself refuses too, whatever route leads to it.
+  assert.throws(() => app.services.work.submit({ mutex: 'later' }, undefined), (err: Error & { status?: number }) => err.status === 503);
 });

@@ -23,6 +23,7 @@
  *       access-denied naming it; one that grants exactly SYNCHRONIZE |
  *       MUTEX_MODIFY_STATE opens (200, existed) and a work acquires it; GET shows the
  *       kernel's own name for it
+ *   (g) a name the contender created: the service reports `existed: true`
  *
  * With CI=true a harness that cannot run here fails the suite instead of skipping it.
  */
@@ -248,5 +249,21 @@ describe('cross-process: the service and another Windows process on one named mu
       await c.release();
     }
     await c.exit(0);
+  });
+
+  it('(g) a name another process created: PUT is 200 with existed: true, and a work on such a name opens it with existed: true', async () => {
+    const byPut = `Global\\tpmutex-xp-${runId}-f1`;
+    const byWork = `Local\\tpmutex-xp-${runId}-f2`;
+    const c = await contender();
+    assert.deepEqual(await c.open(byPut), { existed: false }, 'the contender created it');
+    assert.deepEqual(await c.open(byWork), { existed: false }, 'the contender created it');
+    const put = await api.putMutex(byPut);
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.body.existed, true);
+    const work = await api.submitOk({ mutex: byWork });
+    assert.equal((await api.waitTerminal(work.id)).state, 'released');
+    assert.equal((await mutexState(api, byWork)).existed, true);
+    await c.exit(0);
+    for (const name of [byPut, byWork]) assert.equal((await api.deleteMutex(name)).status, 200);
   });
 });

@@ -10,7 +10,7 @@ function record(state: WorkState): WorkRecord {
     seq: 1, id: 'b.1', idempotencyKey: null, state,
     request: { mutex: 'Local\\m', acquireTimeoutMs: 0, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label: null },
     fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
-    queuedNs: 1n, startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null, error: null,
+    queuedNs: 1n, startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null, error: null, invariantViolation: null,
   };
 }
 

@@ -3,19 +3,25 @@ import { describe, it } from 'node:test';
 import { HttpProblem } from '../../src/http/problem.js';
 import { createServices } from '../../src/services.js';
 import type { WorkView } from '../../src/schemas/work.js';
+import { assertMutualExclusion } from '../e2e/checks.js';
 import { testConfig } from '../helpers/config.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
 
-function setup(env: Record<string, string> = {}) {
+interface Published { type: string; workId: string | null; work?: WorkView; json: Record<string, unknown> & { type: string } }
+
+function setup(env: Record<string, string> = {}, hooks: Parameters<typeof createServices>[2] = {}) {
   const engine = new ScriptedEngine();
-  const services = createServices(testConfig(env), engine);
-  const events: { type: string; workId: string | null; work?: WorkView }[] = [];
+  const services = createServices(testConfig(env), engine, hooks);
+  const events: Published[] = [];
   services.events.subscribe((e) => {
-    const data = JSON.parse(e.frame.split('\ndata: ')[1]!) as { work?: WorkView };
-    events.push({ type: e.type, workId: e.workId, ...(data.work ? { work: data.work } : {}) });
+    const json = JSON.parse(e.frame.split('\ndata: ')[1]!) as Published['json'] & { work?: WorkView };
+    events.push({ type: e.type, workId: e.workId, json, ...(json.work ? { work: json.work } : {}) });
   });
   return { engine, services, work: services.work, events };
 }
+
+const violationsOf = (events: Published[]) => events.filter((e) => e.work?.invariantViolation)
+  .map((e) => ({ workId: e.workId, kind: e.work!.invariantViolation!.kind }));
 
 function problemOf(fn: () => unknown): HttpProblem {
   try { fn(); } catch (err) { if (err instanceof HttpProblem) return err; throw err; }
@@ -63,34 +69,105 @@ describe('WorkService', () => {
     assert.equal(work.unfinishedCount, 0);
   });
 
-  it('publishes released(prev) before acquired(next) when the engine reports them the other way round (DESIGN §1.4)', () => {
+  it('holds acquired(next) back until the engine reports released(prev), and publishes both as reported', () => {
     const { engine, work, events } = setup();
     const a = work.submit({ mutex: 'm' }, undefined).work;
-    const b = work.submit({ mutex: 'm' }, undefined).work;
+    const b = work.submit({ mutex: 'm', holdMs: 1 }, undefined).work;
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
-    engine.emit({ type: 'returned', workId: a.id, signaled: false });
+    engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
     engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
-    engine.emit({ type: 'released', workId: a.id, atNs: 60_000n }); // late: ignored
-    const order = events.filter((e) => e.type === 'work.acquired' || e.type === 'work.released').map((e) => `${e.type}:${e.workId === a.id ? 'a' : 'b'}`);
-    assert.deepEqual(order, ['work.acquired:a', 'work.released:a', 'work.acquired:b']);
+    // b's later phases wait behind its acquired, in their order.
+    engine.emit({ type: 'returned', workId: b.id, signaled: false, atNs: 70_000n });
+    assert.equal(work.get(b.id).state, 'waiting', 'nothing of b is published before released(a)');
+    assert.equal(work.heldBackCount, 1);
+    engine.emit({ type: 'released', workId: a.id, atNs: 45_000n });
+    engine.emit({ type: 'released', workId: b.id, atNs: 80_000n });
+    const order = events.filter((e) => e.type === 'work.acquired' || e.type === 'work.released' || e.type === 'work.returned')
+      .map((e) => `${e.type}:${e.workId === a.id ? 'a' : 'b'}`);
+    assert.deepEqual(order, ['work.acquired:a', 'work.returned:a', 'work.released:a', 'work.acquired:b', 'work.returned:b', 'work.released:b']);
     const doneA = work.get(a.id);
-    assert.equal(doneA.state, 'released');
-    assert.ok(BigInt(doneA.releasedAtNs!) <= 50_000n, 'the release is stamped no later than the next acquisition');
-    assert.equal(events.filter((e) => e.workId === a.id && e.type === 'work.released').length, 1);
+    assert.equal(doneA.releasedAtNs, '45000', "the engine's own release stamp, not one made up");
+    assert.equal(doneA.returnedAtNs, '40000');
+    assert.equal(work.get(b.id).state, 'released');
+    assert.equal(work.heldBackCount, 0);
+    assert.equal(violationsOf(events).length, 0);
+    assert.equal(assertMutualExclusion(events.map((e) => e.json)).acquisitions, 2);
   });
 
-  it('synthesises returned too when even that has not arrived yet', () => {
+  it('holds a chain of acquisitions back behind one late release, in acquisition order', () => {
+    const { engine, work, events } = setup();
+    const [a, b, c] = [0, 1, 2].map(() => work.submit({ mutex: 'm' }, undefined).work);
+    runToHolding(engine, a!.id, 1);
+    engine.emit({ type: 'started', workId: b!.id, threadId: 8, mayRunLong: null });
+    engine.emit({ type: 'started', workId: c!.id, threadId: 9, mayRunLong: null });
+    engine.emit({ type: 'returned', workId: a!.id, signaled: false, atNs: 40_000n });
+    // a's release is reported late: b comes and goes, c acquires, all before it.
+    engine.emit({ type: 'acquired', workId: b!.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
+    engine.emit({ type: 'returned', workId: b!.id, signaled: false, atNs: 51_000n });
+    engine.emit({ type: 'acquired', workId: c!.id, threadId: 9, abandoned: false, fencingToken: 3, atNs: 52_000n });
+    engine.emit({ type: 'released', workId: b!.id, atNs: 51_500n });
+    assert.equal(work.heldBackCount, 2);
+    engine.emit({ type: 'released', workId: a!.id, atNs: 45_000n });
+    const name = (id: string | null) => (id === a!.id ? 'a' : id === b!.id ? 'b' : 'c');
+    const order = events.filter((e) => ['work.acquired', 'work.returned', 'work.released'].includes(e.type)).map((e) => `${e.type.slice(5)}:${name(e.workId)}`);
+    assert.deepEqual(order, ['acquired:a', 'returned:a', 'released:a', 'acquired:b', 'returned:b', 'released:b', 'acquired:c']);
+    assert.equal(work.heldBackCount, 0);
+    assert.equal(violationsOf(events).length, 0);
+    assert.equal(assertMutualExclusion(events.map((e) => e.json)).acquisitions, 3);
+  });
+
+  it('reports acquired(next) while the holder has not returned, invents no phase, and publishes what the engine said', async () => {
+    const seen: string[] = [];
+    const { engine, work, events, services } = setup({}, { onInvariantViolation: (w, v) => seen.push(`${w.id}:${v.kind}`) });
+    const a = work.submit({ mutex: 'm' }, undefined).work;
+    const b = work.submit({ mutex: 'm' }, undefined).work;
+    runToHolding(engine, a.id, 1);
+    engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
+    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
+    assert.deepEqual(events.filter((e) => e.workId === a.id).map((e) => e.type), ['work.queued', 'work.started', 'work.acquired'],
+      'no returned or released of a was made up');
+    const acquiredB = events.find((e) => e.type === 'work.acquired' && e.workId === b.id)!;
+    assert.equal(acquiredB.work!.invariantViolation?.kind, 'acquired_while_held');
+    assert.equal(acquiredB.work!.invariantViolation?.previousWorkId, a.id);
+    assert.deepEqual(seen, [`${b.id}:acquired_while_held`]);
+    assert.match(await services.metrics.registry.getSingleMetricAsString('tpmutex_invariant_violations_total'),
+      /tpmutex_invariant_violations_total\{kind="acquired_while_held"\} 1/);
+    // The real phases of a still arrive and are published as they are.
+    engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 60_000n });
+    engine.emit({ type: 'released', workId: a.id, atNs: 61_000n });
+    assert.equal(work.get(a.id).releasedAtNs, '61000');
+    assert.equal(work.get(a.id).state, 'released');
+    assert.throws(() => assertMutualExclusion(events.map((e) => e.json)), /acquired while/);
+  });
+
+  it('reports an acquisition stamped before the previous release', async () => {
+    const { engine, work, events, services } = setup();
+    const a = work.submit({ mutex: 'm' }, undefined).work;
+    const b = work.submit({ mutex: 'm' }, undefined).work;
+    runToHolding(engine, a.id, 1);
+    engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
+    engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
+    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
+    engine.emit({ type: 'released', workId: a.id, atNs: 60_000n });
+    assert.deepEqual(violationsOf(events), [{ workId: b.id, kind: 'released_after_acquired' }]);
+    assert.match(await services.metrics.registry.getSingleMetricAsString('tpmutex_invariant_violations_total'),
+      /tpmutex_invariant_violations_total\{kind="released_after_acquired"\} 1/);
+    assert.throws(() => assertMutualExclusion(events.map((e) => e.json)), /released_after_acquired/);
+  });
+
+  it('a held-back acquisition whose holder never reports released still ends at shutdown, after the holder', async () => {
     const { engine, work, events } = setup();
     const a = work.submit({ mutex: 'm' }, undefined).work;
     const b = work.submit({ mutex: 'm' }, undefined).work;
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
-    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2 });
     engine.emit({ type: 'returned', workId: a.id, signaled: false });
-    engine.emit({ type: 'released', workId: a.id });
-    assert.deepEqual(events.filter((e) => e.workId === a.id).map((e) => e.type),
-      ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released']);
+    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2 });
+    await work.shutdown(10);
+    const ends = events.filter((e) => /^work\.(acquired|released|failed)$/.test(e.type)).map((e) => `${e.type}:${e.workId === a.id ? 'a' : 'b'}`);
+    assert.deepEqual(ends, ['work.acquired:a', 'work.failed:a', 'work.acquired:b', 'work.failed:b']);
+    assert.equal(work.heldBackCount, 0);
   });
 
   it('rejects bad input listing every bad field, and changes nothing', () => {
