@@ -1,5 +1,5 @@
 /**
- * Win32 kernel-object names as the API accepts them (DESIGN §1.7): case-sensitive, an
+ * Win32 kernel-object names as the API accepts them (docs/design.md §1.7): case-sensitive, an
  * optional `Global\` or `Local\` prefix, no other backslash, at most MAX_PATH (260)
  * characters as passed to the OS. A bare name lives in the session namespace, so it is
  * normalised to `Local\name`: one mutex, one spelling, in every response.

@@ -1,7 +1,7 @@
 /*
  * tpmutex-shim: the code that runs on Windows thread-pool threads.
  *
- * JavaScript never runs on a pool thread (DESIGN §1.1: a koffi callback would run on
+ * JavaScript never runs on a pool thread (docs/design.md §1.1: a koffi callback would run on
  * the JS main thread and make *it* the mutex owner), and a pool thread never waits
  * for JavaScript. So the work callback is native: it waits for the named mutex on its
  * own pool thread, registers the release with the pool, spins/holds, and returns; the

@@ -55,7 +55,7 @@ export interface WorkRecord {
 
 export const isTerminal = (work: WorkRecord): boolean => TERMINAL_STATES.has(work.state);
 
-/** From which states each phase may move a work (DESIGN §3 States). */
+/** From which states each phase may move a work (docs/design.md §3 States). */
 const ALLOWED_FROM: Record<Phase['type'], readonly WorkState[]> = {
   started: ['queued'],
   acquired: ['waiting'],

@@ -247,7 +247,7 @@ export class WorkService {
   }
 
   /**
-   * Shutdown (DESIGN §4.5): refuse new work, let the engine cancel what has not
+   * Shutdown (docs/design.md §4.5): refuse new work, let the engine cancel what has not
    * started, abort waits, end holds and wait for callbacks; every work gets its
    * terminal event before this resolves.
    */

@@ -1,5 +1,5 @@
 /**
- * The HTTP API v1 surface (DESIGN §3): health, info, spec, mutexes, work, pool.
+ * The HTTP API v1 surface (docs/design.md §3): health, info, spec, mutexes, work, pool.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

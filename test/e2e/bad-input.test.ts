@@ -1,6 +1,6 @@
 /**
  * Bad input gets a clear 4xx application/problem+json and changes nothing
- * (DESIGN §4.6): no mutex opened, no work created, no event published.
+ * (docs/design.md §4.6): no mutex opened, no work created, no event published.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

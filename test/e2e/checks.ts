@@ -1,5 +1,5 @@
 /**
- * Invariant checks over what a client observed (DESIGN §4), shared by the suites.
+ * Invariant checks over what a client observed (docs/design.md §4), shared by the suites.
  */
 import assert from 'node:assert/strict';
 import type { MutexView } from '../../src/schemas/mutex.js';

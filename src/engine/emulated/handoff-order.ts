@@ -2,7 +2,7 @@
  * Per-mutex delivery order and release stamps. Each worker reports on its own
  * MessagePort and the main thread drains those ports in no particular order, so the next
  * owner's `acquired` can be read before the previous owner's `acquired` or `returned`.
- * The service may only see `released(prev)` after `acquired(next)` (DESIGN §1.4, as with
+ * The service may only see `released(prev)` after `acquired(next)` (docs/design.md §1.4, as with
  * the win32 engine's single completion port), so an `acquired` is held back, with every
  * later phase of its work, until the holder of the previous fencing token has returned
  * or died. Fencing tokens are gapless per mutex (mutex-slot.ts), so "the previous

@@ -40,7 +40,7 @@ export const cOVERLAPPED_ENTRY = koffi.struct('OVERLAPPED_ENTRY', {
 });
 
 /**
- * TP_CALLBACK_ENVIRON_V3 (winnt.h), x64 layout (DESIGN §1.8): 72 bytes. The
+ * TP_CALLBACK_ENVIRON_V3 (winnt.h), x64 layout (docs/design.md §1.8): 72 bytes. The
  * InitializeThreadpoolEnvironment family are inline functions in the SDK headers, so
  * the engine fills this struct itself.
  */

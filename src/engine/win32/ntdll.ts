@@ -12,7 +12,7 @@ export const cMUTANT_INFORMATION_CLASS = koffi.alias('MUTANT_INFORMATION_CLASS',
 /**
  * MUTANT_BASIC_INFORMATION: { LONG CurrentCount; BOOLEAN OwnedByCaller; BOOLEAN
  * AbandonedState; } padded to exactly 8 bytes; any other length gives
- * STATUS_INFO_LENGTH_MISMATCH (DESIGN §1.5).
+ * STATUS_INFO_LENGTH_MISMATCH (docs/design.md §1.5).
  */
 export const cMUTANT_BASIC_INFORMATION = koffi.struct('MUTANT_BASIC_INFORMATION', {
   CurrentCount: 'int32_t',

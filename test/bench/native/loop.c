@@ -409,7 +409,7 @@ static LONG64 percentile(const LONG64 *sorted, DWORD n, DWORD p) {
  * Why both: the RELEASED stamp is taken in the wait callback, which runs after the pool
  * released the mutex and set `done` — by then the next waiter has usually woken and
  * stamped its acquisition, so the first figure is mostly negative (the engine clamps
- * its published `released` to the next `acquired` for that reason, DESIGN §1.4). The
+ * its published `released` to the next `acquired` for that reason, docs/design.md §1.4). The
  * RETURNED stamp is the last thing before the pool's release, so the second figure is
  * the honest upper bound of the handoff itself.
  */
