@@ -50,9 +50,10 @@ export async function setNamedEvent(node: WindowsNode, name: string): Promise<vo
 
 /**
  * Starts the service under Windows Node with ENGINE=win32 on a free port (or env.PORT)
- * and waits until GET /readyz answers 200.
+ * and waits until GET /readyz answers 200 (or, with `until: '/livez'`, until the process
+ * merely answers: what a client that does not check readiness sees first).
  */
-export async function startWindowsServer(node: WindowsNode, env: Record<string, string> = {}, log = logFile('server')): Promise<WindowsServer> {
+export async function startWindowsServer(node: WindowsNode, env: Record<string, string> = {}, log = logFile('server'), until_: '/readyz' | '/livez' = '/readyz'): Promise<WindowsServer> {
   const host = env['HOST'] ?? '127.0.0.1';
   const port = env['PORT'] && env['PORT'] !== '0' ? Number(env['PORT']) : await freePort();
   const shutdownEvent = env['SHUTDOWN_EVENT'] ?? `Local\\tpmutex-test-${runTag}-${++serial}-shutdown`;
@@ -66,10 +67,10 @@ export async function startWindowsServer(node: WindowsNode, env: Record<string, 
   let exitCode: number | null | undefined;
   void proc.exited.then((code) => { exitCode = code; });
   try {
-    await until(`${baseUrl}/readyz`, async () => {
+    await until(`${baseUrl}${until_}`, async () => {
       if (exitCode !== undefined) throw new Error(`the service exited with ${exitCode} before it was ready`);
       try {
-        const res = await fetch(`${baseUrl}/readyz`);
+        const res = await fetch(`${baseUrl}${until_}`);
         await res.arrayBuffer();
         return res.status === 200 ? true : undefined;
       } catch {
