@@ -27,7 +27,7 @@ const header = (description: string) => ({ type: 'string', description });
 export const RETRY_AFTER = { 'retry-after': header('Seconds to wait before retrying') };
 
 /** A problem answer: the Problem schema as application/problem+json, with its headers. */
-export function problemResponse(description: string, headers: Record<string, object> = {}) {
+export function problemResponse(description: string, headers: Record<string, { type: string; description: string }> = {}) {
   return {
     description,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
@@ -48,7 +48,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   503: 'Overloaded, draining, or the engine cannot run; retry after Retry-After seconds',
 };
 
-const HEADERS_OF: Record<number, Record<string, object>> = {
+const HEADERS_OF: Record<number, Record<string, { type: string; description: string }>> = {
   401: { 'www-authenticate': header('Bearer realm="tpmutex" (RFC 6750)') },
   429: RETRY_AFTER,
   503: RETRY_AFTER,
@@ -57,6 +57,18 @@ const HEADERS_OF: Record<number, Record<string, object>> = {
 /** The problem answers a route declares with problemResponses(…codes). */
 export const problemResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, problemResponse(PROBLEM_DESCRIPTIONS[code] ?? 'Problem', HEADERS_OF[code])]));
+
+/** problemResponses' answer as it reads in the finished document (for paths no route schema describes). */
+function finishedProblemResponse(code: number): object {
+  const headers = HEADERS_OF[code] ?? {};
+  return {
+    description: PROBLEM_DESCRIPTIONS[code],
+    ...(Object.keys(headers).length > 0
+      ? { headers: Object.fromEntries(Object.entries(headers).map(([name, { description, ...schema }]) => [name, { description, schema }])) }
+      : {}),
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+  };
+}
 
 type RouteSchema = Record<string, unknown> & { response?: Record<string, unknown> };
 
@@ -84,6 +96,21 @@ export function openApiOptions(config: Config): SwaggerOptions {
       security: [{ bearerAuth: [] }, {}],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    // The Swagger UI's page is a route of @fastify/swagger-ui, hidden from the document
+    // with its assets; the page itself is an operation a client can call, so it is listed.
+    transformObject: (documentObject) => {
+      if (!('openapiObject' in documentObject)) return documentObject.swaggerObject;
+      const document = documentObject.openapiObject;
+      const docs = {
+        operationId: 'getDocs', tags: ['docs'], summary: 'This document, browsable (Swagger UI)',
+        ...(open.has('/docs') ? { security: [] } : {}),
+        responses: {
+          200: { description: 'The Swagger UI page', content: { 'text/html': { schema: { type: 'string' } } } },
+          ...Object.fromEntries([400, ...(open.has('/docs') ? [] : [401]), 429, 503].map((code) => [code, finishedProblemResponse(code)])),
+        },
+      };
+      return { ...document, paths: { ...document.paths, '/docs': { get: docs } } };
+    },
     transform: ({ schema, url }) => {
       const route = { ...(schema as RouteSchema) };
       if (route.hide === true) return { schema: route as never, url };
