@@ -101,6 +101,17 @@ export function openApiOptions(config: Config): SwaggerOptions {
     transformObject: (documentObject) => {
       if (!('openapiObject' in documentObject)) return documentObject.swaggerObject;
       const document = documentObject.openapiObject;
+      // A query schema's style/explode (a comma-separated list) belong to its parameter.
+      for (const item of Object.values(document.paths ?? {})) {
+        for (const operation of Object.values(item ?? {})) {
+          for (const parameter of (operation as { parameters?: Record<string, unknown>[] }).parameters ?? []) {
+            const schema = parameter['schema'] as Record<string, unknown> | undefined;
+            for (const key of ['style', 'explode']) {
+              if (schema?.[key] !== undefined) { parameter[key] = schema[key]; delete schema[key]; }
+            }
+          }
+        }
+      }
       const docs = {
         operationId: 'getDocs', tags: ['docs'], summary: 'This document, browsable (Swagger UI)',
         ...(open.has('/docs') ? { security: [] } : {}),

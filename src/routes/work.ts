@@ -38,10 +38,15 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
 
   app.get('/v1/work', {
     schema: { operationId: 'listWork', tags, summary: 'List work (oldest first)', querystring: WorkListQuery, response: { 200: Type.Ref('WorkList'), ...problemResponses(400) } },
+    // ?state=a,b (and the exploded ?state=a&state=b) become one list before validation.
+    preValidation: async (req) => {
+      const query = req.query as Record<string, unknown>;
+      if (query['state'] !== undefined) query['state'] = ([] as unknown[]).concat(query['state']).flatMap((s) => String(s).split(','));
+    },
   }, async (req) => {
     const { state, mutex, label, limit, cursor } = req.query;
     return work.list({
-      ...(state === undefined ? {} : { states: new Set(state.split(',') as WorkState[]) }),
+      ...(state === undefined ? {} : { states: new Set(state as WorkState[]) }),
       ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
       ...(label === undefined ? {} : { label }),
     }, limit ?? 100, cursor);

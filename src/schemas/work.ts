@@ -73,7 +73,8 @@ export const WorkIdParams = Type.Object({
 
 export const WorkListQuery = Type.Object({
   ...ListQuery,
-  state: Type.Optional(Type.String({ pattern: `^(${WORK_STATES.join('|')})(,(${WORK_STATES.join('|')}))*$`, description: 'One state or several, comma-separated' })),
+  // Comma-separated on the wire (form style, not exploded); the route splits it before validation.
+  state: Type.Optional(Type.Array(Type.String({ enum: [...WORK_STATES] }), { minItems: 1, style: 'form', explode: false, description: 'One state or several, comma-separated: ?state=queued,waiting' })),
   mutex: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   label: Type.Optional(Type.String({ maxLength: 4096 })),
 }, { additionalProperties: false });
