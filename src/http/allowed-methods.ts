@@ -21,9 +21,8 @@ export class AllowedMethods {
     });
   }
 
-  /** The methods some route answers on this path (its query ignored), in a stable order. */
-  of(url: string): string[] {
-    const path = url.split('?')[0] ?? url;
+  /** The methods some route answers on this path (no query string), in a stable order. */
+  of(path: string): string[] {
     return [...this.methods].filter((method) => this.router.find(method, path) !== null).sort();
   }
 }

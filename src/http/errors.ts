@@ -79,8 +79,8 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
   const allowed = new AllowedMethods();
   allowed.install(app);
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0];
-    const methods = allowed.of(req.url);
+    const path = req.url.split('?')[0] ?? req.url;
+    const methods = allowed.of(path);
     if (methods.length > 0) {
       return sendProblem(reply, new HttpProblem(405, 'method-not-allowed', 'Method not allowed',
         `${path} does not answer ${req.method}; it answers ${methods.join(', ')}`, { headers: { allow: methods.join(', ') } }));

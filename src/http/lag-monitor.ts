@@ -19,13 +19,11 @@ export class LagMonitor {
   private last = 0;
   private sampleStartedAt = 0;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
-
   start(): void {
     this.histogram ??= monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     this.histogram.reset();
     this.histogram.enable();
-    this.sampleStartedAt = this.now();
+    this.sampleStartedAt = performance.now();
   }
 
   stop(): void { this.histogram?.disable(); }
@@ -34,7 +32,7 @@ export class LagMonitor {
   sample(): number {
     const h = this.histogram;
     if (h === null) return 0;
-    const now = this.now();
+    const now = performance.now();
     this.last = h.count === 0
       ? Math.max(0, now - this.sampleStartedAt - RESOLUTION_MS)
       : Math.max(0, h.mean / 1e6 - RESOLUTION_MS);

@@ -58,19 +58,12 @@ const HEADERS_OF: Record<number, Record<string, { type: string; description: str
 export const problemResponses = (...codes: number[]) =>
   Object.fromEntries(codes.map((code) => [code, problemResponse(PROBLEM_DESCRIPTIONS[code] ?? 'Problem', HEADERS_OF[code])]));
 
-/** problemResponses' answer as it reads in the finished document (for paths no route schema describes). */
-function finishedProblemResponse(code: number): object {
-  const headers = HEADERS_OF[code] ?? {};
-  return {
-    description: PROBLEM_DESCRIPTIONS[code],
-    ...(Object.keys(headers).length > 0
-      ? { headers: Object.fromEntries(Object.entries(headers).map(([name, { description, ...schema }]) => [name, { description, schema }])) }
-      : {}),
-    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-  };
-}
-
 type RouteSchema = Record<string, unknown> & { response?: Record<string, unknown> };
+
+const DOCS_PAGE: RouteSchema = {
+  operationId: 'getDocs', tags: ['docs'], summary: 'This document, browsable (Swagger UI)',
+  response: { 200: { description: 'The Swagger UI page', content: { 'text/html': { schema: { type: 'string' } } } } },
+};
 
 export function openApiOptions(config: Config): SwaggerOptions {
   const open = new Set<string>(config.auth.openPaths);
@@ -96,8 +89,6 @@ export function openApiOptions(config: Config): SwaggerOptions {
       security: [{ bearerAuth: [] }, {}],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-    // The Swagger UI's page is a route of @fastify/swagger-ui, hidden from the document
-    // with its assets; the page itself is an operation a client can call, so it is listed.
     transformObject: (documentObject) => {
       if (!('openapiObject' in documentObject)) return documentObject.swaggerObject;
       const document = documentObject.openapiObject;
@@ -112,18 +103,14 @@ export function openApiOptions(config: Config): SwaggerOptions {
           }
         }
       }
-      const docs = {
-        operationId: 'getDocs', tags: ['docs'], summary: 'This document, browsable (Swagger UI)',
-        ...(open.has('/docs') ? { security: [] } : {}),
-        responses: {
-          200: { description: 'The Swagger UI page', content: { 'text/html': { schema: { type: 'string' } } } },
-          ...Object.fromEntries([400, ...(open.has('/docs') ? [] : [401]), 429, 503].map((code) => [code, finishedProblemResponse(code)])),
-        },
-      };
-      return { ...document, paths: { ...document.paths, '/docs': { get: docs } } };
+      return document;
     },
-    transform: ({ schema, url }) => {
-      const route = { ...(schema as RouteSchema) };
+    transform: ({ schema, url: routeUrl, route: { method } }) => {
+      // The Swagger UI page is @fastify/swagger-ui's route (`/docs/`), hidden with its
+      // assets; the page itself is an operation a client can call, so it is described here.
+      const docsPage = method === 'GET' && routeUrl === '/docs/';
+      const url = docsPage ? '/docs' : routeUrl;
+      const route = { ...(docsPage ? DOCS_PAGE : schema as RouteSchema) };
       if (route.hide === true) return { schema: route as never, url };
       const responses: Record<string, unknown> = { ...problemResponses(400), ...route.response };
       if (open.has(url)) route['security'] = [];
