@@ -151,7 +151,7 @@ describe('emulated engine', () => {
   });
 
   it('the table grows in chunks while workers run, and works on every chunk acquire', async (t) => {
-    const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 3 }, { tableChunkSlots: 16 });
+    const { h } = await openEmulated(t, { minThreads: 1, maxThreads: 3 }, { tableChunkEntries: 16 });
     const ids: string[] = [];
     for (let i = 0; i < 100; i++) ids.push(h.submit({ mutex: h.openMutex(`chunk${i}`) }));
     const terminals = await h.waitTerminal(ids);

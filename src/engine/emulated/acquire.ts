@@ -1,11 +1,11 @@
 /**
  * The blocking wait for a mutex, on a worker thread: the emulated WaitForMultipleObjects
- * ({mutex, abort}) of the win32 shim. It sleeps in Atomics.wait on the slot's wake word
+ * ({mutex, abort}) of the win32 shim. It sleeps in Atomics.wait on the entry's wake word
  * with the real remaining timeout; a release, an abandonment or an abort bumps that word
  * and notifies, so the sleeper re-checks. No polling.
  */
 import { msToNs, nowNs, nsToMs } from './clock.js';
-import { giveBack, SLOT_WAKE, stampAcquisition, tryTake, wakeSequence, type Acquisition, type SlotRef } from './mutex-slot.js';
+import { giveBack, ENTRY_WAKE, stampAcquisition, tryTake, wakeSequence, type Acquisition, type EntryRef } from './mutex-entry.js';
 import { CONTROL_CANCEL } from './protocol.js';
 import type { Ns } from '../types.js';
 
@@ -19,24 +19,24 @@ export type AcquireOutcome =
  * @param control the worker's control words; CONTROL_CANCEL aborts the wait.
  * @param beforeSleep called each time before the thread goes to sleep (to send what it has to report).
  */
-export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Array, timeoutMs: number, beforeSleep: () => void = () => undefined): AcquireOutcome {
+export function waitForMutex(entry: EntryRef, threadId: number, control: Int32Array, timeoutMs: number, beforeSleep: () => void = () => undefined): AcquireOutcome {
   const deadline = Number.isFinite(timeoutMs) ? nowNs() + msToNs(timeoutMs) : undefined;
   for (;;) {
     // Read the wake word before looking at anything else: a release or an abort that
     // happens after this read changes the word, so the wait below returns at once
     // instead of sleeping through it.
-    const seen = wakeSequence(slot);
+    const seen = wakeSequence(entry);
     if (Atomics.load(control, CONTROL_CANCEL) !== 0) return { kind: 'cancelled', atNs: nowNs() };
-    if (tryTake(slot, threadId)) {
+    if (tryTake(entry, threadId)) {
       // A cancel that landed while the mutex was being taken still wins: nobody has been
       // told, so it is given back untouched. With this, a cancel flag set before a holder
       // is signaled always beats that holder's release, which close() relies on so that
       // no waiter takes over a mutex while the engine shuts down.
       if (Atomics.load(control, CONTROL_CANCEL) !== 0) {
-        giveBack(slot, threadId);
+        giveBack(entry, threadId);
         return { kind: 'cancelled', atNs: nowNs() };
       }
-      const acquisition = stampAcquisition(slot);
+      const acquisition = stampAcquisition(entry);
       return { kind: 'acquired', atNs: nowNs(), acquisition };
     }
     let waitMs = Infinity;
@@ -46,6 +46,6 @@ export function waitForMutex(slot: SlotRef, threadId: number, control: Int32Arra
       waitMs = nsToMs(deadline - now);
     }
     beforeSleep();
-    Atomics.wait(slot.view, slot.base + SLOT_WAKE, seen, waitMs);
+    Atomics.wait(entry.view, entry.base + ENTRY_WAKE, seen, waitMs);
   }
 }

@@ -8,7 +8,7 @@
 import { waitForMutex } from './acquire.js';
 import { hold, spin } from './busy-work.js';
 import { nowNs } from './clock.js';
-import { release, type SlotRef } from './mutex-slot.js';
+import { release, type EntryRef } from './mutex-entry.js';
 import { CONTROL_CANCEL, POOL_BUSY, POOL_MAX, POOL_THREADS, type RunOrder, type WorkerPhase } from './protocol.js';
 
 /** Where the callback's phases go: `report` queues, `flush` sends what is queued. */
@@ -22,7 +22,7 @@ export interface CallbackThread {
   readonly threadId: number;
   readonly control: Int32Array;
   readonly poolState: Int32Array;
-  slot(index: number): SlotRef;
+  entry(index: number): EntryRef;
 }
 
 /**
@@ -55,8 +55,8 @@ function runBody(order: RunOrder, thread: CallbackThread, { report, flush }: Pha
     mayRunLong: order.mayRunLong ? callbackMayRunLong(thread.poolState) : null,
   });
 
-  const slot = thread.slot(order.slot);
-  const outcome = waitForMutex(slot, threadId, control, order.acquireTimeoutMs, flush);
+  const entry = thread.entry(order.entry);
+  const outcome = waitForMutex(entry, threadId, control, order.acquireTimeoutMs, flush);
   if (outcome.kind !== 'acquired') {
     report({ type: outcome.kind, atNs: outcome.atNs });
     return;
@@ -70,6 +70,6 @@ function runBody(order: RunOrder, thread: CallbackThread, { report, flush }: Pha
   report({ type: 'returned', atNs: nowNs(), signaled });
 
   // Epilog: the on-return actions, in Windows order (only the mutex release here).
-  release(slot, threadId);
+  release(entry, threadId);
   report({ type: 'released', atNs: nowNs() });
 }

@@ -22,19 +22,19 @@ import { checkWorkTimes } from '../work-times.js';
 import { nowNs } from './clock.js';
 import { MutexHandles } from './mutex-handles.js';
 import { HandoffOrder } from './handoff-order.js';
-import { abandonIfOwnedBy, chunkBytes, lastFencingToken, readProbe, wakeWaiters } from './mutex-slot.js';
+import { abandonIfOwnedBy, chunkBytes, lastFencingToken, readProbe, wakeWaiters } from './mutex-entry.js';
 import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
-import { checkPoolLimits } from './pool-limits.js';
+import { checkPoolLimits } from '../pool-limits.js';
 import { WorkerPool } from './pool.js';
 import type { RunPhase } from './protocol.js';
-import type { WorkRecord } from './work-record.js';
+import type { Job } from './job.js';
 
 export interface EmulatedEngineOptions extends EngineOptions {
   /** How long an idle worker above minThreads lives before it exits. Default 30 s. */
   readonly idleRetireMs?: number;
-  /** Mutex slots per SharedArrayBuffer chunk; the table grows a chunk at a time. Default 1024 (24 KB). */
-  readonly tableChunkSlots?: number;
+  /** Mutex entries per SharedArrayBuffer chunk; the table grows a chunk at a time. Default 1024 (24 KB). */
+  readonly tableChunkEntries?: number;
   /**
    * The Windows session this engine pretends to run in, for kernel names: 1 (an
    * interactive session, the default) or 0 (a service, where `Local\x` and `Global\x`
@@ -58,10 +58,10 @@ export class EmulatedEngine implements Engine {
   /** Per-mutex handoff order: `acquired` after the previous holder's `returned`, release stamps no later than the next acquisition. */
   private readonly handoffs = new HandoffOrder(
     (phase) => this.sink.deliver(phase),
-    (slot) => lastFencingToken(this.table.ref(slot)),
+    (entry) => lastFencingToken(this.table.ref(entry)),
   );
   /** Submitted works that have no terminal phase yet. */
-  private readonly works = new Map<string, WorkRecord>();
+  private readonly works = new Map<string, Job>();
   private submitted = 0;
   private completed = 0;
   private closing: Promise<void> | undefined;
@@ -72,15 +72,15 @@ export class EmulatedEngine implements Engine {
 
   constructor(options: EmulatedEngineOptions) {
     const limits = checkPoolLimits(options.pool);
-    const chunkSlots = options.tableChunkSlots ?? DEFAULT_TABLE_CHUNK_SLOTS;
+    const chunkEntries = options.tableChunkEntries ?? DEFAULT_TABLE_CHUNK_SLOTS;
     const idleRetireMs = options.idleRetireMs ?? DEFAULT_IDLE_RETIRE_MS;
     // The pool exists before the first chunk is added (at the first openMutex).
-    this.table = new MutexTable(chunkSlots, (index, buffer) => this.pool.shareTableChunk(index, buffer));
+    this.table = new MutexTable(chunkEntries, (index, buffer) => this.pool.shareTableChunk(index, buffer));
     this.handles = new MutexHandles(this.table, options.session ?? 1);
     this.pool = new WorkerPool(limits, this.table, {
-      phase: (record, phase) => this.onWorkerPhase(record, phase),
-      workerDied: (record, threadId, error) => this.onWorkerDied(record, threadId, error),
-      unrunnable: (records, error) => this.onUnrunnable(records, error),
+      phase: (job, phase) => this.onWorkerPhase(job, phase),
+      workerDied: (job, threadId, error) => this.onWorkerDied(job, threadId, error),
+      unrunnable: (jobs, error) => this.onUnrunnable(jobs, error),
     }, { idleRetireMs });
     this.info = {
       kind: 'emulated',
@@ -89,8 +89,8 @@ export class EmulatedEngine implements Engine {
       details: {
         threads: 'node:worker_threads',
         mutexTable: 'SharedArrayBuffer + Atomics.wait/notify',
-        mutexSlotBytes: chunkBytes(1),
-        tableChunkSlots: chunkSlots,
+        mutexEntryBytes: chunkBytes(1),
+        tableChunkEntries: chunkEntries,
         idleRetireMs,
         session: options.session ?? 1,
         node: process.version,
@@ -132,13 +132,13 @@ export class EmulatedEngine implements Engine {
     checkMutexName(name);
     const refusal = this.refusals.get(name);
     if (refusal !== undefined) throw refusedOpen(name, refusal);
-    const { existed, kernelName, slot, lastToken } = this.handles.open(name);
-    if (!existed) this.handoffs.newMutex(slot, lastToken);
+    const { existed, kernelName, entry, lastToken } = this.handles.open(name);
+    if (!existed) this.handoffs.newMutex(entry, lastToken);
     return { existed, kernelName };
   }
 
   /**
-   * Forget the name. The service guarantees no work uses it; if one still does, its slot
+   * Forget the name. The service guarantees no work uses it; if one still does, its entry
    * stays valid until that work ends. Throws EngineError('mutex_not_open').
    */
   closeMutex(name: string): void {
@@ -147,7 +147,7 @@ export class EmulatedEngine implements Engine {
 
   /** Throws EngineError('mutex_not_open'). */
   probeMutex(name: string): MutexProbe {
-    return readProbe(this.table.ref(this.handles.slotOf(name)));
+    return readProbe(this.table.ref(this.handles.entryOf(name)));
   }
 
   /**
@@ -158,31 +158,31 @@ export class EmulatedEngine implements Engine {
     this.assertOpen();
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
     checkWorkTimes(spec);
-    const slot = this.handles.slotOf(spec.mutex);
-    const record: WorkRecord = { spec, slot, stage: 'queued', worker: undefined, signaledEarly: false };
-    this.handles.use(slot);
-    this.works.set(spec.workId, record);
+    const entry = this.handles.entryOf(spec.mutex);
+    const job: Job = { spec, entry, stage: 'pending', thread: undefined, signaledEarly: false };
+    this.handles.use(entry);
+    this.works.set(spec.workId, job);
     this.submitted++;
-    this.pool.enqueue(record);
+    this.pool.addPending(job);
   }
 
   /** Unknown or already terminal work ids are ignored (the service validates ids). */
   signal(workId: string): void {
-    const record = this.works.get(workId);
-    if (record === undefined) return;
-    if (record.worker === undefined) record.signaledEarly = true;
-    else record.worker.signal();
+    const job = this.works.get(workId);
+    if (job === undefined) return;
+    if (job.thread === undefined) job.signaledEarly = true;
+    else job.thread.signal();
   }
 
   /** Unknown or already terminal work ids are ignored (the service validates ids). */
   cancel(workId: string): void {
-    const record = this.works.get(workId);
-    if (record === undefined) return;
-    if (this.pool.unqueue(record)) {
-      this.finish(record, { type: 'cancelled', workId, atNs: nowNs() }, 'soon');
+    const job = this.works.get(workId);
+    if (job === undefined) return;
+    if (this.pool.removePending(job)) {
+      this.finish(job, { type: 'cancelled', workId, atNs: nowNs() }, 'soon');
       return;
     }
-    this.abort([record]);
+    this.abort([job]);
   }
 
   poolStats(): PoolStats {
@@ -191,19 +191,19 @@ export class EmulatedEngine implements Engine {
       ...this.pool.currentLimits,
       threads: counts.threads,
       active: counts.running,
-      queued: counts.queued + counts.dispatched,
+      queued: counts.pending + counts.dispatched,
       submitted: this.submitted,
       completed: this.completed,
     };
   }
 
-  /** Applied at once: idle workers above the new maximum exit, queued work gets new workers. */
+  /** Applied at once: idle workers above the new maximum exit, pending work gets new workers. */
   setPoolLimits(limits: PoolLimits): void {
     this.pool.setLimits(checkPoolLimits(limits));
   }
 
   /**
-   * Cancel queued works, abort waits, end holds, wait up to timeoutMs for the callbacks
+   * Cancel pending works, abort waits, end holds, wait up to timeoutMs for the callbacks
    * to return; workers still running then are terminated (their works fail with
    * thread_died, mutexes they own become abandoned, so none stays held). Every terminal
    * phase is delivered before the returned promise resolves. Idempotent.
@@ -221,9 +221,9 @@ export class EmulatedEngine implements Engine {
    * dispatched to a worker.
    */
   async crashWorkerOf(workId: string): Promise<void> {
-    const worker = this.works.get(workId)?.worker;
-    if (worker === undefined) throw new EngineError('work_unknown', `work ${workId} is not running on a worker`);
-    await this.pool.crash(worker);
+    const job = this.works.get(workId);
+    if (job?.thread === undefined) throw new EngineError('work_unknown', `work ${workId} is not running on a worker`);
+    await this.pool.crash(job);
   }
 
   /**
@@ -242,42 +242,42 @@ export class EmulatedEngine implements Engine {
   }
 
   /** Abort the waits of dispatched works, and end the holds of those that own their mutex. */
-  private abort(records: Iterable<WorkRecord>): void {
-    const running = [...records].filter((record) => record.worker !== undefined);
+  private abort(jobs: Iterable<Job>): void {
+    const running = [...jobs].filter((job) => job.thread !== undefined);
     // Every cancel flag before any signal: a holder ended by its signal releases only
     // after every waiter among these was told to give up, so none of them takes over.
-    for (const record of running) {
-      record.worker?.cancel();
+    for (const job of running) {
+      job.thread?.cancel();
       // A waiter sleeps on its mutex's wake word, not on its control words.
-      wakeWaiters(this.table.ref(record.slot));
+      wakeWaiters(this.table.ref(job.entry));
     }
-    for (const record of running) record.worker?.signal();
+    for (const job of running) job.thread?.signal();
   }
 
-  private onWorkerPhase(record: WorkRecord, phase: RunPhase): void {
-    if (phase.type === 'started') record.stage = 'running';
-    if (phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled') this.finish(record, phase, 'now');
-    else this.handoffs.push(record.slot, phase);
+  private onWorkerPhase(job: Job, phase: RunPhase): void {
+    if (phase.type === 'started') job.stage = 'running';
+    if (phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled') this.finish(job, phase, 'now');
+    else this.handoffs.push(job.entry, phase);
   }
 
-  private onWorkerDied(record: WorkRecord, threadId: number, error: Error | undefined): void {
-    const { workId } = record.spec;
-    const lastToken = abandonIfOwnedBy(this.table.ref(record.slot), threadId);
+  private onWorkerDied(job: Job, threadId: number, error: Error | undefined): void {
+    const { workId } = job.spec;
+    const lastToken = abandonIfOwnedBy(this.table.ref(job.entry), threadId);
     const message = `worker thread ${threadId} died running work ${workId}` +
-      (lastToken === undefined ? '' : `; mutex ${record.spec.mutex} is abandoned`);
-    this.finish(record, {
+      (lastToken === undefined ? '' : `; mutex ${job.spec.mutex} is abandoned`);
+    this.finish(job, {
       type: 'failed', workId, atNs: nowNs(),
       error: new EngineError('thread_died', message, { cause: error }),
     }, 'now');
     // It may have died between issuing its fencing token and reporting `acquired`; its
     // turn is over either way, so the next holder's phases can go.
-    if (lastToken !== undefined) this.handoffs.endTurn(record.slot, lastToken);
+    if (lastToken !== undefined) this.handoffs.endTurn(job.entry, lastToken);
   }
 
-  private onUnrunnable(records: readonly WorkRecord[], error: Error | undefined): void {
-    for (const record of records) {
-      const { workId } = record.spec;
-      this.finish(record, {
+  private onUnrunnable(jobs: readonly Job[], error: Error | undefined): void {
+    for (const job of jobs) {
+      const { workId } = job.spec;
+      this.finish(job, {
         type: 'failed', workId, atNs: nowNs(),
         error: new EngineError('thread_died', `no worker thread could be started for work ${workId}`, { cause: error }),
       }, 'now');
@@ -285,20 +285,20 @@ export class EmulatedEngine implements Engine {
   }
 
   /** The one way a work ends: bookkeeping first, then its terminal phase. */
-  private finish(record: WorkRecord, phase: TerminalPhase, when: 'now' | 'soon'): void {
-    if (this.works.get(record.spec.workId) !== record) return;
-    this.works.delete(record.spec.workId);
-    this.handles.unuse(record.slot);
+  private finish(job: Job, phase: TerminalPhase, when: 'now' | 'soon'): void {
+    if (this.works.get(job.spec.workId) !== job) return;
+    this.works.delete(job.spec.workId);
+    this.handles.unuse(job.entry);
     this.completed++;
-    // A queued work never owned anything: no handoff to order it behind.
-    if (when === 'now') this.handoffs.push(record.slot, phase);
+    // A pending work never owned anything: no handoff to order it behind.
+    if (when === 'now') this.handoffs.push(job.entry, phase);
     else this.sink.deliverSoon(phase);
     if (this.works.size === 0) this.onDrained?.();
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
     const atNs = nowNs();
-    for (const record of this.pool.takeQueue()) this.finish(record, { type: 'cancelled', workId: record.spec.workId, atNs }, 'soon');
+    for (const job of this.pool.takePending()) this.finish(job, { type: 'cancelled', workId: job.spec.workId, atNs }, 'soon');
     this.abort(this.works.values());
     await this.drained(timeoutMs);
     await this.pool.shutdown();

@@ -5,7 +5,7 @@
  * The service may only see `released(prev)` after `acquired(next)` (docs/design.md §1.4, as with
  * the win32 engine's single completion port), so an `acquired` is held back, with every
  * later phase of its work, until the holder of the previous fencing token has returned
- * or died. Fencing tokens are gapless per mutex (mutex-slot.ts), so "the previous
+ * or died. Fencing tokens are gapless per mutex (mutex-entry.ts), so "the previous
  * holder" is always token − 1.
  *
  * A `released` is stamped on its worker right after the release, which can be later
@@ -33,12 +33,12 @@ interface Turns {
 }
 
 interface HeldWork {
-  readonly slot: number;
+  readonly entry: number;
   readonly phases: Phase[];
 }
 
 interface Turn {
-  readonly slot: number;
+  readonly entry: number;
   readonly token: number;
 }
 
@@ -54,7 +54,7 @@ function stampedNoLaterThan(phase: ReleasedPhase, atNs: Ns): ReleasedPhase {
 }
 
 export class HandoffOrder {
-  private readonly turnsBySlot = new Map<number, Turns>();
+  private readonly turnsByEntry = new Map<number, Turns>();
   /** Works held back: their `acquired` and everything after it, in per-work order. */
   private readonly held = new Map<string, HeldWork>();
   /** Works whose `acquired` was delivered and whose `returned` was not. */
@@ -64,56 +64,56 @@ export class HandoffOrder {
 
   /**
    * @param deliver where phases go, in order
-   * @param lastTokenOf the last fencing token issued on a slot (read from the table)
+   * @param lastTokenOf the last fencing token issued on an entry (read from the table)
    */
-  constructor(private readonly deliver: (phase: Phase) => void, private readonly lastTokenOf: (slot: number) => number) {}
+  constructor(private readonly deliver: (phase: Phase) => void, private readonly lastTokenOf: (entry: number) => number) {}
 
   /**
-   * A new mutex on `slot` (a fresh or reused slot) whose last issued token is
+   * A new mutex on `entry` (a fresh or reused entry) whose last issued token is
    * `lastToken`: its next acquisition is token lastToken + 1.
    */
-  newMutex(slot: number, lastToken = 0): void {
-    const old = this.turnsBySlot.get(slot);
+  newMutex(entry: number, lastToken = 0): void {
+    const old = this.turnsByEntry.get(entry);
     // Nothing can be deferred once every work of the old mutex ended; never lose a phase anyway.
     for (const phase of old?.deferredReleases.values() ?? []) this.deliver(phase);
-    this.turnsBySlot.set(slot, newTurns(lastToken));
+    this.turnsByEntry.set(entry, newTurns(lastToken));
   }
 
-  /** The next phase of a work on `slot`; phases of one work come in their own order. */
-  push(slot: number, phase: Phase): void {
+  /** The next phase of a work on `entry`; phases of one work come in their own order. */
+  push(entry: number, phase: Phase): void {
     const held = this.held.get(phase.workId);
     if (held !== undefined) {
       held.phases.push(phase);
       return;
     }
     if (phase.type === 'acquired') {
-      const turns = this.turns(slot);
+      const turns = this.turns(entry);
       if (phase.fencingToken > turns.finishedThrough + 1) {
         turns.waiting.set(phase.fencingToken, phase.workId);
-        this.held.set(phase.workId, { slot, phases: [phase] });
+        this.held.set(phase.workId, { entry, phases: [phase] });
         return;
       }
     }
-    this.pass(slot, phase);
+    this.pass(entry, phase);
   }
 
   /**
    * The owner with `token` is gone without a phase saying so (its thread died owning the
    * mutex). A `released` waiting for its `acquired` will not get one: it goes as it is.
    */
-  endTurn(slot: number, token: number): void {
-    const turns = this.turns(slot);
+  endTurn(entry: number, token: number): void {
+    const turns = this.turns(entry);
     const deferred = turns.deferredReleases.get(token - 1);
     if (deferred !== undefined) {
       turns.deferredReleases.delete(token - 1);
       this.deliver(deferred);
     }
-    this.finishTurn(slot, token);
+    this.finishTurn(entry, token);
   }
 
   /** Deliver whatever is still held, in token order. Only for shutdown, when no phase can come any more. */
   flush(): void {
-    for (const turns of this.turnsBySlot.values()) {
+    for (const turns of this.turnsByEntry.values()) {
       for (const phase of turns.deferredReleases.values()) this.deliver(phase);
       turns.deferredReleases.clear();
     }
@@ -127,9 +127,9 @@ export class HandoffOrder {
     for (const held of rest) for (const phase of held.phases) this.deliver(phase);
   }
 
-  private pass(slot: number, phase: Phase): void {
+  private pass(entry: number, phase: Phase): void {
     switch (phase.type) {
-      case 'acquired': return this.passAcquired(slot, phase);
+      case 'acquired': return this.passAcquired(entry, phase);
       case 'returned': return this.passReturned(phase);
       case 'released': return this.passReleased(phase);
       case 'failed': return this.passFailed(phase);
@@ -137,8 +137,8 @@ export class HandoffOrder {
     }
   }
 
-  private passAcquired(slot: number, phase: Phase & { readonly type: 'acquired' }): void {
-    const turns = this.turns(slot);
+  private passAcquired(entry: number, phase: Phase & { readonly type: 'acquired' }): void {
+    const turns = this.turns(entry);
     const previous = phase.fencingToken - 1;
     const deferred = turns.deferredReleases.get(previous);
     if (deferred !== undefined) {
@@ -148,7 +148,7 @@ export class HandoffOrder {
       turns.acquiredAt.set(phase.fencingToken, phase.atNs);
     }
     this.deliver(phase);
-    this.owners.set(phase.workId, { slot, token: phase.fencingToken });
+    this.owners.set(phase.workId, { entry, token: phase.fencingToken });
   }
 
   private passReturned(phase: Phase): void {
@@ -157,8 +157,8 @@ export class HandoffOrder {
     if (owner === undefined) return;
     this.owners.delete(phase.workId);
     this.releasers.set(phase.workId, owner);
-    this.turns(owner.slot).releasing.add(owner.token);
-    this.finishTurn(owner.slot, owner.token);
+    this.turns(owner.entry).releasing.add(owner.token);
+    this.finishTurn(owner.entry, owner.token);
   }
 
   private passReleased(phase: ReleasedPhase): void {
@@ -168,14 +168,14 @@ export class HandoffOrder {
       return;
     }
     this.releasers.delete(phase.workId);
-    const turns = this.turns(releaser.slot);
+    const turns = this.turns(releaser.entry);
     turns.releasing.delete(releaser.token);
     const next = releaser.token + 1;
     const nextAcquiredAt = turns.acquiredAt.get(next);
     if (nextAcquiredAt !== undefined) {
       turns.acquiredAt.delete(next);
       this.deliver(stampedNoLaterThan(phase, nextAcquiredAt));
-    } else if (this.lastTokenOf(releaser.slot) >= next) {
+    } else if (this.lastTokenOf(releaser.entry) >= next) {
       // The next owner has stamped its acquisition; its `acquired` is on its way.
       turns.deferredReleases.set(releaser.token, phase);
     } else {
@@ -189,20 +189,20 @@ export class HandoffOrder {
     const owner = this.owners.get(phase.workId);
     if (owner !== undefined) {
       this.owners.delete(phase.workId);
-      this.finishTurn(owner.slot, owner.token);
+      this.finishTurn(owner.entry, owner.token);
     }
     // Died between returning and reporting `released`: no stamp will need the next acquisition's.
     const releaser = this.releasers.get(phase.workId);
     if (releaser !== undefined) {
       this.releasers.delete(phase.workId);
-      const turns = this.turns(releaser.slot);
+      const turns = this.turns(releaser.entry);
       turns.releasing.delete(releaser.token);
       turns.acquiredAt.delete(releaser.token + 1);
     }
   }
 
-  private finishTurn(slot: number, token: number): void {
-    const turns = this.turns(slot);
+  private finishTurn(entry: number, token: number): void {
+    const turns = this.turns(entry);
     if (token <= turns.finishedThrough) return;
     turns.finishedAhead.add(token);
     for (;;) {
@@ -219,15 +219,15 @@ export class HandoffOrder {
       const held = workId === undefined ? undefined : this.held.get(workId);
       if (workId !== undefined) this.held.delete(workId);
       // Re-pushing may end this work's turn too; the loop then releases the next one.
-      for (const phase of held?.phases ?? []) this.push(slot, phase);
+      for (const phase of held?.phases ?? []) this.push(entry, phase);
     }
   }
 
-  private turns(slot: number): Turns {
-    let turns = this.turnsBySlot.get(slot);
+  private turns(entry: number): Turns {
+    let turns = this.turnsByEntry.get(entry);
     if (turns === undefined) {
       turns = newTurns();
-      this.turnsBySlot.set(slot, turns);
+      this.turnsByEntry.set(entry, turns);
     }
     return turns;
   }

@@ -1,41 +1,41 @@
 /**
- * The shared mutex table: slots in SharedArrayBuffer chunks, allocated on the main
+ * The shared mutex table: entries in SharedArrayBuffer chunks, allocated on the main
  * thread. It grows a chunk at a time (a SharedArrayBuffer cannot grow in place on every
  * Node we support); each new chunk is handed to the workers through `onChunk` before
- * any work that uses one of its slots is dispatched, so a worker always knows the slot
+ * any work that uses one of its entries is dispatched, so a worker always knows the entry
  * it is told to wait on.
  */
-import { chunkBytes, clearSlot, slotRef, tableChunk, type SlotRef, type TableChunk } from './mutex-slot.js';
+import { chunkBytes, clearEntry, entryRef, tableChunk, type EntryRef, type TableChunk } from './mutex-entry.js';
 
 export type ChunkListener = (index: number, buffer: SharedArrayBuffer) => void;
 
 export class MutexTable {
   private readonly chunks: TableChunk[] = [];
-  /** Freed slots, reused first so the table stays as small as the peak number of mutexes. */
-  private readonly freeSlots: number[] = [];
+  /** Freed entries, reused first so the table stays as small as the peak number of mutexes. */
+  private readonly freeEntries: number[] = [];
   private nextUnused = 0;
 
-  constructor(readonly chunkSlots: number, private readonly onChunk: ChunkListener) {
-    if (!Number.isInteger(chunkSlots) || chunkSlots < 1) throw new RangeError(`chunkSlots must be a positive integer, got ${chunkSlots}`);
+  constructor(readonly chunkEntries: number, private readonly onChunk: ChunkListener) {
+    if (!Number.isInteger(chunkEntries) || chunkEntries < 1) throw new RangeError(`chunkEntries must be a positive integer, got ${chunkEntries}`);
   }
 
-  /** A fresh slot: free, not abandoned, fencing counter 0. */
+  /** A fresh entry: free, not abandoned, fencing counter 0. */
   allocate(): number {
-    const reused = this.freeSlots.pop();
+    const reused = this.freeEntries.pop();
     if (reused !== undefined) return reused;
-    const slot = this.nextUnused++;
-    if (slot >= this.chunks.length * this.chunkSlots) this.addChunk();
-    return slot;
+    const entry = this.nextUnused++;
+    if (entry >= this.chunks.length * this.chunkEntries) this.addChunk();
+    return entry;
   }
 
-  /** Give a slot back. The caller guarantees no thread uses or waits on it any more. */
-  free(slot: number): void {
-    clearSlot(this.ref(slot));
-    this.freeSlots.push(slot);
+  /** Give an entry back. The caller guarantees no thread uses or waits on it any more. */
+  free(entry: number): void {
+    clearEntry(this.ref(entry));
+    this.freeEntries.push(entry);
   }
 
-  ref(slot: number): SlotRef {
-    return slotRef(this.chunks, this.chunkSlots, slot);
+  ref(entry: number): EntryRef {
+    return entryRef(this.chunks, this.chunkEntries, entry);
   }
 
   /** The chunks that exist now, for a worker being spawned. */
@@ -44,11 +44,11 @@ export class MutexTable {
   }
 
   get capacity(): number {
-    return this.chunks.length * this.chunkSlots;
+    return this.chunks.length * this.chunkEntries;
   }
 
   private addChunk(): void {
-    const buffer = new SharedArrayBuffer(chunkBytes(this.chunkSlots));
+    const buffer = new SharedArrayBuffer(chunkBytes(this.chunkEntries));
     const index = this.chunks.push(tableChunk(buffer)) - 1;
     this.onChunk(index, buffer);
   }

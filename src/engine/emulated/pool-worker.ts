@@ -6,9 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import {
   CONTROL_BYTES, CONTROL_CANCEL, CONTROL_ORDER, CONTROL_SIGNAL, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS,
-  ORDER_MAY_RUN_LONG, ORDER_SLOT, ORDER_SPIN_MS, type MainToWorker, type WorkerInit, type WorkerToMain,
+  ORDER_MAY_RUN_LONG, ORDER_ENTRY, ORDER_SPIN_MS, type MainToWorker, type WorkerInit, type WorkerToMain,
 } from './protocol.js';
-import type { WorkRecord } from './work-record.js';
+import type { Job } from './job.js';
 
 const workerFile = new URL('./worker.js', import.meta.url);
 
@@ -27,7 +27,7 @@ export interface PoolWorkerEvents {
 export class PoolWorker {
   stage: WorkerStage = 'starting';
   /** The work dispatched to it, until that work's terminal phase. */
-  work: WorkRecord | undefined;
+  work: Job | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   /** Orders given so far; the phases of the current one carry this count. */
   orders = 0;
@@ -82,11 +82,11 @@ export class PoolWorker {
   }
 
   /** Hand it one work: the order's words first, then the count it sleeps on. */
-  run(record: WorkRecord): void {
-    const { spec } = record;
+  run(job: Job): void {
+    const { spec } = job;
     Atomics.store(this.control, CONTROL_CANCEL, 0);
-    Atomics.store(this.control, CONTROL_SIGNAL, record.signaledEarly ? 1 : 0);
-    this.control[ORDER_SLOT] = record.slot;
+    Atomics.store(this.control, CONTROL_SIGNAL, job.signaledEarly ? 1 : 0);
+    this.control[ORDER_ENTRY] = job.entry;
     this.control[ORDER_MAY_RUN_LONG] = spec.mayRunLong ? 1 : 0;
     this.times[ORDER_ACQUIRE_TIMEOUT_MS] = spec.acquireTimeoutMs;
     this.times[ORDER_SPIN_MS] = spec.spinMs;

@@ -1,25 +1,25 @@
 /**
- * The thread pool: worker threads between minThreads and maxThreads and the FIFO queue
- * of works not yet dispatched. It behaves like the Windows pool the win32 engine uses:
+ * The thread pool: worker threads between minThreads and maxThreads and the FIFO
+ * of pending works (not yet dispatched). It behaves like the Windows pool the win32 engine uses:
  * a callback occupies its thread for as long as it waits or holds, so when work is
  * queued and no thread is idle the pool grows (up to maxThreads); at the maximum, work
  * stays queued until a thread frees. Idle threads above minThreads retire after a while,
  * and at once when maxThreads is lowered.
  */
-import type { PoolLimits } from '../types.js';
+import { isTerminalPhase, type PoolLimits } from '../types.js';
 import type { MutexTable } from './mutex-table.js';
 import { PoolWorker } from './pool-worker.js';
 import { POOL_BUSY, POOL_MAX, POOL_STATE_WORDS, POOL_THREADS, type RunPhase, type WorkerPhase, type WorkerToMain } from './protocol.js';
-import type { WorkRecord } from './work-record.js';
+import type { Job } from './job.js';
 
 /** What the pool tells its owner (the engine). */
 export interface PoolHooks {
   /** A worker reported a phase of the work dispatched to it. */
-  phase(record: WorkRecord, phase: RunPhase): void;
+  phase(job: Job, phase: RunPhase): void;
   /** The worker a work was dispatched to is gone before the work's terminal phase. */
-  workerDied(record: WorkRecord, threadId: number, error: Error | undefined): void;
-  /** No worker can be started to run these queued works; they are out of the queue. */
-  unrunnable(records: readonly WorkRecord[], error: Error | undefined): void;
+  workerDied(job: Job, threadId: number, error: Error | undefined): void;
+  /** No worker can be started to run these queued works; they are out of the FIFO. */
+  unrunnable(jobs: readonly Job[], error: Error | undefined): void;
 }
 
 export interface PoolOptions {
@@ -33,19 +33,15 @@ export interface PoolCounts {
   readonly dispatched: number;
   /** Callbacks running. */
   readonly running: number;
-  /** In the queue, not dispatched. */
-  readonly queued: number;
-}
-
-function isTerminal(phase: RunPhase): boolean {
-  return phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled';
+  /** In the FIFO, not dispatched. */
+  readonly pending: number;
 }
 
 export class WorkerPool {
   private limits: PoolLimits;
   private readonly workers = new Set<PoolWorker>();
   /** Insertion-ordered, so it is a FIFO with O(1) removal for cancel. */
-  private readonly queue = new Set<WorkRecord>();
+  private readonly pending = new Set<Job>();
   /** Threads/busy/max for callbacks asking CallbackMayRunLong. */
   private readonly poolState = new Int32Array(new SharedArrayBuffer(POOL_STATE_WORDS * Int32Array.BYTES_PER_ELEMENT));
   /** Cleared by shutdown: from then on nothing is spawned or dispatched. */
@@ -70,21 +66,21 @@ export class WorkerPool {
     this.adjust();
   }
 
-  enqueue(record: WorkRecord): void {
-    this.queue.add(record);
+  addPending(job: Job): void {
+    this.pending.add(job);
     this.adjust();
   }
 
-  /** Take a work out of the queue before it was dispatched; false if it was not queued. */
-  unqueue(record: WorkRecord): boolean {
-    return this.queue.delete(record);
+  /** Take a work out of the FIFO before it was dispatched; false if it was not pending. */
+  removePending(job: Job): boolean {
+    return this.pending.delete(job);
   }
 
-  /** Empty the queue (shutdown) and return what was in it. */
-  takeQueue(): WorkRecord[] {
-    const records = [...this.queue];
-    this.queue.clear();
-    return records;
+  /** Empty the FIFO (shutdown) and return what was in it. */
+  takePending(): Job[] {
+    const jobs = [...this.pending];
+    this.pending.clear();
+    return jobs;
   }
 
   /** Hand the table's new chunk to every worker, before any order that uses it. */
@@ -99,12 +95,13 @@ export class WorkerPool {
       if (worker.work?.stage === 'dispatched') dispatched++;
       else if (worker.work?.stage === 'running') running++;
     }
-    return { threads: this.liveCount(), dispatched, running, queued: this.queue.size };
+    return { threads: this.liveCount(), dispatched, running, pending: this.pending.size };
   }
 
   /** Kill the worker running a work as if it crashed (test hook); resolves once its death is handled. */
-  crash(worker: PoolWorker): Promise<void> {
-    return worker.terminate(true);
+  crash(job: Job): Promise<void> {
+    for (const worker of this.workers) if (worker.work === job) return worker.terminate(true);
+    return Promise.resolve();
   }
 
   /** Stop spawning and dispatching, terminate every worker, resolve when all are gone. */
@@ -117,7 +114,7 @@ export class WorkerPool {
 
   private spawn(): PoolWorker {
     const worker = new PoolWorker(
-      { poolState: this.poolState.buffer as SharedArrayBuffer, tableChunks: this.table.buffers(), chunkSlots: this.table.chunkSlots },
+      { poolState: this.poolState.buffer as SharedArrayBuffer, tableChunks: this.table.buffers(), chunkEntries: this.table.chunkEntries },
       { message: (w, message) => this.onMessage(w, message), exit: (w, error) => this.onExit(w, error) },
     );
     this.workers.add(worker);
@@ -136,33 +133,33 @@ export class WorkerPool {
   }
 
   private onPhase(worker: PoolWorker, unnamed: WorkerPhase): void {
-    const record = worker.work;
-    if (record === undefined) return;
+    const job = worker.work;
+    if (job === undefined) return;
     // Same shape plus the id: the spread of one union member with workId is that member.
-    const phase = { ...unnamed, workId: record.spec.workId } as RunPhase;
-    const terminal = isTerminal(phase);
+    const phase = { ...unnamed, workId: job.spec.workId } as RunPhase;
+    const terminal = isTerminalPhase(phase);
     if (terminal) {
       worker.work = undefined;
       worker.stage = 'idle';
     }
     // The engine settles the work before the worker is given the next one.
-    this.hooks.phase(record, phase);
+    this.hooks.phase(job, phase);
     if (terminal) this.adjust();
   }
 
   private onExit(worker: PoolWorker, error: Error | undefined): void {
-    const record = worker.work;
+    const job = worker.work;
     const diedStarting = worker.stage === 'starting';
     worker.work = undefined;
     this.clearIdleTimer(worker);
     this.workers.delete(worker);
     this.publishState();
-    if (record !== undefined) this.hooks.workerDied(record, worker.threadId, error);
+    if (job !== undefined) this.hooks.workerDied(job, worker.threadId, error);
     if (diedStarting) {
       // A worker that cannot even start would fail again if respawned at once; the next
-      // submit or limit change tries again. If no other worker can run the queue, the
-      // queued works fail rather than wait forever.
-      if (this.open && !this.hasUsableWorker() && this.queue.size > 0) this.hooks.unrunnable(this.takeQueue(), error);
+      // submit or limit change tries again. If no other worker can run the pending works, they
+      // fail rather than wait forever.
+      if (this.open && !this.hasUsableWorker() && this.pending.size > 0) this.hooks.unrunnable(this.takePending(), error);
       return;
     }
     this.adjust();
@@ -173,17 +170,17 @@ export class WorkerPool {
     return false;
   }
 
-  /** Bring the pool in line with the queue and the limits: dispatch, grow, shrink. */
+  /** Bring the pool in line with the pending works and the limits: dispatch, grow, shrink. */
   private adjust(): void {
     if (!this.open) return;
     for (const worker of this.workers) {
-      if (this.queue.size === 0) break;
-      if (worker.stage === 'idle') this.dispatch(worker, this.nextQueued());
+      if (this.pending.size === 0) break;
+      if (worker.stage === 'idle') this.dispatch(worker, this.nextPending());
     }
     let live = this.liveCount();
     let starting = this.countStage('starting');
     // Grow for queued work that the starting workers will not absorb.
-    while (this.queue.size > starting && live < this.limits.maxThreads) {
+    while (this.pending.size > starting && live < this.limits.maxThreads) {
       this.spawn();
       starting++;
       live++;
@@ -206,22 +203,22 @@ export class WorkerPool {
     this.publishState();
   }
 
-  private nextQueued(): WorkRecord {
-    const [first] = this.queue;
-    if (first === undefined) throw new Error('nextQueued on an empty queue');
-    this.queue.delete(first);
+  private nextPending(): Job {
+    const [first] = this.pending;
+    if (first === undefined) throw new Error('nextPending on an empty FIFO');
+    this.pending.delete(first);
     return first;
   }
 
-  private dispatch(worker: PoolWorker, record: WorkRecord): void {
+  private dispatch(worker: PoolWorker, job: Job): void {
     this.clearIdleTimer(worker);
     worker.stage = 'busy';
-    worker.work = record;
-    record.stage = 'dispatched';
-    record.worker = worker;
+    worker.work = job;
+    job.stage = 'dispatched';
+    job.thread = worker;
     // The callback may ask CallbackMayRunLong as soon as it starts; it must see itself busy.
     this.publishState();
-    worker.run(record);
+    worker.run(job);
   }
 
   private retire(worker: PoolWorker): void {

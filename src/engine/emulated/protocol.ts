@@ -21,8 +21,8 @@ export const CONTROL_SIGNAL = 0;
 export const CONTROL_CANCEL = 1;
 /** How many orders the main thread has given this worker; the worker runs each new one. */
 export const CONTROL_ORDER = 2;
-/** The order: mutex table slot, and 1 if the callback asks CallbackMayRunLong. */
-export const ORDER_SLOT = 3;
+/** The order: mutex table entry, and 1 if the callback asks CallbackMayRunLong. */
+export const ORDER_ENTRY = 3;
 export const ORDER_MAY_RUN_LONG = 4;
 /** The order's times, as Float64 indexes into the same buffer (Infinity = no limit). */
 export const ORDER_ACQUIRE_TIMEOUT_MS = 3;
@@ -46,12 +46,12 @@ export interface WorkerInit {
   readonly poolState: SharedArrayBuffer;
   /** The mutex table chunks that exist at spawn; later chunks arrive as `table-chunk` messages. */
   readonly tableChunks: readonly SharedArrayBuffer[];
-  readonly chunkSlots: number;
+  readonly chunkEntries: number;
 }
 
-/** One callback to run: the spec with the mutex name resolved to its table slot. */
+/** One callback to run: the spec with the mutex name resolved to its table entry. */
 export interface RunOrder {
-  readonly slot: number;
+  readonly entry: number;
   readonly acquireTimeoutMs: number;
   readonly spinMs: number;
   readonly holdMs: number;

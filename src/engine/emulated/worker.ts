@@ -9,9 +9,9 @@
  */
 import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { runCallback, type CallbackThread, type PhaseReporter } from './callback.js';
-import { slotRef, tableChunk, type TableChunk } from './mutex-slot.js';
+import { entryRef, tableChunk, type TableChunk } from './mutex-entry.js';
 import {
-  CONTROL_ORDER, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS, ORDER_MAY_RUN_LONG, ORDER_SLOT, ORDER_SPIN_MS,
+  CONTROL_ORDER, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS, ORDER_MAY_RUN_LONG, ORDER_ENTRY, ORDER_SPIN_MS,
   type MainToWorker, type RunOrder, type WorkerInit, type WorkerPhase, type WorkerToMain,
 } from './protocol.js';
 
@@ -34,7 +34,7 @@ function serve(): void {
     threadId,
     control: new Int32Array(init.control),
     poolState: new Int32Array(init.poolState),
-    slot: (index) => slotRef(tableChunks, init.chunkSlots, index),
+    entry: (index) => entryRef(tableChunks, init.chunkEntries, index),
   };
   const post = (message: WorkerToMain): void => port.postMessage(message);
   const control = thread.control;
@@ -58,7 +58,7 @@ function serve(): void {
     order = next;
     takeTableChunks(port, tableChunks);
     const run: RunOrder = {
-      slot: control[ORDER_SLOT]!,
+      entry: control[ORDER_ENTRY]!,
       mayRunLong: control[ORDER_MAY_RUN_LONG] !== 0,
       acquireTimeoutMs: times[ORDER_ACQUIRE_TIMEOUT_MS]!,
       spinMs: times[ORDER_SPIN_MS]!,

@@ -38,7 +38,7 @@
  *   native layer is one interface (Win32Native); tests pass a deterministic fake.
  */
 import { EngineError } from '../errors.js';
-import { checkPoolLimits } from '../emulated/pool-limits.js';
+import { checkPoolLimits } from '../pool-limits.js';
 import { checkMutexName } from '../mutex-name.js';
 import type {
   Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns, Phase,

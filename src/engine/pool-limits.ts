@@ -1,5 +1,5 @@
-import { EngineError } from '../errors.js';
-import type { PoolLimits } from '../types.js';
+import { EngineError } from './errors.js';
+import type { PoolLimits } from './types.js';
 
 /** Accept limits the pool can honour: integers, at least one thread, min ≤ max. */
 export function checkPoolLimits(limits: PoolLimits): PoolLimits {

@@ -1,0 +1,29 @@
+/**
+ * What the main thread knows about one submitted, not yet terminal work: the emulated
+ * engine's Job (docs/design.md §2.4 glossary).
+ */
+import type { WorkSpec } from '../types.js';
+
+/** The thread a job was dispatched to, as far as the job needs it. */
+export interface JobThread {
+  /** End the running callback's spin or hold. */
+  signal(): void;
+  /** Tell the running callback not to acquire (see PoolWorker.cancel). */
+  cancel(): void;
+}
+
+export interface Job {
+  readonly spec: WorkSpec;
+  /** The mutex's table entry, resolved at submit so a later close of the name cannot lose it. */
+  readonly entry: number;
+  /**
+   * pending: in the pool's FIFO, waiting for a thread; dispatched: posted to a worker
+   * whose callback has not reported `started` (pending and dispatched are the API's
+   * `queued`); running: the callback runs (waiting, spinning, holding, releasing).
+   */
+  stage: 'pending' | 'dispatched' | 'running';
+  /** The thread it was dispatched to. */
+  thread: JobThread | undefined;
+  /** A signal that came before dispatch, kept so the hold ends at once after acquiring. */
+  signaledEarly: boolean;
+}
