@@ -1,17 +1,18 @@
 /**
- * The emulated engine's per-mutex delivery order (src/engine/emulated/handoff-order.ts),
- * driven directly: phases pushed in the orders that separate worker ports can produce.
+ * The engines' per-mutex delivery order (src/engine/handoff-order.ts, docs/design.md §1.4),
+ * driven directly: phases pushed in the orders that separate worker ports (emulated) or
+ * a wait callback posting late (win32) can produce.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/engine/errors.js';
-import { HandoffOrder } from '../../src/engine/emulated/handoff-order.js';
+import { HandoffOrder } from '../../src/engine/handoff-order.js';
 import type { Phase } from '../../src/engine/types.js';
 
-const SLOT = 7;
+const MUTEX = 7;
 
 interface Recorder {
-  readonly order: HandoffOrder;
+  readonly order: HandoffOrder<number>;
   readonly delivered: string[];
   readonly phases: Phase[];
   /** What the table would say: the last fencing token issued on the mutex. */
@@ -23,12 +24,12 @@ function recorder(): Recorder {
     delivered: [],
     phases: [],
     lastToken: 0,
-    order: new HandoffOrder((phase) => {
+    order: new HandoffOrder<number>((phase) => {
       rec.delivered.push(`${phase.workId}:${phase.type}`);
       rec.phases.push(phase);
     }, () => rec.lastToken),
   };
-  rec.order.newMutex(SLOT);
+  rec.order.newMutex(MUTEX);
   return rec;
 }
 
@@ -42,74 +43,82 @@ function releasedAt(rec: Recorder, workId: string): bigint | undefined {
   return rec.phases.find((phase) => phase.workId === workId && phase.type === 'released')?.atNs;
 }
 
-describe('emulated engine: handoff order', () => {
+describe('engines: handoff order', () => {
   it('passes phases in order straight through', () => {
     const { order, delivered } = recorder();
-    for (const phase of [started('a'), acquired('a', 1), returned('a'), acquired('b', 2), released('a')]) order.push(SLOT, phase);
-    assert.deepEqual(delivered, ['a:started', 'a:acquired', 'a:returned', 'b:acquired', 'a:released']);
+    for (const phase of [started('a'), acquired('a', 1), returned('a'), released('a'), acquired('b', 2)]) order.push(MUTEX, phase);
+    assert.deepEqual(delivered, ['a:started', 'a:acquired', 'a:returned', 'a:released', 'b:acquired']);
   });
 
-  it('holds the next acquired, and the rest of its work, until the previous holder returned', () => {
+  it('holds the next acquired until the previous holder released', () => {
     const { order, delivered } = recorder();
-    order.push(SLOT, started('b'));
-    order.push(SLOT, acquired('b', 2));
-    order.push(SLOT, returned('b'));
-    order.push(SLOT, released('b'));
-    order.push(SLOT, acquired('c', 3));
+    for (const phase of [started('a'), acquired('a', 1), returned('a'), acquired('b', 2), released('a')]) order.push(MUTEX, phase);
+    assert.deepEqual(delivered, ['a:started', 'a:acquired', 'a:returned', 'a:released', 'b:acquired']);
+  });
+
+  it('holds the next acquired, and the rest of its work, until the previous holder released', () => {
+    const { order, delivered } = recorder();
+    order.push(MUTEX, started('b'));
+    order.push(MUTEX, acquired('b', 2));
+    order.push(MUTEX, returned('b'));
+    order.push(MUTEX, released('b'));
+    order.push(MUTEX, acquired('c', 3));
     assert.deepEqual(delivered, ['b:started'], 'b and c wait for token 1');
-    order.push(SLOT, acquired('a', 1));
-    order.push(SLOT, returned('a'));
-    // c may go as soon as b returned: only a released may come after the next acquired.
-    assert.deepEqual(delivered, ['b:started', 'a:acquired', 'a:returned', 'b:acquired', 'b:returned', 'c:acquired', 'b:released']);
+    order.push(MUTEX, acquired('a', 1));
+    order.push(MUTEX, returned('a'));
+    assert.deepEqual(delivered, ['b:started', 'a:acquired', 'a:returned'], 'b waits for the release of token 1');
+    order.push(MUTEX, released('a'));
+    assert.deepEqual(delivered, ['b:started', 'a:acquired', 'a:returned', 'a:released', 'b:acquired', 'b:returned', 'b:released', 'c:acquired']);
   });
 
   it('a holder that died ends its turn, even before the turn before it ended', () => {
     const { order, delivered } = recorder();
-    order.push(SLOT, acquired('a', 1));
-    order.push(SLOT, acquired('b', 2));
-    order.push(SLOT, failed('b'));
-    order.endTurn(SLOT, 2);
-    order.push(SLOT, acquired('c', 3));
+    order.push(MUTEX, acquired('a', 1));
+    order.push(MUTEX, acquired('b', 2));
+    order.push(MUTEX, failed('b'));
+    order.endTurn(MUTEX, 2);
+    order.push(MUTEX, acquired('c', 3));
     assert.deepEqual(delivered, ['a:acquired']);
-    order.push(SLOT, returned('a'));
-    assert.deepEqual(delivered, ['a:acquired', 'a:returned', 'b:acquired', 'b:failed', 'c:acquired']);
+    order.push(MUTEX, returned('a'));
+    order.push(MUTEX, released('a'));
+    assert.deepEqual(delivered, ['a:acquired', 'a:returned', 'a:released', 'b:acquired', 'b:failed', 'c:acquired']);
   });
 
   it('a holder that died before reporting acquired ends its turn through endTurn', () => {
     const { order, delivered } = recorder();
-    order.push(SLOT, acquired('c', 2));
-    order.endTurn(SLOT, 1);
+    order.push(MUTEX, acquired('c', 2));
+    order.endTurn(MUTEX, 1);
     assert.deepEqual(delivered, ['c:acquired']);
   });
 
   it('flush delivers what is still held, in token order', () => {
     const { order, delivered } = recorder();
-    order.push(SLOT, acquired('d', 4));
-    order.push(SLOT, acquired('c', 3));
-    order.push(SLOT, released('c'));
+    order.push(MUTEX, acquired('d', 4));
+    order.push(MUTEX, acquired('c', 3));
+    order.push(MUTEX, released('c'));
     order.flush();
     assert.deepEqual(delivered, ['c:acquired', 'c:released', 'd:acquired']);
   });
 
   it('a released stamped after the next acquisition carries the acquisition stamp', () => {
     const rec = recorder();
-    rec.order.push(SLOT, acquired('a', 1, 10n));
-    rec.order.push(SLOT, returned('a', 20n));
+    rec.order.push(MUTEX, acquired('a', 1, 10n));
+    rec.order.push(MUTEX, returned('a', 20n));
     rec.lastToken = 2;
-    rec.order.push(SLOT, acquired('b', 2, 25n));
-    rec.order.push(SLOT, released('a', 30n));
-    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'b:acquired', 'a:released']);
+    rec.order.push(MUTEX, acquired('b', 2, 25n));
+    rec.order.push(MUTEX, released('a', 30n));
+    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'a:released', 'b:acquired']);
     assert.equal(releasedAt(rec, 'a'), 25n);
   });
 
   it('a released read before the next, already stamped, acquisition waits for it and goes first', () => {
     const rec = recorder();
-    rec.order.push(SLOT, acquired('a', 1, 10n));
-    rec.order.push(SLOT, returned('a', 20n));
+    rec.order.push(MUTEX, acquired('a', 1, 10n));
+    rec.order.push(MUTEX, returned('a', 20n));
     rec.lastToken = 2;
-    rec.order.push(SLOT, released('a', 30n));
+    rec.order.push(MUTEX, released('a', 30n));
     assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned'], 'b has stamped token 2; its acquired is on its way');
-    rec.order.push(SLOT, acquired('b', 2, 25n));
+    rec.order.push(MUTEX, acquired('b', 2, 25n));
     assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'a:released', 'b:acquired']);
     assert.equal(releasedAt(rec, 'a'), 25n);
   });
@@ -117,40 +126,41 @@ describe('emulated engine: handoff order', () => {
   it('a released with no next acquisition yet keeps its own stamp', () => {
     const rec = recorder();
     rec.lastToken = 1;
-    rec.order.push(SLOT, acquired('a', 1, 10n));
-    rec.order.push(SLOT, returned('a', 20n));
-    rec.order.push(SLOT, released('a', 30n));
-    rec.order.push(SLOT, acquired('b', 2, 40n));
+    rec.order.push(MUTEX, acquired('a', 1, 10n));
+    rec.order.push(MUTEX, returned('a', 20n));
+    rec.order.push(MUTEX, released('a', 30n));
+    rec.order.push(MUTEX, acquired('b', 2, 40n));
     assert.equal(releasedAt(rec, 'a'), 30n);
   });
 
   it('a released waiting for an owner that died before reporting acquired goes as it is', () => {
     const rec = recorder();
-    rec.order.push(SLOT, acquired('a', 1, 10n));
-    rec.order.push(SLOT, returned('a', 20n));
+    rec.order.push(MUTEX, acquired('a', 1, 10n));
+    rec.order.push(MUTEX, returned('a', 20n));
     rec.lastToken = 2;
-    rec.order.push(SLOT, released('a', 30n));
-    rec.order.endTurn(SLOT, 2);
+    rec.order.push(MUTEX, released('a', 30n));
+    rec.order.endTurn(MUTEX, 2);
     assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'a:released']);
     assert.equal(releasedAt(rec, 'a'), 30n);
   });
 
-  it('a new mutex on a reused slot starts from token 1', () => {
+  it('a new mutex on a reused table entry starts from token 1', () => {
     const { order, delivered } = recorder();
-    order.push(SLOT, acquired('a', 1));
-    order.push(SLOT, returned('a'));
-    order.newMutex(SLOT);
-    order.push(SLOT, acquired('z', 1));
+    order.push(MUTEX, acquired('a', 1));
+    order.push(MUTEX, returned('a'));
+    order.newMutex(MUTEX);
+    order.push(MUTEX, acquired('z', 1));
     assert.deepEqual(delivered, ['a:acquired', 'a:returned', 'z:acquired']);
   });
 
   it('a reopened mutex continuing from token 5 delivers token 6 at once and holds token 7 behind it', () => {
     const { order, delivered } = recorder();
-    order.newMutex(SLOT, 5);
-    order.push(SLOT, acquired('later', 7));
+    order.newMutex(MUTEX, 5);
+    order.push(MUTEX, acquired('later', 7));
     assert.deepEqual(delivered, [], 'token 6 has not finished its turn');
-    order.push(SLOT, acquired('next', 6));
-    order.push(SLOT, returned('next'));
-    assert.deepEqual(delivered, ['next:acquired', 'next:returned', 'later:acquired']);
+    order.push(MUTEX, acquired('next', 6));
+    order.push(MUTEX, returned('next'));
+    order.push(MUTEX, released('next'));
+    assert.deepEqual(delivered, ['next:acquired', 'next:returned', 'next:released', 'later:acquired']);
   });
 });

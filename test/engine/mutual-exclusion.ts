@@ -9,9 +9,9 @@
  *   (docs/design.md §1.4), so the engine's own timestamps never overlap;
  * - the callback body had returned before the next owner acquired:
  *   returned(prev) ≤ acquired(next);
- * - delivery follows the same order: acquired phases come in acquisition order, and
- *   returned(prev) comes before acquired(next). Only released(prev) may come late
- *   (docs/design.md §1.4); the service's reordering relies on nothing else being late.
+ * - delivery follows the same order (the engine contract, docs/design.md §1.4): acquired
+ *   phases come in acquisition order, and returned(prev) and released(prev) come before
+ *   acquired(next).
  */
 import type { EngineHarness, PhaseOf } from './harness.js';
 
@@ -54,6 +54,9 @@ export function mutualExclusionViolations(harness: EngineHarness, workIds: reado
       }
       if (harness.deliveredAt(next.acquired) < harness.deliveredAt(returned)) {
         violations.push(`${mutex}: acquired(${next.workId}) was delivered before returned(${current.workId})`);
+      }
+      if (harness.deliveredAt(next.acquired) < harness.deliveredAt(released)) {
+        violations.push(`${mutex}: acquired(${next.workId}) was delivered before released(${current.workId})`);
       }
       if (returned.atNs > next.acquired.atNs) {
         violations.push(`${mutex}: ${next.workId} acquired at ${next.acquired.atNs} while ${current.workId} held it until ${returned.atNs} (not returned yet)`);

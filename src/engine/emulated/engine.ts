@@ -21,7 +21,7 @@ import type {
 import { checkWorkTimes } from '../work-times.js';
 import { nowNs } from './clock.js';
 import { MutexHandles } from './mutex-handles.js';
-import { HandoffOrder } from './handoff-order.js';
+import { HandoffOrder } from '../handoff-order.js';
 import { abandonIfOwnedBy, chunkBytes, lastFencingToken, readProbe, wakeWaiters } from './mutex-entry.js';
 import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
@@ -55,8 +55,8 @@ export class EmulatedEngine implements Engine {
   private readonly handles: MutexHandles;
   private readonly pool: WorkerPool;
   private readonly sink = new PhaseSink();
-  /** Per-mutex handoff order: `acquired` after the previous holder's `returned`, release stamps no later than the next acquisition. */
-  private readonly handoffs = new HandoffOrder(
+  /** Per-mutex handoff order (docs/design.md §1.4): `released(prev)` before `acquired(next)`, release stamps no later than the next acquisition. */
+  private readonly handoffs = new HandoffOrder<number>(
     (phase) => this.sink.deliver(phase),
     (entry) => lastFencingToken(this.table.ref(entry)),
   );

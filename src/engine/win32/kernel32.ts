@@ -200,21 +200,16 @@ export function PostQueuedCompletionStatus(CompletionPort: HANDLE, dwNumberOfByt
 
 /**
  * https://learn.microsoft.com/windows/win32/fileio/getqueuedcompletionstatusex
- * Asynchronous only (koffi `.async`): the call blocks a libuv worker thread, never the
- * event loop. `entries` must be koffi-allocated (stable) memory for `count` entries.
- * Resolves with the number of entries removed; rejects with Win32Error when the call
- * fails (port closed, or WAIT_TIMEOUT when dwMilliseconds elapsed with nothing queued).
+ * Blocks the calling thread until a packet is queued (or dwMilliseconds elapse): call it
+ * only on the drain's own thread (port-reader-thread.ts), never on the event loop or a
+ * libuv pool thread. `entries` must be koffi-allocated memory for `count` entries.
+ * Returns the number of entries removed; throws Win32Error when the call fails (port
+ * closed, or WAIT_TIMEOUT when dwMilliseconds elapsed with nothing queued).
  */
-export function GetQueuedCompletionStatusEx(CompletionPort: HANDLE, entries: PVOID, count: number, dwMilliseconds: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const removed = [0];
-    fGetQueuedCompletionStatusEx.async(CompletionPort, entries, count, removed, dwMilliseconds, 0, (err: unknown, ok: number) => {
-      if (err) { reject(err); return; }
-      // koffi (since 3.2) restores the worker thread's last error before this callback.
-      if (ok === 0) { reject(new Win32Error(fGetLastError() as number, 'GetQueuedCompletionStatusEx')); return; }
-      resolve(removed[0] ?? 0);
-    });
-  });
+export function GetQueuedCompletionStatusEx(CompletionPort: HANDLE, entries: PVOID, count: number, dwMilliseconds: number): number {
+  const removed = [0];
+  check(fGetQueuedCompletionStatusEx(CompletionPort, entries, count, removed, dwMilliseconds, 0), 'GetQueuedCompletionStatusEx');
+  return removed[0] ?? 0;
 }
 
 /** https://learn.microsoft.com/windows/win32/api/profileapi/nf-profileapi-queryperformancecounter */

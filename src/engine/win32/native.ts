@@ -9,20 +9,13 @@
  * Handles and pointers are opaque bigints. Every call throws Win32Error on failure.
  */
 import type { MutantBasicInformationValue } from './ntdll.js';
-import type { TpmJob } from './protocol.js';
+import { PortReader } from './port-reader.js';
+import type { Packet, TpmJob } from './protocol.js';
 
 export type HANDLE = bigint;
 export type PVOID = bigint;
 
-/** One completion-port packet as the shim posts it. */
-export interface Packet {
-  /** lpCompletionKey: the slot and the launch generation (see engine.ts). */
-  readonly key: bigint;
-  /** dwNumberOfBytesTransferred: TPM_PACKET_*. */
-  readonly kind: number;
-  /** lpOverlapped: the QueryPerformanceCounter stamp of the step. */
-  readonly qpc: bigint;
-}
+export type { Packet };
 
 export interface Win32Native {
   /** Facts for /v1/info (DLL path, koffi version...). */
@@ -47,7 +40,11 @@ export interface Win32Native {
   /** A completion port for the shim's packets. */
   CreateIoCompletionPort(): HANDLE;
   PostQueuedCompletionStatus(port: HANDLE, kind: number, key: bigint, qpc: bigint): void;
-  /** Waits (off the event loop) for at least one packet and removes up to `max`. */
+  /**
+   * Resolves with at least one packet and at most `max`, in port order. The wait is
+   * off the event loop and off libuv's pool: on the drain's own thread (port-reader.ts),
+   * which ends after reading a packet with DRAIN_STOP_KEY.
+   */
   takePackets(port: HANDLE, max: number): Promise<Packet[]>;
 
   CreateThreadpool(): HANDLE;
@@ -83,7 +80,7 @@ export interface Win32Native {
   /** True if the job was still queued (its CANCELLED packet is posted). */
   tpm_job_cancel(record: PVOID): boolean;
 
-  /** Frees what the layer itself allocated (the packet buffer). */
+  /** Frees what the layer itself holds (the drain thread, if it has not ended). */
   release(): void;
 }
 
@@ -101,7 +98,7 @@ export async function loadNative(): Promise<Win32Native> {
   const koffi = koffiModule.default;
   const { cTpmJob, cTpmMutex } = shimModule;
   const shim = shimModule.loadShim();
-  const entries = koffi.alloc(k32.cOVERLAPPED_ENTRY, DRAIN_BATCH) as PVOID;
+  let reader: PortReader | undefined;
   const fencingOffset = koffi.offsetof(cTpmMutex, 'fencing');
   return {
     details: { shim: shim.path, koffi: koffi.version },
@@ -115,17 +112,13 @@ export async function loadNative(): Promise<Win32Native> {
     CloseHandle: k32.CloseHandle,
     CreateEventExW: (manualReset) => k32.CreateEventExW(null, manualReset ? k32.CREATE_EVENT_MANUAL_RESET : 0, k32.EVENT_ALL_ACCESS),
     ResetEvent: k32.ResetEvent,
-    // Concurrency 0 (one per CPU), not 1: Windows counts the libuv worker that last
-    // read the port as active while it runs other pool work, and with 1 that would
-    // hold back the next read, made from another worker. There is one reader anyway.
+    // Concurrency 0 (one per CPU): there is one reader, the drain thread, and the
+    // value only limits how many readers the port wakes at once.
     CreateIoCompletionPort: () => k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 0),
     PostQueuedCompletionStatus: k32.PostQueuedCompletionStatus,
-    async takePackets(port, max) {
-      const count = await k32.GetQueuedCompletionStatusEx(port, entries, Math.min(max, DRAIN_BATCH), k32.INFINITE);
-      const raw = koffi.decode(entries, k32.cOVERLAPPED_ENTRY, count) as {
-        lpCompletionKey: number | bigint; lpOverlapped: number | bigint; dwNumberOfBytesTransferred: number;
-      }[];
-      return raw.map((e) => ({ key: BigInt(e.lpCompletionKey), kind: e.dwNumberOfBytesTransferred, qpc: BigInt(e.lpOverlapped) }));
+    takePackets(port, max) {
+      reader ??= new PortReader({ port, batch: DRAIN_BATCH });
+      return reader.take(max);
     },
     CreateThreadpool: k32.CreateThreadpool,
     SetThreadpoolThreadMaximum: k32.SetThreadpoolThreadMaximum,
@@ -161,6 +154,6 @@ export async function loadNative(): Promise<Win32Native> {
     freeMutex: (record) => koffi.free(record),
     tpm_job_signal: shim.tpm_job_signal,
     tpm_job_cancel: shim.tpm_job_cancel,
-    release: () => koffi.free(entries),
+    release: () => reader?.release(),
   };
 }

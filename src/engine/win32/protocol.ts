@@ -8,6 +8,22 @@
 /** Must equal TPM_ABI_VERSION in shim.c. */
 export const TPM_ABI_VERSION = 2;
 
+/** One completion-port packet as the shim posts it, decoded from its OVERLAPPED_ENTRY. */
+export interface Packet {
+  /** lpCompletionKey: the job slot and the launch generation (see packets.ts). */
+  readonly key: bigint;
+  /** dwNumberOfBytesTransferred: TPM_PACKET_*. */
+  readonly kind: number;
+  /** lpOverlapped: the QueryPerformanceCounter stamp of the step. */
+  readonly qpc: bigint;
+}
+
+/**
+ * Completion key of the wake-up packet that ends the drain (the engine posts it last at
+ * shutdown). Launch generations start at 1, so no job's packet has it.
+ */
+export const DRAIN_STOP_KEY = 0n;
+
 /** Packet kinds (dwNumberOfBytesTransferred), as in shim.c. */
 export const TPM_PACKET_STARTED = 1;
 export const TPM_PACKET_ACQUIRED = 2;
