@@ -65,20 +65,12 @@ async function main(): Promise<void> {
     closer.close();
   }, (err) => app.log.error({ err }, 'polling the drain event failed; signals and the IPC message still drain'));
 
-  // The win32 engine's completion-port read holds one libuv pool thread for good, and
-  // the pool's size is fixed before this line runs: only the environment can raise it.
-  const uvThreadpoolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
-  if (engine.info.kind === 'win32' && !(uvThreadpoolSize > 4)) {
-    app.log.warn({ uvThreadpoolSize }, 'the win32 engine holds one of libuv\'s pool threads for good, leaving the rest for files, DNS and crypto; set UV_THREADPOOL_SIZE=6 in the environment before start');
-  }
-
   await app.listen({ host: config.host, port: config.port });
   app.log.info({
     engine: engine.info.kind, boot: app.services.events.boot,
     auth: config.auth.tokens.length > 0 ? `${config.auth.tokens.length} token(s)` : 'off (loopback only)',
     rateLimit: config.rateLimit.max > 0 ? `${config.rateLimit.max} per ${config.rateLimit.windowMs} ms` : 'off',
     drainEvent: drainNote,
-    uvThreadpoolSize,
   }, 'tpmutex ready');
 }
 

@@ -167,13 +167,16 @@ export type PhaseListener = (phase: Phase) => void;
 /**
  * Threading contract: every method returns without waiting on a pool thread. Phases
  * are delivered on the JS event loop, asynchronously (never from inside a method
- * call), in the order they happened for one work, and, for one mutex, `acquired`
- * phases in acquisition order (fencing-token order) — like packets from one
- * completion port. Only a `released` may come after the next work's `acquired`; the
- * service holds that `acquired` back until the `released` arrives. An `acquired` before
- * the previous holder's `returned` breaks mutual exclusion: the service reports it as an
- * invariant violation. Each submitted work gets exactly one terminal
- * phase.
+ * call), in the order they happened for one work.
+ *
+ * Handoff order (docs/design.md §1.4), per mutex: `acquired` phases come in acquisition
+ * order (fencing-token order), and the previous holder's `returned` and terminal phase
+ * (`released`, or `failed` if it died owning the mutex) come before the next holder's
+ * `acquired`. The `released` stamp is clamped to no later than that `acquired` stamp
+ * (see ReleasedPhase). Both engines implement this once, in src/engine/handoff-order.ts.
+ * An `acquired` before the previous holder's `returned` breaks mutual exclusion: the
+ * service reports it as an invariant violation. Each submitted work gets exactly one
+ * terminal phase.
  */
 export interface Engine {
   readonly info: EngineInfo;

@@ -6,8 +6,8 @@
  * for JavaScript. So the work callback is native: it waits for the named mutex on its
  * own pool thread, registers the release with the pool, spins/holds, and returns; the
  * pool releases the mutex after the return. Every step is reported as a packet on one
- * I/O completion port that the engine drains with an asynchronous
- * GetQueuedCompletionStatusEx (src/engine/win32/engine.ts).
+ * I/O completion port that the engine drains on a thread of its own with a blocking
+ * GetQueuedCompletionStatusEx (src/engine/win32/port-reader-thread.ts).
  *
  * Packets: lpCompletionKey = the job's key, dwNumberOfBytesTransferred = the kind
  * (TPM_PACKET_*), lpOverlapped = the QueryPerformanceCounter stamp of the step (never
@@ -20,7 +20,7 @@
  * happens; no global or static mutable state (all state lives in the caller-owned
  * records); nothing here aborts or exits: this DLL lives inside a service.
  *
- * Build: node src/native/build.mjs (x86_64-w64-mingw32-gcc, clang or cl).
+ * Build: npm run build (src/native/build.ts: x86_64-w64-mingw32-gcc, clang or cl).
  */
 #ifndef _WIN32_WINNT
 #define _WIN32_WINNT 0x0A00 /* Windows 10: CallbackMayRunLong, thread-pool API v3 */
@@ -34,7 +34,9 @@
  * DLL with another version (see tpm_abi). */
 #define TPM_ABI_VERSION 2
 
-/* Packet kinds (dwNumberOfBytesTransferred). Keep in sync with src/engine/win32/protocol.ts. */
+/* Packet kinds (dwNumberOfBytesTransferred). Their twins, and every other number the
+ * engine shares with this file, are in src/engine/win32/protocol.ts (which
+ * src/engine/win32/shim.ts loads this DLL against); keep them equal. */
 enum {
   TPM_PACKET_STARTED = 1,   /* the callback claimed the job on a pool thread */
   TPM_PACKET_ACQUIRED = 2,  /* the callback's thread owns the mutex */
@@ -340,89 +342,88 @@ static void tpm__disown(HANDLE handle) {
     ;
 }
 
-/*
- * The TP_WORK callback. Exactly one terminal packet per job comes from here or from
- * tpm_job_cancel; the record is handed back by tpm_wait_callback after the return.
- */
-static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WORK work) {
-  tpm_job_t *job = (tpm_job_t *)context;
-  LARGE_INTEGER freq;
-  DWORD result;
-  HANDLE handle;
-  int signaled;
+/* Posts a terminal packet for a job that ends owning nothing, stamped now. */
+static void tpm__end_unowned(tpm_job_t *job, DWORD kind) {
+  job->ended_qpc = tpm__now();
+  tpm__post(job, kind, job->ended_qpc);
+}
 
-  (void)work;
-
-  /* Every path below, including the early return, ends with the pool setting `done`,
-   * which wakes tpm_wait_callback. On Windows the pool sets it after releasing the
-   * mutex. The first claim of a fresh record always succeeds (the engine zeroes
-   * `actions` before each submission). */
+/* The callback's first step: arms the `done` notice and claims the job from a cancel.
+ * Every path of the callback, including an early return, ends with the pool setting
+ * `done`, which wakes tpm_wait_callback; on Windows the pool sets it after releasing
+ * the mutex. The first claim of a fresh record always succeeds (the engine zeroes
+ * `actions` before each submission). Returns 0 if a cancel got the job first: then
+ * tpm_job_cancel already posted the CANCELLED packet and nothing may be waited for. */
+static int tpm__claim_job(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
   if (tpm__claim_action(job, TPM_ACTION_SET_EVENT))
     SetEventWhenCallbackReturns(instance, job->done);
-
-  /* First: was the work cancelled before it started? Then tpm_job_cancel already
-   * posted the CANCELLED packet; do not wait for anything. */
   if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED) {
     InterlockedExchange(&job->cancel_seen, 1);
-    return;
+    return 0;
   }
+  return 1;
+}
 
-  QueryPerformanceFrequency(&freq);
+/* Reports STARTED: the thread, and CallbackMayRunLong's answer if asked for (it must
+ * run on this thread). */
+static void tpm__report_start(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
   job->thread_id = GetCurrentThreadId();
   job->may_run_long_result = -1;
   if (job->may_run_long != 0)
-    job->may_run_long_result = CallbackMayRunLong(instance) ? 1 : 0; /* must run on this thread */
+    job->may_run_long_result = CallbackMayRunLong(instance) ? 1 : 0;
   job->started_qpc = tpm__now();
   tpm__post(job, TPM_PACKET_STARTED, job->started_qpc);
+}
 
-  if (InterlockedCompareExchange(&job->cancel_requested, 0, 0) != 0) {
-    job->ended_qpc = tpm__now();
-    tpm__post(job, TPM_PACKET_CANCELLED, job->ended_qpc);
-    return;
-  }
-
-  result = tpm__acquire(job, freq.QuadPart);
+/* Waits for the mutex. Returns 1 when this thread owns it (result in *out_result); else
+ * the job's terminal packet (TIMED_OUT, CANCELLED, FAILED) is posted and it returns 0. */
+static int tpm__wait_for_mutex(tpm_job_t *job, LONG64 freq, DWORD *out_result) {
+  DWORD result = tpm__acquire(job, freq);
+  *out_result = result;
   switch (result) {
   case WAIT_OBJECT_0:
   case WAIT_ABANDONED_0:
-    break;
+    return 1;
   case WAIT_TIMEOUT:
-    job->ended_qpc = tpm__now();
-    tpm__post(job, TPM_PACKET_TIMED_OUT, job->ended_qpc);
-    return;
+    tpm__end_unowned(job, TPM_PACKET_TIMED_OUT);
+    return 0;
   case WAIT_OBJECT_0 + 1:
-    job->ended_qpc = tpm__now();
-    tpm__post(job, TPM_PACKET_CANCELLED, job->ended_qpc);
-    return;
+    tpm__end_unowned(job, TPM_PACKET_CANCELLED);
+    return 0;
   default:
     /* WAIT_FAILED: tpm__acquire recorded the error; this thread owns nothing. */
     if (job->error_fn == TPM_FN_NONE)
       job->error_fn = TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS;
-    job->ended_qpc = tpm__now();
-    tpm__post(job, TPM_PACKET_FAILED, job->ended_qpc);
-    return;
+    tpm__end_unowned(job, TPM_PACKET_FAILED);
+    return 0;
   }
+}
 
-  /* Guard: on real Windows, ReleaseMutexWhenCallbackReturns on a mutex this thread
-   * does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED when the
-   * callback returns, and so does registering it twice or the pool releasing a closed
-   * handle; Wine silently ignores all three. Hence: registered only after a wait that
-   * returned WAIT_OBJECT_0 or WAIT_ABANDONED_0 (this thread owns the mutex exactly
-   * once: it owned none of ours when the callback began, because every earlier
-   * callback on this thread had its ownership released by the pool), through the
-   * one-claim-per-kind gate, and in checked mode only after NtQueryMutant confirmed
-   * an open handle owned once by this thread. A refusal fails the work and leaves
-   * nothing owned, instead of a process that dies on Windows. */
-  handle = tpm__break_rule(job, job->mutex->handle, instance);
+/*
+ * Registers the pool's release of the mutex this thread now owns, and reports ACQUIRED
+ * with the next fencing token. Returns 0 if a guard refused (FAILED is posted).
+ *
+ * Guard: on real Windows, ReleaseMutexWhenCallbackReturns on a mutex this thread
+ * does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED when the
+ * callback returns, and so does registering it twice or the pool releasing a closed
+ * handle; Wine silently ignores all three. Hence: registered only after a wait that
+ * returned WAIT_OBJECT_0 or WAIT_ABANDONED_0 (this thread owns the mutex exactly
+ * once: it owned none of ours when the callback began, because every earlier
+ * callback on this thread had its ownership released by the pool), through the
+ * one-claim-per-kind gate, and in checked mode only after NtQueryMutant confirmed
+ * an open handle owned once by this thread. A refusal fails the work and leaves
+ * nothing owned, instead of a process that dies on Windows.
+ */
+static int tpm__take_ownership(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance, DWORD result) {
+  HANDLE handle = tpm__break_rule(job, job->mutex->handle, instance);
   if (job->rule != TPM_RULE_NONE ||
       ((job->checks & TPM_CHECKED) != 0 && !tpm__may_release(job, handle)) ||
       !tpm__claim_action(job, TPM_ACTION_RELEASE_MUTEX)) {
     tpm__disown(job->mutex->handle);
     job->error = (DWORD)job->rule;
     job->error_fn = TPM_FN_CHECKED_RULE;
-    job->ended_qpc = tpm__now();
-    tpm__post(job, TPM_PACKET_FAILED, job->ended_qpc);
-    return;
+    tpm__end_unowned(job, TPM_PACKET_FAILED);
+    return 0;
   }
   ReleaseMutexWhenCallbackReturns(instance, handle);
   job->owned = 1;
@@ -430,10 +431,14 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
   job->fencing_token = InterlockedIncrement64(&job->mutex->fencing); /* while owning */
   job->acquired_qpc = tpm__now();
   tpm__post(job, TPM_PACKET_ACQUIRED, job->acquired_qpc);
+  return 1;
+}
 
-  signaled = 0;
+/* Spins, then holds, each ended early by a signal, and reports RETURNED. */
+static void tpm__hold_then_return(tpm_job_t *job, LONG64 freq) {
+  int signaled = 0;
   if (job->spin_ms != 0)
-    signaled = tpm__spin(job, freq.QuadPart);
+    signaled = tpm__spin(job, freq);
   if (!signaled && job->hold_ms != 0)
     signaled = tpm__hold(job);
   if (!signaled && job->signal_requested != 0)
@@ -445,6 +450,32 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
    * later still, in tpm_wait_callback — never earlier than the real release. */
   job->returned_qpc = tpm__now();
   tpm__post(job, TPM_PACKET_RETURNED, job->returned_qpc);
+}
+
+/*
+ * The TP_WORK callback, step by step. Exactly one terminal packet per job comes from
+ * here or from tpm_job_cancel; the record is handed back by tpm_wait_callback after
+ * the return.
+ */
+static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WORK work) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  LARGE_INTEGER freq;
+  DWORD result;
+
+  (void)work;
+  if (!tpm__claim_job(job, instance))
+    return;
+  QueryPerformanceFrequency(&freq);
+  tpm__report_start(job, instance);
+  if (InterlockedCompareExchange(&job->cancel_requested, 0, 0) != 0) {
+    tpm__end_unowned(job, TPM_PACKET_CANCELLED);
+    return;
+  }
+  if (!tpm__wait_for_mutex(job, freq.QuadPart, &result))
+    return;
+  if (!tpm__take_ownership(job, instance, result))
+    return;
+  tpm__hold_then_return(job, freq.QuadPart);
 }
 
 /*

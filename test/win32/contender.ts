@@ -24,10 +24,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import {
-  CreateMutexExW, GetCurrentProcessId, GetCurrentThreadId, MUTEX_ALL_ACCESS, ReleaseMutex,
-  WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT, WaitForSingleObject, type HANDLE,
-} from '../../src/engine/win32/kernel32.js';
+import { CreateMutexExW, MUTEX_ALL_ACCESS, WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT, type HANDLE } from '../../src/engine/win32/kernel32.js';
+import { GetCurrentProcessId, GetCurrentThreadId, ReleaseMutex, WaitForSingleObject } from './kernel32-for-tests.js';
 import { NtQueryMutant } from '../../src/engine/win32/ntdll.js';
 import { Win32Error } from '../../src/engine/win32/win32-error.js';
 import { createRestrictedMutex } from './restricted-mutex.js';

@@ -50,7 +50,7 @@ describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false 
   before(() => { if (!onWindows) throw new Error(`${WINDOWS_ONLY}; CI=true: a failure, not a skip`); });
 
   it('runs every callback on a pool thread, never on the JS thread, and registers no koffi callback', async (t) => {
-    const { GetCurrentThreadId } = await import('../../src/engine/win32/kernel32.js');
+    const { GetCurrentThreadId } = await import('./kernel32-for-tests.js');
     const mainThread = GetCurrentThreadId();
     const { engine, phases, until } = await engineFor(t, { minThreads: 2, maxThreads: 4 });
     const mutex = unique('threads');
@@ -66,6 +66,38 @@ describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false 
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       const source = readFileSync(join(dir, file), 'utf8');
       assert.doesNotMatch(source, /koffi\.(register|proto)\s*\(/, `${file} must not register koffi callbacks`);
+    }
+  });
+
+  it('takes none of libuv\'s pool threads: the drain reads the port on a thread of its own', async (t) => {
+    const koffi = (await import('koffi')).default;
+    const k32 = { ...await import('../../src/engine/win32/kernel32.js'), ...await import('./kernel32-for-tests.js') };
+    const { engine, phases, until } = await engineFor(t, { minThreads: 1, maxThreads: 2 });
+    const mutex = unique('uv-pool');
+    engine.openMutex(mutex);
+    engine.submit(spec('before', mutex));
+    await until(() => phases.some((p) => p.workId === 'before' && p.type === 'released'));
+    // As many blocking calls as libuv has pool threads (node.exe's default, 4): each
+    // signals its own event once a pool thread runs it, then waits for `go`.
+    const poolSize = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+    const SignalObjectAndWait = koffi.load('kernel32.dll').func('__stdcall', 'SignalObjectAndWait', k32.cDWORD, [k32.cHANDLE, k32.cHANDLE, k32.cDWORD, k32.cBOOL]);
+    const newEvent = (): bigint => k32.CreateEventExW(null, k32.CREATE_EVENT_MANUAL_RESET, k32.EVENT_ALL_ACCESS);
+    const go = newEvent();
+    const running = Array.from({ length: poolSize }, newEvent);
+    const calls = running.map((event) => new Promise<void>((resolve, reject) => {
+      SignalObjectAndWait.async(event, go, 120_000, 0, (err: unknown) => { if (err) reject(err); else resolve(); });
+    }));
+    try {
+      const allRunning = (): boolean => running.every((event) => k32.WaitForSingleObject(event, 0) === k32.WAIT_OBJECT_0);
+      for (let i = 0; i < 600 && !allRunning(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(allRunning(), `all ${poolSize} of libuv's pool threads run a call while the engine is started`);
+      // With every pool thread taken, packets still arrive.
+      engine.submit(spec('during', mutex));
+      await until(() => phases.some((p) => p.workId === 'during' && p.type === 'released'));
+    } finally {
+      k32.SetEvent(go);
+      await Promise.all(calls);
+      for (const event of [go, ...running]) k32.CloseHandle(event);
     }
   });
 
@@ -97,7 +129,7 @@ describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false 
   });
 
   it('sees handles opened outside the engine: existed, held by another thread, name_conflict for an event', async (t) => {
-    const k32 = await import('../../src/engine/win32/kernel32.js');
+    const k32 = { ...await import('../../src/engine/win32/kernel32.js'), ...await import('./kernel32-for-tests.js') };
     const { engine } = await engineFor(t, { minThreads: 1, maxThreads: 2 });
     const name = unique('outside');
     const outside = k32.CreateMutexExW(name, 0, k32.MUTEX_ALL_ACCESS);
@@ -116,7 +148,7 @@ describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false 
 
   it('opens a mutex with exactly SYNCHRONIZE | MUTEX_MODIFY_STATE and reports the kernel\'s name for it', async (t) => {
     const { Win32Engine } = await import('../../src/engine/win32/engine.js');
-    const k32 = await import('../../src/engine/win32/kernel32.js');
+    const k32 = { ...await import('../../src/engine/win32/kernel32.js'), ...await import('./kernel32-for-tests.js') };
     const engine = new Win32Engine({ pool: { minThreads: 1, maxThreads: 1 } });
     await engine.start();
     t.after(() => engine.close({ timeoutMs: 10_000 }));
@@ -129,7 +161,7 @@ describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false 
   });
 
   it('a mutex whose security descriptor refuses us: access_denied naming it, not os_error', async (t) => {
-    const k32 = await import('../../src/engine/win32/kernel32.js');
+    const k32 = { ...await import('../../src/engine/win32/kernel32.js'), ...await import('./kernel32-for-tests.js') };
     const { createRestrictedMutex, SDDL_NO_ACCESS } = await import('./restricted-mutex.js');
     const { engine } = await engineFor(t, { minThreads: 1, maxThreads: 1 });
     const name = unique('denied');

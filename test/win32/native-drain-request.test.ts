@@ -21,7 +21,7 @@ let counter = 0;
 const uniqueName = (tag: string): string => `Local\\tpmutex-drain-test-${process.pid}-${++counter}-${tag}`;
 
 type DrainModule = typeof import('../../src/engine/win32/drain-request.js');
-type Kernel32 = typeof import('../../src/engine/win32/kernel32.js');
+type Kernel32 = typeof import('../../src/engine/win32/kernel32.js') & typeof import('./kernel32-for-tests.js');
 
 describe('native drain request', { skip: onWindows || skipIsFailure() ? false : WINDOWS_ONLY }, () => {
   let drain: DrainModule;
@@ -29,7 +29,7 @@ describe('native drain request', { skip: onWindows || skipIsFailure() ? false : 
   before(async () => {
     if (!onWindows) throw new Error(`${WINDOWS_ONLY}; CI=true: a failure, not a skip`);
     drain = await import('../../src/engine/win32/drain-request.js');
-    k32 = await import('../../src/engine/win32/kernel32.js');
+    k32 = { ...await import('../../src/engine/win32/kernel32.js'), ...await import('./kernel32-for-tests.js') };
   });
 
   const open = (tag: string, over: { consoleHandler?: boolean; closeBoundMs?: number } = {}) => drain.openDrainRequest({

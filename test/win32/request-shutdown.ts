@@ -10,7 +10,8 @@
  *
  * Exit code 0 when the event was set, 1 (with the reason) otherwise.
  */
-import { CloseHandle, EVENT_MODIFY_STATE, OpenEventW, SetEvent } from '../../src/engine/win32/kernel32.js';
+import { CloseHandle, EVENT_MODIFY_STATE } from '../../src/engine/win32/kernel32.js';
+import { OpenEventW, SetEvent } from './kernel32-for-tests.js';
 
 const name = process.argv[2];
 if (name === undefined) {

@@ -14,9 +14,9 @@
  */
 import { EngineError, type EngineErrorCode } from '../errors.js';
 import { checkMutexName } from '../mutex-name.js';
-import type {
-  Engine, EngineCloseOptions, EngineInfo, EngineOptions, MutexOpened, MutexProbe, Ns,
-  PhaseListener, PoolLimits, PoolStats, TerminalPhase, WorkSpec,
+import {
+  isTerminalPhase, type Engine, type EngineCloseOptions, type EngineInfo, type EngineOptions, type MutexOpened,
+  type MutexProbe, type Ns, type PhaseListener, type PoolLimits, type PoolStats, type TerminalPhase, type WorkSpec,
 } from '../types.js';
 import { checkWorkTimes } from '../work-times.js';
 import { nowNs } from './clock.js';
@@ -256,7 +256,7 @@ export class EmulatedEngine implements Engine {
 
   private onWorkerPhase(job: Job, phase: RunPhase): void {
     if (phase.type === 'started') job.stage = 'running';
-    if (phase.type === 'released' || phase.type === 'timed_out' || phase.type === 'cancelled') this.finish(job, phase, 'now');
+    if (isTerminalPhase(phase)) this.finish(job, phase, 'now');
     else this.handoffs.push(job.entry, phase);
   }
 

@@ -1,36 +1,38 @@
 /**
  * The win32 engine: a private Windows thread pool whose callbacks are the native shim
- * (src/native/shim.c), driven through koffi (src/engine/win32/native.ts).
+ * (src/native/shim.c), driven through koffi (native.ts). This file ties the parts
+ * together: admission (the FIFO and pump), phase delivery through the handoff order,
+ * shutdown, and error mapping. The parts, one job each (docs/design.md §2.1):
+ * native-resources.ts (port, pool, job slots, mutex records), open-mutexes.ts (names
+ * and handles), port-reader*.ts and drain.ts (the completion-port drain, on a thread of
+ * its own), packets.ts (what a packet means).
  *
  * - Each work is a TP_WORK whose callback (tpm_work_callback) waits for the named mutex
  *   on its pool thread, registers ReleaseMutexWhenCallbackReturns, spins/holds and
  *   returns; the pool releases the mutex. A TP_WAIT on the work's `done` event
  *   (SetEventWhenCallbackReturns) reports "released" from another pool callback.
- * - Steps arrive as packets on one I/O completion port, drained by a blocking
- *   GetQueuedCompletionStatusEx loop on a thread of its own (port-reader-thread.ts):
- *   neither the event loop nor a libuv pool thread waits for packets. No koffi callback is registered anywhere, so no JavaScript ever
- *   runs on a pool thread, and no pool thread ever waits for JavaScript.
- * - Per-work native records (koffi.alloc) are recycled with their events, TP_WORK and
- *   TP_WAIT once the wait callback's packet (RELEASED or RETIRED, the "handback") has
- *   arrived: from then on no pool thread touches them.
- * - Generations: a packet's completion key is the record's slot index plus the
- *   generation of the launch that posted it. A packet can arrive after its record was
- *   handed back and launched again: tpm_job_cancel posts CANCELLED after winning the
+ * - Steps arrive as packets on one I/O completion port, read by a blocking
+ *   GetQueuedCompletionStatusEx loop on the drain's own thread: neither the event loop
+ *   nor a libuv pool thread waits for packets. No koffi callback is registered
+ *   anywhere, so no JavaScript ever runs on a pool thread, and no pool thread ever
+ *   waits for JavaScript.
+ * - Job slots (native records with their events, TP_WORK and TP_WAIT) are recycled
+ *   once the wait callback's packet (RELEASED or RETIRED, the "handback") has arrived:
+ *   from then on no pool thread touches them.
+ * - Generations: a packet's completion key is the job slot's index plus the generation
+ *   of the launch that posted it. A packet can arrive after its slot was handed back
+ *   and launched again: tpm_job_cancel posts CANCELLED after winning the
  *   queued→cancelled exchange, and in between the callback can return and the wait
  *   callback post RETIRED. A packet whose generation is not the slot's current one is
  *   dropped; a handback for a work that has not ended ends it from the record.
- * - A mutex record (handle + fencing counter) is referenced by every record launched
- *   with it. closeMutex refuses while a work on it has not ended, and closes the
- *   handle only after the last handback: the pool releases the mutex after the
- *   callback returned, and on Windows releasing a closed handle kills the process.
  * - A failure of the drain itself is fatal: every work fails, the engine takes nothing
  *   new (fault() says why, /readyz shows it), and no record is freed until the cleanup
  *   group has waited for every callback.
- * - At most maxThreads works are in the pool at once; the rest wait in the engine's own
- *   FIFO. Windows (and Wine) keep threads above a lowered maximum until they idle out
- *   and add threads only on submission, so this admission is what makes PATCH /v1/pool
- *   take effect at once, both ways.
- * - Checked mode (options.checked): every record is launched with TPM_CHECKED, and the
+ * - At most maxThreads works are in the pool at once; the rest are pending in the
+ *   engine's own FIFO. Windows (and Wine) keep threads above a lowered maximum until
+ *   they idle out and add threads only on submission, so this admission is what makes
+ *   PATCH /v1/pool take effect at once, both ways.
+ * - Checked mode (options.checked): every job is launched with TPM_CHECKED, and the
  *   shim verifies the rules real Windows enforces by killing the process (see shim.c);
  *   a refusal arrives as a failed work whose error (rule_violation) names the rule.
  * - koffi and the DLL are loaded in start(), so constructing this class never fails for
@@ -47,13 +49,13 @@ import type {
 } from '../types.js';
 import { checkWorkTimes } from '../work-times.js';
 import { drainPort } from './drain.js';
-import { mutexOpenError, toEngineError, type Existence } from './engine-errors.js';
+import { toEngineError } from './engine-errors.js';
 import type { Job, JobSlot, OpenMutex } from './job.js';
-import { loadNative, type HANDLE, type Packet, type PVOID, type Win32Native } from './native.js';
+import { loadNative, type Packet, type Win32Native } from './native.js';
 import { NativeResources } from './native-resources.js';
+import { OpenMutexes } from './open-mutexes.js';
 import { handbackPhase, isHandback, slotIndexOf, stepPhase } from './packets.js';
 import { DRAIN_STOP_KEY, TPM_CHECKED } from './protocol.js';
-import { ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND, Win32Error } from './win32-error.js';
 
 export interface Win32EngineOptions extends EngineOptions {
   /** The native layer; the real one (koffi) unless a test passes a fake. */
@@ -75,16 +77,12 @@ export class Win32Engine implements Engine {
   private stalePackets = 0;
   private limits: PoolLimits;
   private listener: PhaseListener | undefined;
-  private readonly mutexes = new Map<string, OpenMutex>();
-  /** Closed by closeMutex, handle still open until their last slot is handed back. */
-  private readonly closingMutexes = new Set<OpenMutex>();
-  /** Last fencing token of closed mutexes by kernel name, so a reopened mutex keeps counting up. */
-  private readonly fencingOfClosed = new Map<string, number>();
   /** Per-mutex handoff order (docs/design.md §1.4): `released(prev)` before `acquired(next)`. */
-  private readonly handoffs = new HandoffOrder<OpenMutex>(
+  private readonly handoffs: HandoffOrder<OpenMutex> = new HandoffOrder<OpenMutex>(
     (phase) => this.deliver(phase),
-    (mutex) => (mutex.closed ? this.fencingOfClosed.get(mutex.kernelName) ?? 0 : this.res!.native.readFencing(mutex.record)),
+    (mutex): number => this.mutexes.lastToken(this.res!.native, mutex),
   );
+  private readonly mutexes: OpenMutexes = new OpenMutexes(this.handoffs);
   /** Works without a terminal phase, by id, in submission order. */
   private readonly works = new Map<string, Job>();
   /** Works waiting for room in the pool (stage pending), oldest first. */
@@ -157,49 +155,9 @@ export class Win32Engine implements Engine {
   }
 
   openMutex(name: string): MutexOpened {
-    const { native } = this.assertRunning();
+    const res = this.assertRunning();
     checkMutexName(name);
-    const open = this.mutexes.get(name);
-    if (open !== undefined) return { existed: true, kernelName: open.kernelName };
-    let opened: { handle: HANDLE; lastError: number };
-    try {
-      opened = native.CreateMutexExW(name);
-    } catch (err) {
-      throw mutexOpenError(err, name, () => this.existence(native, name));
-    }
-    let kernelName: string;
-    try {
-      kernelName = native.NtQueryObjectName(opened.handle);
-    } catch (err) {
-      native.CloseHandle(opened.handle);
-      throw toEngineError(err);
-    }
-    const same = this.openObject(kernelName);
-    if (same !== undefined) {
-      // Another spelling of an object already open (a bare name and Local\, or in
-      // session 0 Local\ and Global\): one handle and one fencing counter serve both.
-      native.CloseHandle(opened.handle);
-      same.names.add(name);
-      this.mutexes.set(name, same);
-      return { existed: true, kernelName };
-    }
-    const lastToken = this.fencingOfClosed.get(kernelName) ?? 0;
-    let record: PVOID;
-    try {
-      record = native.allocMutex(opened.handle, lastToken);
-    } catch (err) {
-      native.CloseHandle(opened.handle);
-      throw toEngineError(err);
-    }
-    const mutex: OpenMutex = { handle: opened.handle, kernelName, names: new Set([name]), record, unended: 0, launched: 0, closed: false };
-    this.mutexes.set(name, mutex);
-    this.handoffs.newMutex(mutex, lastToken);
-    return { existed: opened.lastError === ERROR_ALREADY_EXISTS, kernelName };
-  }
-
-  private openObject(kernelName: string): OpenMutex | undefined {
-    for (const open of this.mutexes.values()) if (open.kernelName === kernelName) return open;
-    return undefined;
+    return this.mutexes.open(res, name);
   }
 
   /**
@@ -208,46 +166,19 @@ export class Win32Engine implements Engine {
    */
   grantedAccess(name: string): number {
     try {
-      return this.res!.native.NtQueryObjectGrantedAccess(this.mutexOf(name).handle);
+      return this.res!.native.NtQueryObjectGrantedAccess(this.mutexes.of(name).handle);
     } catch (err) {
       throw toEngineError(err);
     }
   }
 
-  /** Whether a mutex of that name exists: a handle with no more access than SYNCHRONIZE tells. */
-  private existence(native: Win32Native, name: string): Existence {
-    try {
-      native.CloseHandle(native.OpenMutexW(name));
-      return 'exists';
-    } catch (err) {
-      if (err instanceof Win32Error && err.code === ERROR_FILE_NOT_FOUND) return 'missing';
-      return err instanceof Win32Error && err.code === ERROR_ACCESS_DENIED ? 'exists' : 'unknown';
-    }
-  }
-
-  /**
-   * Refuses (mutex_in_use) while a work on it has not ended, whatever the caller
-   * believes. Works that ended may still have a callback on a pool thread (their
-   * slot is not handed back yet): then the handle and record close at the last
-   * handback, never under a pool thread.
-   */
+  /** Refuses (mutex_in_use) while a work on it has not ended (see OpenMutexes.close). */
   closeMutex(name: string): void {
-    const mutex = this.mutexOf(name);
-    const res = this.res!;
-    if (mutex.unended > 0) {
-      throw new EngineError('mutex_in_use', `mutex ${name} is used by ${mutex.unended} work(s) of this engine that have not ended`);
-    }
-    this.mutexes.delete(name);
-    mutex.names.delete(name);
-    if (mutex.names.size > 0) return; // still open under another name of the same object
-    this.fencingOfClosed.set(mutex.kernelName, Math.max(res.native.readFencing(mutex.record), this.fencingOfClosed.get(mutex.kernelName) ?? 0));
-    mutex.closed = true;
-    if (mutex.launched > 0) { this.closingMutexes.add(mutex); return; }
-    this.closeMutexNow(res, mutex);
+    this.mutexes.close(this.res!, name);
   }
 
   probeMutex(name: string): MutexProbe {
-    const mutex = this.mutexOf(name);
+    const mutex = this.mutexes.of(name);
     let info: { CurrentCount: number; OwnedByCaller: boolean; AbandonedState: boolean };
     try {
       info = this.res!.native.NtQueryMutant(mutex.handle);
@@ -261,7 +192,7 @@ export class Win32Engine implements Engine {
 
   submit(spec: WorkSpec): void {
     const res = this.assertRunning();
-    const mutex = this.mutexOf(spec.mutex);
+    const mutex = this.mutexes.of(spec.mutex);
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
     checkWorkTimes(spec);
     const job: Job = { spec, mutex, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
@@ -386,12 +317,6 @@ export class Win32Engine implements Engine {
     return this.res;
   }
 
-  private mutexOf(name: string): OpenMutex {
-    const mutex = this.mutexes.get(name);
-    if (mutex === undefined) throw new EngineError('mutex_not_open', `mutex ${name} is not open in this engine`);
-    return mutex;
-  }
-
   private toNs(qpc: bigint): Ns {
     return (qpc * 1_000_000_000n) / (this.res?.qpcFrequency ?? 1n);
   }
@@ -446,22 +371,7 @@ export class Win32Engine implements Engine {
     res.recycle(slot);
     job.slot = undefined;
     this.inPool--;
-    const mutex = job.mutex;
-    mutex.launched--;
-    if (mutex.closed && mutex.launched === 0) {
-      this.closingMutexes.delete(mutex);
-      // Nobody is left to tell about a failure, and it must not stop the drain.
-      try { this.closeMutexNow(res, mutex); } catch { /* the handle is unusable either way */ }
-    }
-  }
-
-  private closeMutexNow(res: NativeResources, mutex: OpenMutex): void {
-    this.handoffs.forget(mutex);
-    try {
-      res.closeMutex(mutex);
-    } catch (err) {
-      throw toEngineError(err);
-    }
+    this.mutexes.handedBack(res, job.mutex);
   }
 
   /**
@@ -568,8 +478,6 @@ export class Win32Engine implements Engine {
     // No packet will come any more: whatever the handoff order still holds goes now.
     this.handoffs.flush();
     if (!returned) return; // callbacks still use the slots, the port and the mutexes: leak them
-    res.release(new Set([...this.mutexes.values(), ...this.closingMutexes])); // aliases share one
-    this.mutexes.clear();
-    this.closingMutexes.clear();
+    res.release(this.mutexes.takeAll());
   }
 }

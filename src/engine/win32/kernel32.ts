@@ -7,6 +7,7 @@
  *
  * Only src/engine/win32/* imports this module, and only on Windows (the engine loads
  * it lazily in start()); importing it elsewhere fails at koffi.load('kernel32.dll').
+ * Wrappers only tests need are in test/win32/kernel32-for-tests.ts.
  */
 import koffi from 'koffi';
 import { Win32Error } from './win32-error.js';
@@ -87,20 +88,14 @@ const fGetLastError = kernel32.func('__stdcall', 'GetLastError', cDWORD, []);
 const fCloseHandle = kernel32.func('__stdcall', 'CloseHandle', cBOOL, [cHANDLE]);
 const fCreateMutexExW = kernel32.func('__stdcall', 'CreateMutexExW', cHANDLE, [cPVOID, cLPCWSTR, cDWORD, cDWORD]);
 const fOpenMutexW = kernel32.func('__stdcall', 'OpenMutexW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
-const fReleaseMutex = kernel32.func('__stdcall', 'ReleaseMutex', cBOOL, [cHANDLE]);
 const fCreateEventExW = kernel32.func('__stdcall', 'CreateEventExW', cHANDLE, [cPVOID, cLPCWSTR, cDWORD, cDWORD]);
-const fOpenEventW = kernel32.func('__stdcall', 'OpenEventW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
-const fSetEvent = kernel32.func('__stdcall', 'SetEvent', cBOOL, [cHANDLE]);
 const fResetEvent = kernel32.func('__stdcall', 'ResetEvent', cBOOL, [cHANDLE]);
-const fWaitForSingleObject = kernel32.func('__stdcall', 'WaitForSingleObject', cDWORD, [cHANDLE, cDWORD]);
 const fCreateIoCompletionPort = kernel32.func('__stdcall', 'CreateIoCompletionPort', cHANDLE, [cHANDLE, cHANDLE, cULONG_PTR, cDWORD]);
 const fPostQueuedCompletionStatus = kernel32.func('__stdcall', 'PostQueuedCompletionStatus', cBOOL, [cHANDLE, cDWORD, cULONG_PTR, 'uintptr_t']);
 const fGetQueuedCompletionStatusEx = kernel32.func('__stdcall', 'GetQueuedCompletionStatusEx', cBOOL,
   [cHANDLE, cPVOID, cULONG, koffi.out(koffi.pointer(cULONG)), cDWORD, cBOOL]);
 const fQueryPerformanceCounter = kernel32.func('__stdcall', 'QueryPerformanceCounter', cBOOL, [koffi.out(koffi.pointer(cLONGLONG))]);
 const fQueryPerformanceFrequency = kernel32.func('__stdcall', 'QueryPerformanceFrequency', cBOOL, [koffi.out(koffi.pointer(cLONGLONG))]);
-const fGetCurrentThreadId = kernel32.func('__stdcall', 'GetCurrentThreadId', cDWORD, []);
-const fGetCurrentProcessId = kernel32.func('__stdcall', 'GetCurrentProcessId', cDWORD, []);
 const fCreateThreadpool = kernel32.func('__stdcall', 'CreateThreadpool', cPTP_POOL, [cPVOID]);
 const fCloseThreadpool = kernel32.func('__stdcall', 'CloseThreadpool', cVOID, [cPTP_POOL]);
 const fSetThreadpoolThreadMaximum = kernel32.func('__stdcall', 'SetThreadpoolThreadMaximum', cVOID, [cPTP_POOL, cDWORD]);
@@ -126,11 +121,6 @@ function handle(value: HANDLE | null, fn: string): HANDLE {
   return value;
 }
 
-/** https://learn.microsoft.com/windows/win32/api/errhandlingapi/nf-errhandlingapi-getlasterror */
-export function GetLastError(): number {
-  return fGetLastError() as number;
-}
-
 /** https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-closehandle */
 export function CloseHandle(hObject: HANDLE): void {
   check(fCloseHandle(hObject), 'CloseHandle');
@@ -153,39 +143,14 @@ export function OpenMutexW(dwDesiredAccess: number, bInheritHandle: boolean, lpN
   return handle(fOpenMutexW(dwDesiredAccess, bInheritHandle ? 1 : 0, lpName) as HANDLE | null, 'OpenMutexW');
 }
 
-/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-releasemutex */
-export function ReleaseMutex(hMutex: HANDLE): void {
-  check(fReleaseMutex(hMutex), 'ReleaseMutex');
-}
-
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-createeventexw */
 export function CreateEventExW(lpName: string | null, dwFlags: number, dwDesiredAccess: number): HANDLE {
   return handle(fCreateEventExW(null, lpName, dwFlags, dwDesiredAccess) as HANDLE | null, 'CreateEventExW');
 }
 
-/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-openeventw */
-export function OpenEventW(dwDesiredAccess: number, bInheritHandle: boolean, lpName: string): HANDLE {
-  return handle(fOpenEventW(dwDesiredAccess, bInheritHandle ? 1 : 0, lpName) as HANDLE | null, 'OpenEventW');
-}
-
-/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-setevent */
-export function SetEvent(hEvent: HANDLE): void {
-  check(fSetEvent(hEvent), 'SetEvent');
-}
-
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-resetevent */
 export function ResetEvent(hEvent: HANDLE): void {
   check(fResetEvent(hEvent), 'ResetEvent');
-}
-
-/**
- * https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitforsingleobject
- * Blocks the calling thread: for the contender test program only, never the engine.
- */
-export function WaitForSingleObject(hHandle: HANDLE, dwMilliseconds: number): number {
-  const r = fWaitForSingleObject(hHandle, dwMilliseconds) as number;
-  if (r === WAIT_FAILED) fail('WaitForSingleObject');
-  return r;
 }
 
 /** https://learn.microsoft.com/windows/win32/fileio/createiocompletionport */
@@ -224,16 +189,6 @@ export function QueryPerformanceFrequency(): bigint {
   const out = [0n];
   check(fQueryPerformanceFrequency(out), 'QueryPerformanceFrequency');
   return BigInt(out[0] ?? 0);
-}
-
-/** https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentthreadid */
-export function GetCurrentThreadId(): number {
-  return fGetCurrentThreadId() as number;
-}
-
-/** https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid */
-export function GetCurrentProcessId(): number {
-  return fGetCurrentProcessId() as number;
 }
 
 /** https://learn.microsoft.com/windows/win32/api/threadpoolapiset/nf-threadpoolapiset-createthreadpool */
