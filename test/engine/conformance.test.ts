@@ -408,6 +408,25 @@ for (const factory of engineFactories) {
       h.assertClean();
     });
 
+    it('handoff order: each holder\'s released is delivered before the next holder\'s acquired, stamped no later', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 4 });
+      const mutex = h.openMutex('handoff');
+      // A chain of waiters behind one holder: each release wakes the next waiter at once,
+      // which can stamp `acquired` before the releasing side reports `released`.
+      const ids = Array.from({ length: 12 }, () => h.submit({ mutex, holdMs: 1 }));
+      await h.waitTerminal(ids);
+      const holders = ids.map((id) => ({ id, acquired: h.expectPhase(id, 'acquired'), released: h.expectPhase(id, 'released') }))
+        .sort((a, b) => a.acquired.fencingToken - b.acquired.fencingToken);
+      for (let i = 1; i < holders.length; i++) {
+        const prev = holders[i - 1]!;
+        const next = holders[i]!;
+        assert.ok(h.deliveredAt(prev.released) < h.deliveredAt(next.acquired), `released(${prev.id}) delivered before acquired(${next.id})`);
+        assert.ok(prev.released.atNs <= next.acquired.atNs, `released(${prev.id}) stamped no later than acquired(${next.id})`);
+      }
+      assert.deepEqual(mutualExclusionViolations(h, ids), []);
+      h.assertClean();
+    });
+
     it('240 concurrent works on 4 mutexes: mutual exclusion, fencing order, one terminal each', async (t) => {
       const h = await open(t, { minThreads: 2, maxThreads: 6 });
       const seed = Date.now() % 1_000_000;

@@ -108,6 +108,10 @@ export class FakeWin32Native implements Win32Native {
     this.wake?.();
   }
 
+  async startReading(port: HANDLE): Promise<void> {
+    this.expectOpen(port, 'startReading');
+  }
+
   async takePackets(_port: HANDLE, max: number): Promise<Packet[]> {
     for (;;) {
       if (this.failTakeWith !== undefined) throw this.failTakeWith;

@@ -136,6 +136,12 @@ export class Win32Engine implements Engine {
     } catch (err) {
       throw new EngineError('engine_unavailable', `win32 engine: ${(err as Error).message}`, { cause: err });
     }
+    try {
+      await native.startReading(res.port);
+    } catch (err) {
+      res.release([]);
+      throw new EngineError('engine_unavailable', `win32 engine: the completion-port drain thread did not start: ${(err as Error).message}`, { cause: err });
+    }
     this.res = res;
     this.drainLoop = drainPort(native, res.port, (packet) => this.onPacket(res, packet), (err) => this.failAll(res, toEngineError(err)));
   }

@@ -41,6 +41,11 @@ export interface Win32Native {
   CreateIoCompletionPort(): HANDLE;
   PostQueuedCompletionStatus(port: HANDLE, kind: number, key: bigint, qpc: bigint): void;
   /**
+   * Starts the drain's own thread on the port (port-reader.ts); resolves once it reads,
+   * so its start-up cost is paid inside engine.start(), not beside the first requests.
+   */
+  startReading(port: HANDLE): Promise<void>;
+  /**
    * Resolves with at least one packet and at most `max`, in port order. The wait is
    * off the event loop and off libuv's pool: on the drain's own thread (port-reader.ts),
    * which ends after reading a packet with DRAIN_STOP_KEY.
@@ -116,6 +121,10 @@ export async function loadNative(): Promise<Win32Native> {
     // value only limits how many readers the port wakes at once.
     CreateIoCompletionPort: () => k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 0),
     PostQueuedCompletionStatus: k32.PostQueuedCompletionStatus,
+    startReading(port) {
+      reader ??= new PortReader({ port, batch: DRAIN_BATCH });
+      return reader.reading;
+    },
     takePackets(port, max) {
       reader ??= new PortReader({ port, batch: DRAIN_BATCH });
       return reader.take(max);

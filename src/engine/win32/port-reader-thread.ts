@@ -28,6 +28,7 @@ function post(message: PortReaderMessage): void {
 
 function readUntilStopped({ port, batch }: PortReaderInit): void {
   const entries = koffi.alloc(cOVERLAPPED_ENTRY, batch) as PVOID;
+  post({ type: 'reading' });
   try {
     for (;;) {
       const count = GetQueuedCompletionStatusEx(port, entries, batch, INFINITE);

@@ -15,8 +15,9 @@ export interface PortReaderInit {
   readonly batch: number;
 }
 
-/** What the drain thread posts: a batch, or why it stopped reading. */
+/** What the drain thread posts: that it is about to read, a batch, or why it stopped reading. */
 export type PortReaderMessage =
+  | { readonly type: 'reading' }
   | { readonly type: 'packets'; readonly packets: Packet[] }
   | { readonly type: 'failed'; readonly code: number; readonly fn: string; readonly message?: string };
 
@@ -27,20 +28,25 @@ export class PortReader {
   private readonly buffered: Packet[] = [];
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
+  /** Resolves once the thread has loaded what it needs and reads the port; rejects if it cannot. */
+  readonly reading: Promise<void>;
+  private settleReading: ((failure?: Error) => void) | undefined;
 
   constructor(init: PortReaderInit) {
+    this.reading = new Promise<void>((resolve, reject) => {
+      this.settleReading = (failure) => { if (failure === undefined) resolve(); else reject(failure); };
+    });
+    this.reading.catch(() => undefined); // take() reports the same failure
     this.thread = new Worker(threadFile, { workerData: init });
     this.thread.on('message', (message: PortReaderMessage) => {
-      if (message.type === 'packets') this.buffered.push(...message.packets);
-      else this.failure = message.message === undefined ? new Win32Error(message.code, message.fn) : new Error(message.message);
+      if (message.type === 'reading') this.settleReading?.();
+      else if (message.type === 'packets') this.buffered.push(...message.packets);
+      else this.fail(message.message === undefined ? new Win32Error(message.code, message.fn) : new Error(message.message));
       this.wakeUp();
     });
-    this.thread.on('error', (err: Error) => { this.failure ??= err; this.wakeUp(); });
-    this.thread.on('exit', (code) => {
-      // After the stop packet the buffer holds it; anything else is a thread that died.
-      this.failure ??= new Error(`the completion-port drain thread exited (code ${code})`);
-      this.wakeUp();
-    });
+    this.thread.on('error', (err: Error) => this.fail(err));
+    // After the stop packet the buffer holds it; anything else is a thread that died.
+    this.thread.on('exit', (code) => this.fail(new Error(`the completion-port drain thread exited (code ${code})`)));
   }
 
   /** Resolves with up to `max` packets, in the order the port gave them, once there is one. */
@@ -55,6 +61,12 @@ export class PortReader {
   /** Lets the process exit whatever the thread does (it has ended by now, unless the port was never stopped). */
   release(): void {
     this.thread.unref();
+  }
+
+  private fail(failure: Error): void {
+    this.failure ??= failure;
+    this.settleReading?.(this.failure);
+    this.wakeUp();
   }
 
   private wakeUp(): void {
