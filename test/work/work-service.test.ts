@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HttpProblem } from '../../src/http/problem.js';
+import { toHttpProblem, type HttpProblem } from '../../src/http/problem.js';
 import { createServices } from '../../src/services.js';
 import type { WorkView } from '../../src/schemas/work.js';
 import { assertMutualExclusion } from '../e2e/checks.js';
@@ -23,8 +23,9 @@ function setup(env: Record<string, string> = {}, hooks: Parameters<typeof create
 const violationsOf = (events: Published[]) => events.filter((e) => e.work?.invariantViolation)
   .map((e) => ({ workId: e.workId, kind: e.work!.invariantViolation!.kind }));
 
+/** What the service threw, as the HTTP layer answers it. */
 function problemOf(fn: () => unknown): HttpProblem {
-  try { fn(); } catch (err) { if (err instanceof HttpProblem) return err; throw err; }
+  try { fn(); } catch (err) { const problem = toHttpProblem(err); if (problem) return problem; throw err; }
   assert.fail('expected a problem');
 }
 
