@@ -6,6 +6,7 @@ import type { WorkView } from '../../src/schemas/work.js';
 import { assertMutualExclusion } from '../e2e/checks.js';
 import { testConfig } from '../helpers/config.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
+import { parseSseBlock } from '../helpers/sse-frames.js';
 
 interface Published { type: string; workId: string | null; work?: WorkView; json: Record<string, unknown> & { type: string } }
 
@@ -14,7 +15,7 @@ function setup(env: Record<string, string> = {}, hooks: Parameters<typeof create
   const services = createServices(testConfig(env), engine, hooks);
   const events: Published[] = [];
   services.events.subscribe((e) => {
-    const json = JSON.parse(e.frame.split('\ndata: ')[1]!) as Published['json'] & { work?: WorkView };
+    const json = parseSseBlock(e.frame).frame!.json as Published['json'] & { work?: WorkView };
     events.push({ type: e.type, workId: e.workId, json, ...(json.work ? { work: json.work } : {}) });
   });
   return { engine, services, work: services.work, events };
