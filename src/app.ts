@@ -7,7 +7,10 @@ import { setTimeout } from 'node:timers/promises';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions,
+  type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault,
+} from 'fastify';
 import type { Config } from './config.js';
 import type { Engine } from './engine/types.js';
 import { authentication } from './http/auth.js';
@@ -36,6 +39,7 @@ import { Pool } from './schemas/pool.js';
 import { Status } from './schemas/status.js';
 import { Work, WorkList } from './schemas/work.js';
 import { createServices, type Services } from './services.js';
+import type { WorkServiceOptions } from './work/work-service.js';
 
 export interface AppDeps {
   config: Config;
@@ -49,17 +53,34 @@ export type App = FastifyInstance & { services: Services };
 
 export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status];
 
+type Instance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, engine } = deps;
+  const app = createFastify(deps);
+  const services = createServices(config, engine, logTransitions(app));
+  app.decorate('services', services);
+  installErrorHandling(app, {
+    bodyLimit: config.limits.bodyLimit,
+    onProblem: (problem) => { if (problem.extra.limit) services.metrics.onLimitExceeded(problem.extra.limit); },
+  });
+  installHttpMetrics(app, services.metrics);
+  await registerGuards(app, config, services);
+  await registerApi(app, config, services);
+  installLifecycle(app, config, services);
+  return app as unknown as App;
+}
+
+function createFastify(deps: AppDeps): Instance {
   const app = Fastify({
     ...(deps.loggerInstance ? { loggerInstance: deps.loggerInstance } : { logger: deps.logger ?? false }),
-    bodyLimit: config.limits.bodyLimit,
+    bodyLimit: deps.config.limits.bodyLimit,
     requestIdHeader: 'x-request-id',
     genReqId: requestIds(),
     // Draining is ours to handle (src/http/drain.ts): Fastify's own 503 while closing
     // would not be a problem document, and reads must keep working until the end.
     return503OnClosing: false,
-    trustProxy: config.trustProxy,
+    trustProxy: deps.config.trustProxy,
     clientErrorHandler,
     // Errors raised before routing (a URL that does not decode) reach this, not the
     // error handler: answer them with the same problem documents.
@@ -70,28 +91,35 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // type gets a 415 problem instead of a confusing 400 about a string body.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler());
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  return app;
+}
 
-  const services = createServices(config, engine, {
+function logTransitions(app: FastifyInstance): Pick<WorkServiceOptions, 'onTransition' | 'onInvariantViolation'> {
+  return {
     onTransition: (work, type) => app.log.debug({ workId: work.id, mutex: work.request.mutex, event: type, state: work.state }, 'work transition'),
     onInvariantViolation: (work, violation) => app.log.error({ workId: work.id, mutex: work.request.mutex, violation }, 'invariant violated: mutual exclusion'),
-  });
-  app.decorate('services', services);
-  installErrorHandling(app, {
-    bodyLimit: config.limits.bodyLimit,
-    onProblem: (problem) => { if (problem.extra.limit) services.metrics.onLimitExceeded(problem.extra.limit); },
-  });
-  installHttpMetrics(app, services.metrics);
+  };
+}
 
-  // onRequest order matters: security headers first (so every answer has them), then
-  // load shedding (cheapest refusal), authentication, the drain guard, and last the
-  // per-route rate limit (so it counts against the verified token).
+/**
+ * onRequest order matters: security headers first (so every answer has them), then
+ * load shedding (cheapest refusal), authentication, the drain guard, and last the
+ * per-route rate limit (so it counts against the verified token).
+ */
+async function registerGuards(app: Instance, config: Config, services: Services): Promise<void> {
   await app.register(security, { cors: config.cors });
   await app.register(loadShedding, { pressure: config.pressure });
   await app.register(authentication, { auth: config.auth, corsEnabled: config.cors.origins.length > 0 });
   installDrainGuard(app, services.lifecycle);
   await app.register(rateLimiting, { rateLimit: config.rateLimit });
+}
 
+/**
+ * The shared schemas, the OpenAPI document and its page, and every route: all the
+ * document is made of (src/scripts/openapi.ts builds it from this alone).
+ */
+export async function registerApi(app: Instance, config: Config, services: Services): Promise<void> {
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   await app.register(swagger, openApiOptions(config));
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', {
@@ -100,19 +128,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       response: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } } },
     },
   }, async () => app.swagger() as unknown as Record<string, unknown>); // the document's own type has no index signature
-
   const opts = { services };
-  await app.register(healthRoutes, opts);
-  await app.register(metricsRoutes, opts);
-  await app.register(infoRoutes, opts);
-  await app.register(statusRoutes, opts);
-  await app.register(mutexRoutes, opts);
-  await app.register(workRoutes, opts);
-  await app.register(poolRoutes, opts);
-  await app.register(eventRoutes, opts);
+  for (const routes of [healthRoutes, metricsRoutes, infoRoutes, statusRoutes, mutexRoutes, workRoutes, poolRoutes, eventRoutes]) {
+    await app.register(routes, opts);
+  }
+}
 
+/** Starts the engine when the app gets ready; drains and stops everything on close. */
+function installLifecycle(app: Instance, config: Config, services: Services): void {
   app.addHook('onReady', async () => {
-    await engine.start();
+    await services.engine.start();
     services.lifecycle.state = 'ready';
   });
   // preClose runs before the server stops accepting connections, so streams still
@@ -127,7 +152,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     services.sse.endAll();
     services.lifecycle.state = 'stopped';
   });
-  return app as unknown as App;
 }
 
 /** Request ids: the client's x-request-id when given, else a short counter-based id. */

@@ -1,7 +1,9 @@
 /**
  * Configuration from the environment. `loadConfig(env)` is pure: it reads only the
  * object it is given (server.ts passes process.env), plus API_TOKENS_FILE through the
- * file reader it is handed, and throws a ConfigError that lists every bad variable.
+ * file reader it is handed, and throws a ConfigError that lists every bad variable:
+ * the schema's findings first, or else every cross-field and format check that failed,
+ * one line each.
  */
 import { readFileSync } from 'node:fs';
 import envSchema from 'env-schema';
@@ -126,36 +128,40 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
+  // Every check runs, so one start names everything to fix.
+  const problems: string[] = [];
+  const invalid = (what: string) => problems.push(`invalid configuration: ${what}`);
   if (e.POOL_MIN_THREADS > e.POOL_MAX_THREADS) {
-    throw new ConfigError(`invalid configuration: POOL_MIN_THREADS (${e.POOL_MIN_THREADS}) must not exceed POOL_MAX_THREADS (${e.POOL_MAX_THREADS})`);
+    invalid(`POOL_MIN_THREADS (${e.POOL_MIN_THREADS}) must not exceed POOL_MAX_THREADS (${e.POOL_MAX_THREADS})`);
   }
   if (e.POOL_MAX_THREADS > e.POOL_THREADS_LIMIT) {
-    throw new ConfigError(`invalid configuration: POOL_MAX_THREADS (${e.POOL_MAX_THREADS}) must not exceed POOL_THREADS_LIMIT (${e.POOL_THREADS_LIMIT})`);
+    invalid(`POOL_MAX_THREADS (${e.POOL_MAX_THREADS}) must not exceed POOL_THREADS_LIMIT (${e.POOL_THREADS_LIMIT})`);
   }
-  const tokens = loadTokens(e, io);
+  const tokens = loadTokens(e, io, invalid);
   if (tokens.length === 0 && !isLoopback(e.HOST)) {
-    throw new ConfigError(`refusing to start: HOST=${e.HOST} is not a loopback address and no API tokens are configured; anyone who can reach it could take and hold your locks. Set API_TOKENS or API_TOKENS_FILE, or listen on 127.0.0.1`);
+    problems.push(`refusing to start: HOST=${e.HOST} is not a loopback address and no API tokens are configured; anyone who can reach it could take and hold your locks. Set API_TOKENS or API_TOKENS_FILE, or listen on 127.0.0.1`);
   }
   const allow = list(e.MUTEX_ALLOW);
   try {
     compileNamePatterns(allow);
   } catch (err) {
-    throw new ConfigError(`invalid configuration: MUTEX_ALLOW: ${(err as Error).message}`);
+    invalid(`MUTEX_ALLOW: ${(err as Error).message}`);
   }
-  if (allow.length === 0) throw new ConfigError('invalid configuration: MUTEX_ALLOW must name at least one pattern (use * for any name)');
+  if (allow.length === 0) invalid('MUTEX_ALLOW must name at least one pattern (use * for any name)');
   const openPaths = list(e.AUTH_OPEN_PATHS);
   const unknownPath = openPaths.find((p) => !(OPENABLE_PATHS as readonly string[]).includes(p));
   if (unknownPath !== undefined) {
-    throw new ConfigError(`invalid configuration: AUTH_OPEN_PATHS: ${JSON.stringify(unknownPath)} is not one of ${OPENABLE_PATHS.join(', ')}`);
+    invalid(`AUTH_OPEN_PATHS: ${JSON.stringify(unknownPath)} is not one of ${OPENABLE_PATHS.join(', ')}`);
   }
   if (e.SHUTDOWN_EVENT !== '' && !/^(?:(?:Global|Local)\\)?[^\\]{1,250}$/.test(e.SHUTDOWN_EVENT)) {
-    throw new ConfigError(`invalid configuration: SHUTDOWN_EVENT: ${JSON.stringify(e.SHUTDOWN_EVENT)} is not an event name like Local\\name or Global\\name (at most 250 characters, no other backslash)`);
+    invalid(`SHUTDOWN_EVENT: ${JSON.stringify(e.SHUTDOWN_EVENT)} is not an event name like Local\\name or Global\\name (at most 250 characters, no other backslash)`);
   }
   const origins = list(e.CORS_ORIGINS);
   const badOrigin = origins.find((o) => !/^https?:\/\/[^/\s,]+$/.test(o));
   if (badOrigin !== undefined) {
-    throw new ConfigError(`invalid configuration: CORS_ORIGINS: ${JSON.stringify(badOrigin)} is not an origin like https://host[:port]`);
+    invalid(`CORS_ORIGINS: ${JSON.stringify(badOrigin)} is not an origin like https://host[:port]`);
   }
+  if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   return {
     host: e.HOST,
     port: e.PORT,
@@ -195,15 +201,15 @@ const list = (text: string): string[] => text.split(',').map((s) => s.trim()).fi
 // there is a copy-paste accident, not a secret.
 const TOKEN = /^[\x21-\x7e]{16,512}$/;
 
-/** API_TOKENS and the lines of API_TOKENS_FILE, checked, without duplicates. */
-function loadTokens(e: Env, io: ConfigIo): string[] {
+/** API_TOKENS and the lines of API_TOKENS_FILE, checked, without duplicates; what is wrong goes to `invalid`. */
+function loadTokens(e: Env, io: ConfigIo, invalid: (what: string) => void): string[] {
   const found: { token: string; where: string }[] = list(e.API_TOKENS).map((token, i) => ({ token, where: `API_TOKENS entry ${i + 1}` }));
   if (e.API_TOKENS_FILE !== '') {
-    let text: string;
+    let text = '';
     try {
       text = io.readFile(e.API_TOKENS_FILE);
     } catch (err) {
-      throw new ConfigError(`invalid configuration: API_TOKENS_FILE ${e.API_TOKENS_FILE} cannot be read: ${(err as Error).message}`);
+      invalid(`API_TOKENS_FILE ${e.API_TOKENS_FILE} cannot be read: ${(err as Error).message}`);
     }
     text.split(/\r?\n/).forEach((line, i) => {
       const token = line.trim();
@@ -212,7 +218,7 @@ function loadTokens(e: Env, io: ConfigIo): string[] {
   }
   // Never echo a token: the message names where the bad one is, not what it is.
   const bad = found.find((t) => !TOKEN.test(t.token));
-  if (bad) throw new ConfigError(`invalid configuration: ${bad.where}: a token must be 16–512 visible ASCII characters (no spaces)`);
+  if (bad) invalid(`${bad.where}: a token must be 16–512 visible ASCII characters (no spaces)`);
   return [...new Set(found.map((t) => t.token))];
 }
 

@@ -11,11 +11,13 @@ import { Metrics } from './metrics/metrics.js';
 import { MutexRegistry } from './mutex/registry.js';
 import { NamePolicy } from './policy/name-policy.js';
 import { PoolService } from './pool/pool-service.js';
+import type { StatusView } from './schemas/status.js';
+import { readiness } from './status/readiness.js';
 import { WorkTotals } from './status/work-totals.js';
 import { version } from './version.js';
 import { WorkService, type WorkServiceOptions } from './work/work-service.js';
 
-export type Lifecycle = 'starting' | 'ready' | 'draining' | 'stopped';
+export type Lifecycle = StatusView['status'];
 
 export interface Services {
   readonly config: Config;
@@ -64,7 +66,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
     unfinished: () => totals.unfinished(),
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
-    ready: () => lifecycle.state === 'ready' && engine.fault() === undefined,
+    ready: () => readiness({ lifecycle, engine }).status === 'ready',
   });
   return {
     config, engine, clock, events, sse, mutexes, work,

@@ -31,6 +31,17 @@ describe('loadConfig', () => {
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
     });
   }
+
+  it('names every bad variable at once, not only the first cross-field check that fails', () => {
+    const env = { POOL_MIN_THREADS: '9', POOL_MAX_THREADS: '4', MUTEX_ALLOW: ' , ', AUTH_OPEN_PATHS: '/nope', SHUTDOWN_EVENT: 'a\\b\\c', CORS_ORIGINS: 'ftp://x', API_TOKENS: 'short' };
+    const err = (() => { try { loadConfig(env); } catch (e) { return e; } assert.fail('expected a ConfigError'); })();
+    assert.ok(err instanceof ConfigError);
+    const lines = err.message.split('\n');
+    for (const variable of ['POOL_MIN_THREADS', 'MUTEX_ALLOW', 'AUTH_OPEN_PATHS', 'SHUTDOWN_EVENT', 'CORS_ORIGINS', 'API_TOKENS entry 1']) {
+      assert.equal(lines.filter((line) => line.startsWith('invalid configuration: ') && line.includes(variable)).length, 1, `one line names ${variable}:\n${err.message}`);
+    }
+    assert.equal(lines.length, 6);
+  });
 });
 
 describe('loadConfig: security', () => {

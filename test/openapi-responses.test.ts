@@ -14,8 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
-import { buildApp, type App } from '../src/app.js';
-import { selectEngine } from '../src/engine/select.js';
+import type { App } from '../src/app.js';
+import { appOnEngine } from './helpers/app.js';
+import { SseBlocks } from './helpers/sse-frames.js';
 import { testConfig } from './helpers/config.js';
 
 interface MediaType { schema?: object }
@@ -91,8 +92,7 @@ describe('every answer matches openapi.yaml', () => {
       API_TOKENS: TOKEN, MAX_QUEUED_WORK_PER_MUTEX: '2', BODY_LIMIT: '1024',
       MUTEX_ALLOW: 'Local\\allowed-*,Global\\allowed-*', MUTEX_GLOBAL: 'true', ENGINE_CHECKED: 'true',
     });
-    const engine = await selectEngine('emulated', { pool: config.pool, checked: true });
-    app = await buildApp({ config, engine });
+    app = await appOnEngine(config, { checked: true });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(() => app.close());
@@ -188,23 +188,17 @@ describe('every answer matches openapi.yaml', () => {
     assert.equal(res.status, 200);
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
-    let text = '';
     const types = new Set<string>();
+    const blocks = new SseBlocks(({ frame }) => {
+      if (frame === undefined) return; // a heartbeat comment
+      const type = String(frame.json.type);
+      types.add(type);
+      if (!validate(frame.json)) mismatches.push(`event frame ${type}: ${ajv.errorsText(validate.errors)}`);
+    });
     for (const deadline = Date.now() + 30_000; !(types.has('reset') && types.has('work.released')) && Date.now() < deadline;) {
       const { value, done } = await reader.read();
       if (done) break;
-      text += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = text.indexOf('\n\n')) >= 0) {
-        const frame = text.slice(0, end);
-        text = text.slice(end + 2);
-        const data = frame.split('\n').find((line) => line.startsWith('data: '));
-        if (data === undefined) continue; // a heartbeat comment
-        const parsed = JSON.parse(data.slice(6)) as { type: string };
-        const type = parsed.type;
-        types.add(type);
-        if (!validate(parsed)) mismatches.push(`event frame ${type}: ${ajv.errorsText(validate.errors)}`);
-      }
+      blocks.feed(decoder.decode(value, { stream: true }));
     }
     controller.abort();
     assert.ok(types.has('reset') && types.has('work.released'), `frames seen: ${[...types].join(', ')}`);

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { SHUTDOWN_MESSAGE } from '../src/shutdown/requests.js';
-import { freePort, until } from './win32/wine-env.js';
+import { freePort, until } from './helpers/wait.js';
 
 const [tarball, expected] = process.argv.slice(2);
 if (tarball === undefined || (expected !== 'win32' && expected !== 'emulated')) {

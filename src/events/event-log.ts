@@ -1,7 +1,8 @@
 /**
  * One ordered sequence of events for the whole process. Each event gets the next
- * `seq` and is serialised once, as its SSE frame, when published; the last
- * `capacity` events stay in a ring buffer for resume (Last-Event-ID / ?after=).
+ * `seq` when published and is serialised at most once, as its SSE frame, when first
+ * read; the last `capacity` events stay in a ring buffer for resume (Last-Event-ID /
+ * ?after=).
  */
 import { randomBytes } from 'node:crypto';
 import type { EventType } from '../schemas/events.js';
@@ -94,9 +95,6 @@ export class EventLog {
     if (seq < this.oldestSeq || seq > this.lastSeq) return undefined;
     return this.ring[seq % this.capacity];
   }
-
-  /** Every buffered event (used after a reset). */
-  all(): LoggedEvent[] { return this.range(this.oldestSeq); }
 
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);

@@ -5,8 +5,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AllowedMethods } from './allowed-methods.js';
 import { drainOversizedBody } from './oversized-body.js';
-import { HttpProblem, toHttpProblem, type ProblemBody } from './problem.js';
+import { HttpProblem, toHttpProblem, validationProblem } from './problem.js';
 import { validationIssues } from './validation.js';
+import type { ProblemBody } from '../schemas/common.js';
 import type { ProblemSlug } from '../schemas/problem-types.js';
 
 const FASTIFY_SLUGS: Record<string, ProblemSlug> = {
@@ -29,8 +30,7 @@ function fromFastifyError(err: FastifyError, req: FastifyRequest, options: Error
     return new HttpProblem(413, 'body-too-large', 'Body too large', `the request body is larger than ${options.bodyLimit} bytes (BODY_LIMIT)`, { limit: 'BODY_LIMIT' });
   }
   if (err.validation) {
-    const errors = validationIssues(err.validation, err.validationContext);
-    return new HttpProblem(400, 'validation', 'Invalid request', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+    return validationProblem(validationIssues(err.validation, err.validationContext));
   }
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type',

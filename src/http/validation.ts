@@ -7,7 +7,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
-import type { ValidationIssue } from './problem.js';
+import type { ValidationIssue } from '../schemas/common.js';
 
 function makeAjv(coerceTypes: boolean | 'array') {
   // ajv and ajv-formats are CJS; their default export is the constructor/function.

@@ -7,13 +7,13 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolStats } from '../engine/types.js';
 import type { WorkEventType } from '../schemas/events.js';
-import type { WorkState } from '../schemas/work.js';
+import { TERMINAL_STATES, type UnfinishedState } from '../schemas/work.js';
 import type { InvariantViolation, WorkRecord } from '../work/work-record.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
   mutexes(): { open: number; held: number };
-  unfinished(): Record<'queued' | 'waiting' | 'holding', number>;
+  unfinished(): Record<UnfinishedState, number>;
   pool(): PoolStats;
   sseSubscribers(): number;
   ready(): boolean;
@@ -21,7 +21,6 @@ export interface MetricsSource {
 
 // From a millisecond to an hour: lock waits and holds span all of it.
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
-const FINISHED_STATES = ['released', 'timed_out', 'cancelled', 'failed'] as const satisfies readonly WorkState[];
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 const seconds = (fromNs: bigint | null, toNs: bigint | null): number | null =>
@@ -52,7 +51,7 @@ export class Metrics {
       .set({ version: info.version, engine: info.engine }, 1);
     this.submitted = new Counter({ name: 'tpmutex_works_submitted_total', help: 'Works accepted (POST /v1/work answered 202, replays not counted)', registers });
     this.finished = new Counter({ name: 'tpmutex_works_finished_total', help: 'Works that reached a terminal state, by that state', labelNames: ['state'], registers });
-    for (const state of FINISHED_STATES) this.finished.inc({ state }, 0);
+    for (const state of TERMINAL_STATES) this.finished.inc({ state }, 0);
     this.queueSeconds = new Histogram({ name: 'tpmutex_work_queue_seconds', help: 'From submit to the callback starting on a pool thread', buckets: DURATION_BUCKETS, registers });
     this.acquireWaitSeconds = new Histogram({
       name: 'tpmutex_work_acquire_wait_seconds', help: 'From the callback starting to the end of its wait for the mutex, by outcome (acquired, timed_out, cancelled)',

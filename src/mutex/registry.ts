@@ -11,8 +11,8 @@
 import type { Clock } from '../clock.js';
 import type { Engine, Ns } from '../engine/types.js';
 import type { EventLog } from '../events/event-log.js';
-import { conflict, limitExceeded, notFound, validationProblem } from '../http/problem.js';
 import type { MutexView } from '../schemas/mutex.js';
+import { invalid, limitExceeded, ServiceError } from '../service-error.js';
 import { decodeCursor, encodeCursor } from '../work/work-ids.js';
 import { parseMutexName } from './names.js';
 
@@ -57,16 +57,16 @@ export class MutexRegistry {
     private readonly events: EventLog,
     private readonly clock: Clock,
     private readonly maxMutexes: number,
-    /** Throws a 403 problem for a name this service may not open (src/policy). */
+    /** Throws the refusal of a name this service may not open (src/policy). */
     private readonly checkName: (name: string) => void = () => {},
   ) {}
 
   get size(): number { return this.byName.size; }
 
-  /** Normalises a name from a request or throws a 400 problem naming the field. */
+  /** Normalises a name from a request or throws a validation error naming the field. */
   static normalise(raw: string, field: string): string {
     const check = parseMutexName(raw);
-    if (!check.ok) throw validationProblem([{ field, message: `mutex name ${check.reason}` }]);
+    if (!check.ok) throw invalid([{ field, message: `mutex name ${check.reason}` }]);
     return check.name;
   }
 
@@ -78,7 +78,7 @@ export class MutexRegistry {
 
   require(name: string): MutexRecord {
     const record = this.get(name);
-    if (!record) throw notFound('mutex-not-open', `mutex ${JSON.stringify(name)} is not open in this service (PUT /v1/mutexes/{name} opens it)`);
+    if (!record) throw new ServiceError('mutex-not-open', `mutex ${JSON.stringify(name)} is not open in this service (PUT /v1/mutexes/{name} opens it)`);
     return record;
   }
 
@@ -125,7 +125,7 @@ export class MutexRegistry {
   close(name: string): MutexView {
     const record = this.require(name);
     if (record.unfinished > 0) {
-      throw conflict('mutex-in-use', `mutex ${JSON.stringify(name)} has ${record.unfinished} unfinished work (queued ${record.queued}, waiting ${record.waiting}, holding ${record.holder ? 1 : 0}); cancel it first`);
+      throw new ServiceError('mutex-in-use', `mutex ${JSON.stringify(name)} has ${record.unfinished} unfinished work (queued ${record.queued}, waiting ${record.waiting}, holding ${record.holder ? 1 : 0}); cancel it first`);
     }
     const view = this.view(record);
     this.engine.closeMutex(record.name);
@@ -167,7 +167,7 @@ export class MutexRegistry {
 
   list(limit: number, cursor: string | undefined): { items: MutexView[]; nextCursor: string | null } {
     const after = decodeCursor(cursor, this.lastSeq);
-    if (after === null) throw validationProblem([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
+    if (after === null) throw invalid([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
     const items: MutexView[] = [];
     let more = false;
     for (const record of this.byName.values()) {

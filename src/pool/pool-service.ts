@@ -1,7 +1,6 @@
-import type { Engine, PoolStats } from '../engine/types.js';
-import { validationProblem } from '../http/problem.js';
-
-export interface PoolView extends PoolStats { engine: string }
+import type { Engine } from '../engine/types.js';
+import type { PoolView } from '../schemas/pool.js';
+import { invalid } from '../service-error.js';
 
 /** Pool figures and live limit changes, checked before they reach the engine. */
 export class PoolService {
@@ -19,7 +18,7 @@ export class PoolService {
     if (maxThreads > this.threadsLimit) issues.push({ field: 'body/maxThreads', message: `must be <= ${this.threadsLimit} (POOL_THREADS_LIMIT)` });
     if (minThreads > this.threadsLimit) issues.push({ field: 'body/minThreads', message: `must be <= ${this.threadsLimit} (POOL_THREADS_LIMIT)` });
     if (minThreads > maxThreads) issues.push({ field: 'body/minThreads', message: `must not exceed maxThreads (${maxThreads})` });
-    if (issues.length > 0) throw validationProblem(issues);
+    if (issues.length > 0) throw invalid(issues);
     this.engine.setPoolLimits({ minThreads, maxThreads });
     return this.view();
   }

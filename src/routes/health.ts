@@ -1,12 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { RETRY_AFTER } from '../http/openapi.js';
+import { Health } from '../schemas/health.js';
 import type { Services } from '../services.js';
-
-const Health = Type.Object({
-  status: Type.String({ description: 'ready, or why not: starting, draining, stopped, engine_failed' }),
-  reason: Type.Optional(Type.String({ description: 'engine_failed: what stopped the engine (it takes no work until the service restarts)' })),
-});
+import { readiness } from '../status/readiness.js';
 
 /** Liveness is the process answering; readiness is the engine running, sound and not draining. */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -25,11 +22,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       },
     },
   }, async (_req, reply) => {
-    const state = services.lifecycle.state;
-    if (state !== 'ready') return reply.code(503).header('retry-after', '1').send({ status: state });
+    const health = readiness(services);
+    if (health.status === 'ready') return health;
     // A fatal engine failure does not pass with time: no retry-after.
-    const fault = services.engine.fault();
-    if (fault !== undefined) return reply.code(503).send({ status: 'engine_failed', reason: fault.message });
-    return { status: 'ready' };
+    if (health.status !== 'engine_failed') reply.header('retry-after', '1');
+    return reply.code(503).send(health);
   });
 };

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { PROBLEM_TYPES, problemType, type ProblemSlug } from './problem-types.js';
 
 const PROBLEM_SLUGS = Object.keys(PROBLEM_TYPES) as ProblemSlug[];
@@ -8,6 +8,7 @@ export const ValidationIssue = Type.Object({
   field: Type.String({ description: 'Where: body/acquireTimeoutMs, query/limit, params/name, header/idempotency-key …' }),
   message: Type.String(),
 }, { $id: 'ValidationIssue' });
+export type ValidationIssue = Static<typeof ValidationIssue>;
 
 export const Problem = Type.Object({
   type: Type.String({
@@ -21,6 +22,7 @@ export const Problem = Type.Object({
   errors: Type.Optional(Type.Array(Type.Ref('ValidationIssue'))),
   limit: Type.Optional(Type.String({ description: 'The configuration limit that was hit' })),
 }, { $id: 'Problem', additionalProperties: true });
+export type ProblemBody = Static<typeof Problem, { ValidationIssue: typeof ValidationIssue }>;
 
 export const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 export const Nanos = Type.Union([Type.String({ pattern: '^[0-9]+$', description: 'Engine monotonic clock, nanoseconds, as a decimal string' }), Type.Null()]);

@@ -1,11 +1,10 @@
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 
 export const WORK_EVENT_TYPES = ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released', 'work.timed_out', 'work.cancelled', 'work.failed'] as const;
 export const MUTEX_EVENT_TYPES = ['mutex.opened', 'mutex.closed'] as const;
 export const EVENT_TYPES = [...WORK_EVENT_TYPES, ...MUTEX_EVENT_TYPES] as const;
 export type EventType = typeof EVENT_TYPES[number];
 export type WorkEventType = typeof WORK_EVENT_TYPES[number];
-export type MutexEventType = typeof MUTEX_EVENT_TYPES[number];
 
 export const EventsQuery = Type.Object({
   mutex: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Only events of this mutex' })),
@@ -13,7 +12,6 @@ export const EventsQuery = Type.Object({
   types: Type.Optional(Type.String({ pattern: `^(${EVENT_TYPES.join('|').replaceAll('.', '\\.')})(,(${EVENT_TYPES.join('|').replaceAll('.', '\\.')}))*$`, description: 'Comma-separated event types' })),
   after: Type.Optional(Type.Integer({ minimum: 0, description: 'Replay events with seq > after (this server process); Last-Event-ID wins when both are given' })),
 }, { additionalProperties: false });
-export type EventsQueryType = Static<typeof EventsQuery>;
 
 export const EventsHeaders = Type.Object({
   'last-event-id': Type.Optional(Type.String({ maxLength: 128 })),

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 
 export const Pool = Type.Object({
   engine: Type.String(),
@@ -10,6 +10,7 @@ export const Pool = Type.Object({
   submitted: Type.Integer(),
   completed: Type.Integer(),
 }, { $id: 'Pool' });
+export type PoolView = Static<typeof Pool>;
 
 export const PoolPatch = Type.Object({
   minThreads: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -3,7 +3,12 @@ import { ListQuery, listOf, Nanos, Timestamp } from './common.js';
 
 export const WORK_STATES = ['queued', 'waiting', 'holding', 'released', 'timed_out', 'cancelled', 'failed'] as const;
 export type WorkState = typeof WORK_STATES[number];
-export const TERMINAL_STATES: ReadonlySet<WorkState> = new Set(['released', 'timed_out', 'cancelled', 'failed']);
+/** The states a work ends in: exactly one of them, once, with its terminal event. */
+export const TERMINAL_STATES = ['released', 'timed_out', 'cancelled', 'failed'] as const satisfies readonly WorkState[];
+export type TerminalState = typeof TERMINAL_STATES[number];
+/** Where a work can be before it ends. */
+export type UnfinishedState = Exclude<WorkState, TerminalState>;
+export const isTerminal = (state: WorkState): state is TerminalState => (TERMINAL_STATES as readonly WorkState[]).includes(state);
 
 export const WorkStateSchema = Type.Union([
   Type.Literal('queued'), Type.Literal('waiting'), Type.Literal('holding'), Type.Literal('released'),

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { StatusView } from '../schemas/status.js';
 import type { Services } from '../services.js';
+import { readiness } from './readiness.js';
 
 export function buildStatus(services: Services): StatusView {
   const { engine, mutexes, totals, events, sse, clock, lifecycle } = services;
@@ -26,7 +27,7 @@ export function buildStatus(services: Services): StatusView {
   return {
     status: lifecycle.state,
     boot: events.boot,
-    engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: lifecycle.state === 'ready' && engine.fault() === undefined },
+    engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: readiness(services).status === 'ready' },
     works: { ...totals.unfinished(), submitted: totals.submitted, finished: totals.finished() },
     mutexes: { open: mutexes.size, held },
     pool: services.pool.view(),

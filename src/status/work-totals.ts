@@ -5,18 +5,16 @@
  * (WORK_HISTORY) and cost O(1) to read, so /v1/status and /metrics can be polled often.
  */
 import type { WorkEventType } from '../schemas/events.js';
+import type { TerminalState, UnfinishedState } from '../schemas/work.js';
 
-export type LiveState = 'queued' | 'waiting' | 'holding';
-export type FinishedState = 'released' | 'timed_out' | 'cancelled' | 'failed';
-
-const NEXT: Partial<Record<WorkEventType, LiveState>> = { 'work.queued': 'queued', 'work.started': 'waiting', 'work.acquired': 'holding' };
+const NEXT: Partial<Record<WorkEventType, UnfinishedState>> = { 'work.queued': 'queued', 'work.started': 'waiting', 'work.acquired': 'holding' };
 
 export class WorkTotals {
   private submittedCount = 0;
-  private readonly now: Record<LiveState, number> = { queued: 0, waiting: 0, holding: 0 };
-  private readonly ended: Record<FinishedState, number> = { released: 0, timed_out: 0, cancelled: 0, failed: 0 };
+  private readonly now: Record<UnfinishedState, number> = { queued: 0, waiting: 0, holding: 0 };
+  private readonly ended: Record<TerminalState, number> = { released: 0, timed_out: 0, cancelled: 0, failed: 0 };
   /** Where each unfinished work is, so a terminal event knows which count to leave. */
-  private readonly live = new Map<string, LiveState>();
+  private readonly live = new Map<string, UnfinishedState>();
 
   onTransition(workId: string, type: WorkEventType): void {
     if (type === 'work.returned') return;
@@ -29,11 +27,11 @@ export class WorkTotals {
       this.live.set(workId, next);
     } else {
       this.live.delete(workId);
-      this.ended[type.slice('work.'.length) as FinishedState]++;
+      this.ended[type.slice('work.'.length) as TerminalState]++;
     }
   }
 
   get submitted(): number { return this.submittedCount; }
-  unfinished(): Record<LiveState, number> { return { ...this.now }; }
-  finished(): Record<FinishedState, number> { return { ...this.ended }; }
+  unfinished(): Record<UnfinishedState, number> { return { ...this.now }; }
+  finished(): Record<TerminalState, number> { return { ...this.ended }; }
 }

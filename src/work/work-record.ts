@@ -3,19 +3,10 @@
  */
 import type { Clock } from '../clock.js';
 import type { Ns, Phase } from '../engine/types.js';
-import type { ProblemBody } from '../http/problem.js';
-import { engineErrorBody } from '../http/problem.js';
-import { TERMINAL_STATES, type WorkState, type WorkView } from '../schemas/work.js';
-
-export interface ResolvedRequest {
-  readonly mutex: string;
-  readonly acquireTimeoutMs: number;
-  readonly holdMs: number;
-  readonly untilSignaled: boolean;
-  readonly spinMs: number;
-  readonly mayRunLong: boolean;
-  readonly label: string | null;
-}
+import type { ProblemBody } from '../schemas/common.js';
+import { engineErrorBody } from '../schemas/engine-problems.js';
+import type { WorkState, WorkView } from '../schemas/work.js';
+import type { ResolvedRequest } from './work-request.js';
 
 /**
  * The engine reported phases that break mutual exclusion on this work's acquisition:
@@ -52,8 +43,6 @@ export interface WorkRecord {
   error: ProblemBody | null;
   invariantViolation: InvariantViolation | null;
 }
-
-export const isTerminal = (work: WorkRecord): boolean => TERMINAL_STATES.has(work.state);
 
 /** From which states each phase may move a work (docs/design.md §3 States). */
 const ALLOWED_FROM: Record<Phase['type'], readonly WorkState[]> = {

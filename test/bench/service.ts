@@ -4,12 +4,10 @@
  * natively on Windows) through the win32 test harness. The load always comes from this
  * process, over HTTP.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { SERVER_ENTRY } from '../helpers/server-process.js';
 import { Api } from '../e2e/api.js';
-import { startWindowsServer } from '../win32/windows-processes.js';
-import { freePort, provision, unavailableReason, type WindowsNode } from '../win32/wine-env.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { freePort } from '../helpers/wait.js';
+import { provision, unavailableReason, type WindowsNode } from '../win32/wine-env.js';
 import { calibrateClock } from './clock-offset.js';
 import { Submitter } from './submitter.js';
 import type { WorkView } from '../../src/schemas/work.js';
@@ -46,30 +44,18 @@ export function benchWindowsNode(): WindowsNode {
   return windowsNode;
 }
 
-async function startLocal(env: Record<string, string>): Promise<{ baseUrl: string; stop(): Promise<void> }> {
-  // The server logs nothing at LOG_LEVEL=silent, so the port is chosen here.
-  const port = await freePort();
+async function startLocal(env: Record<string, string>): Promise<ServerProcess> {
   // BENCH_SERVER_NODE_ARGS: e.g. --cpu-prof, to profile the service under a figure's load.
   const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, SERVER_ENTRY], {
-    env: { ...process.env, ENGINE: 'emulated', ...env, HOST: '127.0.0.1', PORT: String(port) },
-    stdio: ['ignore', nodeArgs.length > 0 ? 'inherit' : 'ignore', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  // The server logs nothing at LOG_LEVEL=silent, so the port is chosen here.
+  return startServer({ ENGINE: 'emulated', ...env }, { port: await freePort(), nodeArgs });
 }
 
 export async function startBenchService(engine: BenchEngine, env: Record<string, string> = {}): Promise<BenchService> {
   const merged = { ...BENCH_SERVER_ENV, ...env };
   const server = engine === 'emulated'
     ? await startLocal(merged)
-    : await startWindowsServer(benchWindowsNode(), { ...merged, ENGINE: 'win32' }).then((s) => ({ baseUrl: s.baseUrl, stop: async () => { await s.stop(); } }));
+    : await startServer({ ...merged, ENGINE: 'win32' }, { windows: benchWindowsNode() });
   const submitter = new Submitter(server.baseUrl);
   try {
     await new Api(server.baseUrl).waitReady(120_000);

@@ -12,7 +12,7 @@
 import Fastify from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { selectEngine } from '../../src/engine/select.js';
+import { appOnEngine } from '../helpers/app.js';
 import type { BareAnswer } from './bare-server.js';
 import { ThreadlessEngine } from './threadless-engine.js';
 
@@ -21,8 +21,7 @@ const config = loadConfig({
   ENGINE: engineKind, LOG_LEVEL: 'silent', POOL_MIN_THREADS: '4', POOL_MAX_THREADS: '16',
   MAX_QUEUED_WORK: '1000000', MAX_QUEUED_WORK_PER_MUTEX: '1000000', WORK_HISTORY: '20000', MAX_EVENT_LOOP_DELAY_MS: '0',
 });
-const engine = await selectEngine(engineKind, { pool: { minThreads: 4, maxThreads: 16 } });
-const app = await buildApp({ config, engine });
+const app = await appOnEngine(config);
 await app.listen({ host: '127.0.0.1', port: 0 });
 const threadless = await buildApp({ config, engine: new ThreadlessEngine() });
 await threadless.listen({ host: '127.0.0.1', port: 0 });

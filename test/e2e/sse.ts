@@ -3,14 +3,9 @@
  * reading (a slow subscriber) and see comments (heartbeats) and control events.
  */
 import { request, type IncomingMessage } from 'node:http';
+import { SseBlocks, type SseFrame } from '../helpers/sse-frames.js';
 
-export interface SseFrame {
-  id?: string;
-  event: string;
-  data: string;
-  /** Parsed `data` (every tpmutex frame carries JSON). */
-  json: Record<string, unknown> & { seq?: number; type?: string };
-}
+export type { SseFrame };
 
 export interface SseOpenOptions { lastEventId?: string; headers?: Record<string, string> }
 
@@ -20,7 +15,10 @@ export class SseClient {
   status = 0;
   /** True once the server ended the stream. */
   ended = false;
-  private buffer = '';
+  private readonly blocks = new SseBlocks(({ frame, comments }) => {
+    this.comments.push(...comments);
+    if (frame) this.frames.push(frame);
+  });
   private res: IncomingMessage | null = null;
   private readonly waiters = new Set<() => void>();
   private readonly req;
@@ -79,32 +77,8 @@ export class SseClient {
   }
 
   private feed(chunk: string): void {
-    this.buffer += chunk;
-    let end: number;
-    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-      const block = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 2);
-      this.parseBlock(block);
-    }
+    this.blocks.feed(chunk);
     this.notify();
-  }
-
-  private parseBlock(block: string): void {
-    let id: string | undefined;
-    let event = 'message';
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) { this.comments.push(line.slice(1).trim()); continue; }
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'id') id = value;
-      else if (field === 'event') event = value;
-      else if (field === 'data') data.push(value);
-    }
-    if (data.length === 0) return;
-    const text = data.join('\n');
-    this.frames.push({ ...(id === undefined ? {} : { id }), event, data: text, json: JSON.parse(text) as SseFrame['json'] });
   }
 
   private notify(): void {

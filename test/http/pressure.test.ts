@@ -8,9 +8,9 @@ import { Writable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { buildApp, type App } from '../../src/app.js';
-import { selectEngine } from '../../src/engine/select.js';
+import type { App } from '../../src/app.js';
 import { LagMonitor } from '../../src/http/lag-monitor.js';
+import { appOnEngine } from '../helpers/app.js';
 import { testConfig } from '../helpers/config.js';
 
 function blockEventLoop(ms: number): void {
@@ -43,8 +43,7 @@ describe('shedding on event-loop lag', () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
     const config = testConfig({ MAX_EVENT_LOOP_DELAY_MS: '300' });
-    const engine = await selectEngine('emulated', { pool: config.pool });
-    const app: App = await buildApp({ config, engine, loggerInstance: pino({ level: 'debug' }, sink) });
+    const app: App = await appOnEngine(config, { loggerInstance: pino({ level: 'debug' }, sink) });
     t.after(() => app.close());
     await app.ready();
     assert.equal((await app.inject({ method: 'GET', url: '/v1/info' })).statusCode, 200, 'a fresh app is not overloaded');

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HttpProblem } from '../../src/http/problem.js';
+import { ServiceError } from '../../src/service-error.js';
 import { createServices } from '../../src/services.js';
 import { testConfig } from '../helpers/config.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
@@ -85,7 +85,7 @@ describe('MutexRegistry: one record per kernel object', () => {
     assert.equal(closed.name, 'Local\\c');
     assert.equal(mutexes.size, 0);
     assert.equal(engine.open.size, 0);
-    assert.throws(() => mutexes.require('Global\\c'), HttpProblem);
+    assert.throws(() => mutexes.require('Global\\c'), ServiceError);
     // Reopened under the other name: the view does not show a smaller token than before.
     const reopened = mutexes.open('Global\\c');
     assert.equal(mutexes.view(reopened.record).fencingToken, 7);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { toHttpProblem } from '../../src/http/problem.js';
 import type { WorkView } from '../../src/schemas/work.js';
 import { buildTestApp } from '../helpers/app.js';
 
@@ -64,5 +65,5 @@ it('readyz is 503 while an app closes, and a closing or closed app refuses new w
     [[id, 'released']], 'the refused work left no trace; the open one was ended');
   assert.equal(app.services.mutexes.get('Local\\late'), undefined);
   // Closed: the service itself refuses too, whatever route leads to it.
-  assert.throws(() => app.services.work.submit({ mutex: 'later' }, undefined), (err: Error & { status?: number }) => err.status === 503);
+  assert.throws(() => app.services.work.submit({ mutex: 'later' }, undefined), (err: unknown) => toHttpProblem(err)?.status === 503);
 });

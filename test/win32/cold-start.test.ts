@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Api } from '../e2e/api.js';
-import { startWindowsServer } from './windows-processes.js';
+import { startServer } from '../helpers/server-process.js';
 import { provision, skipIsFailure, unavailableReason, type WindowsNode } from './wine-env.js';
 
 const unavailable = unavailableReason();
@@ -31,7 +31,7 @@ describe('cold start of the service under Windows Node', { skip }, () => {
   it(`the first ${REQUESTS} requests after /livez are accepted, in each of ${STARTS} fresh processes`, { timeout: 600_000 }, async () => {
     const refused: string[] = [];
     for (let start = 0; start < STARTS; start++) {
-      const server = await startWindowsServer(node, { LOG_LEVEL: 'warn' }, undefined, '/livez');
+      const server = await startServer({ LOG_LEVEL: 'warn' }, { windows: node, readyPath: '/livez' });
       try {
         const api = new Api(server.baseUrl);
         for (let i = 0; i < REQUESTS; i++) {

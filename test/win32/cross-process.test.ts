@@ -34,8 +34,10 @@ import type { WorkView } from '../../src/schemas/work.js';
 import { Api, enc } from '../e2e/api.js';
 import { SseClient } from '../e2e/sse.js';
 import { SDDL_LEAST_ACCESS, SDDL_NO_ACCESS } from './sddl.js';
-import { Contender, startWindowsServer, type WindowsServer } from './windows-processes.js';
-import { provision, skipIsFailure, unavailableReason, until, type WindowsNode } from './wine-env.js';
+import { startServer, type WindowsServerProcess } from '../helpers/server-process.js';
+import { until } from '../helpers/wait.js';
+import { Contender } from './windows-processes.js';
+import { provision, skipIsFailure, unavailableReason, type WindowsNode } from './wine-env.js';
 
 const unavailable = unavailableReason();
 const skip = unavailable !== undefined && !skipIsFailure() ? unavailable : false;
@@ -59,10 +61,10 @@ async function mutexState(api: Api, name: string): Promise<MutexView> {
 
 describe('cross-process: the service and another Windows process on one named mutex', { skip }, () => {
   let node: WindowsNode;
-  let server: WindowsServer;
+  let server: WindowsServerProcess;
   let api: Api;
   const contenders: Contender[] = [];
-  const servers: WindowsServer[] = [];
+  const servers: WindowsServerProcess[] = [];
 
   const contender = async (): Promise<Contender> => {
     const c = await Contender.start(node);
@@ -73,7 +75,7 @@ describe('cross-process: the service and another Windows process on one named mu
   before(async () => {
     if (unavailable !== undefined) throw new Error(`the Windows harness cannot run here: ${unavailable} (CI=true: a failure, not a skip)`);
     node = provision(() => undefined);
-    server = await startWindowsServer(node, { POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' });
+    server = await startServer({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' }, { windows: node });
     servers.push(server);
     api = new Api(server.baseUrl);
   });
@@ -188,7 +190,7 @@ describe('cross-process: the service and another Windows process on one named mu
   });
 
   it('(c) SIGKILL of the service while a work holds: the waiting contender gets WAIT_ABANDONED', async () => {
-    const victim = await startWindowsServer(node, { POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '4', LOG_LEVEL: 'warn' });
+    const victim = await startServer({ POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '4', LOG_LEVEL: 'warn' }, { windows: node });
     servers.push(victim);
     const victimApi = new Api(victim.baseUrl);
     const name = `Global\\tpmutex-xp-${runId}-c`;
@@ -215,7 +217,7 @@ describe('cross-process: the service and another Windows process on one named mu
   });
 
   it('(e) graceful shutdown with works queued, waiting and holding: terminal events, exit 0, every mutex free for the contender', async () => {
-    const victim = await startWindowsServer(node, { POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '2', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000' });
+    const victim = await startServer({ POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '2', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000' }, { windows: node });
     servers.push(victim);
     const victimApi = new Api(victim.baseUrl);
     const held = `Global\\tpmutex-xp-${runId}-e1`;

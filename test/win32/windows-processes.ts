@@ -1,115 +1,14 @@
 /**
- * The Windows processes the win32 suites drive: the service (dist/src/server.js on the
- * win32 engine) and contenders (contender.js), as node.exe under Wine or natively.
- * Readiness is polled (/readyz, the contender's port file), never slept for.
- *
- * A service is stopped gracefully through its named drain event (SHUTDOWN_EVENT, set by
- * request-shutdown.js, another Windows process): no POSIX signal, so the same path works
- * under Wine and on Windows, where a signal is TerminateProcess.
+ * Contender processes for the win32 suites (contender.ts, as node.exe under Wine or
+ * natively): another Windows process that opens, takes and abandons the same named
+ * mutexes as the service. Readiness is polled (its port file), never slept for. The
+ * service itself is started by test/helpers/server-process.ts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, logDir, projectRoot, spawnWindowsNode, until, windowsPath, type WindowsNode, type WindowsProcess } from './wine-env.js';
-
-/** As the README recommends for the win32 engine (it holds one pool thread for good). */
-const UV_THREADPOOL_SIZE = '6';
-
-/** First start of a Wine prefix takes ~10 s, later ones 1–3 s; a loaded CI box more. */
-export const READY_TIMEOUT_MS = 120_000;
-
-let serial = 0;
-const runTag = `${process.pid}-${Date.now().toString(36)}`;
-
-function logFile(kind: string): string {
-  return join(logDir, `${kind}-${runTag}-${++serial}.log`);
-}
-
-export interface WindowsServer {
-  readonly baseUrl: string;
-  readonly process: WindowsProcess;
-  /** Its named drain event. */
-  readonly shutdownEvent: string;
-  /** Sets the drain event from another Windows process; resolves once it is set. */
-  requestShutdown(): Promise<void>;
-  /**
-   * 'drain' (default): requestShutdown(), then the exit code (SIGKILL after
-   * READY_TIMEOUT_MS without an exit). A signal: sent as is — under Wine SIGKILL ends
-   * the process at once, like TerminateProcess.
-   */
-  stop(how?: 'drain' | NodeJS.Signals): Promise<number | null>;
-}
-
-/** Sets a named event from a Windows process (request-shutdown.js); rejects on failure. */
-export async function setNamedEvent(node: WindowsNode, name: string): Promise<void> {
-  const proc = spawnWindowsNode(node, [windowsPath(node, join(projectRoot, 'dist', 'test', 'win32', 'request-shutdown.js')), name], {
-    logFile: logFile('request-shutdown'),
-  });
-  const code = await proc.exited;
-  if (code !== 0) throw new Error(`request-shutdown.js ${name} exited with ${code}: ${proc.readLog()}`);
-}
-
-/**
- * Starts the service under Windows Node with ENGINE=win32 on a free port (or env.PORT)
- * and waits until GET /readyz answers 200 (or, with `until: '/livez'`, until the process
- * merely answers: what a client that does not check readiness sees first).
- */
-export async function startWindowsServer(node: WindowsNode, env: Record<string, string> = {}, log = logFile('server'), until_: '/readyz' | '/livez' = '/readyz'): Promise<WindowsServer> {
-  const host = env['HOST'] ?? '127.0.0.1';
-  const port = env['PORT'] && env['PORT'] !== '0' ? Number(env['PORT']) : await freePort();
-  const shutdownEvent = env['SHUTDOWN_EVENT'] ?? `Local\\tpmutex-test-${runTag}-${++serial}-shutdown`;
-  const proc = spawnWindowsNode(node, [windowsPath(node, join(projectRoot, 'dist', 'src', 'server.js'))], {
-    logFile: log,
-    // Checked mode in every run of the harness: the shim verifies the Windows rules Wine ignores.
-    env: { ENGINE: 'win32', LOG_LEVEL: 'info', ENGINE_CHECKED: 'true', UV_THREADPOOL_SIZE: UV_THREADPOOL_SIZE, ...env, HOST: host, PORT: String(port), SHUTDOWN_EVENT: shutdownEvent },
-  });
-  const probeHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const baseUrl = `http://${probeHost.includes(':') ? `[${probeHost}]` : probeHost}:${port}`;
-  let exitCode: number | null | undefined;
-  void proc.exited.then((code) => { exitCode = code; });
-  try {
-    await until(`${baseUrl}${until_}`, async () => {
-      if (exitCode !== undefined) throw new Error(`the service exited with ${exitCode} before it was ready`);
-      try {
-        const res = await fetch(`${baseUrl}${until_}`);
-        await res.arrayBuffer();
-        return res.status === 200 ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, READY_TIMEOUT_MS, 200);
-  } catch (err) {
-    proc.child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- ${log}\n${proc.readLog().slice(-4000)}`);
-  }
-  const running = (): boolean => proc.child.exitCode === null && proc.child.signalCode === null;
-  const requestShutdown = (): Promise<void> => setNamedEvent(node, shutdownEvent);
-  return {
-    baseUrl,
-    process: proc,
-    shutdownEvent,
-    requestShutdown,
-    async stop(how: 'drain' | NodeJS.Signals = 'drain') {
-      if (!running()) return proc.exited;
-      if (how !== 'drain') {
-        proc.child.kill(how);
-        return proc.exited;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await requestShutdown();
-        const exited = await Promise.race([proc.exited, new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), READY_TIMEOUT_MS); })]);
-        if (exited !== 'late') return exited;
-        throw new Error(`no exit within ${READY_TIMEOUT_MS} ms of the drain request`);
-      } catch (err) {
-        if (running()) proc.child.kill('SIGKILL');
-        await proc.exited;
-        throw new Error(`${(err as Error).message}\n--- ${log}\n${proc.readLog().slice(-4000)}`);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-}
+import { READY_TIMEOUT_MS } from '../helpers/server-process.js';
+import { until } from '../helpers/wait.js';
+import { projectRoot, spawnWindowsNode, windowsLogFile, windowsPath, type WindowsNode, type WindowsProcess } from './wine-env.js';
 
 export interface ContenderStatus { pid: number; threadId: number; waiting: boolean; owned: number }
 export interface ContenderProbe { currentCount: number; ownedByCaller: boolean; abandoned: boolean }
@@ -119,12 +18,12 @@ export class Contender {
   private constructor(readonly process: WindowsProcess, readonly baseUrl: string) {}
 
   static async start(node: WindowsNode): Promise<Contender> {
-    const portFile = logFile('contender-port');
+    const portFile = windowsLogFile('contender-port');
     rmSync(portFile, { force: true });
     const proc = spawnWindowsNode(node, [
       windowsPath(node, join(projectRoot, 'dist', 'test', 'win32', 'contender.js')),
       windowsPath(node, portFile),
-    ], { logFile: logFile('contender') });
+    ], { logFile: windowsLogFile('contender') });
     let exitCode: number | null | undefined;
     void proc.exited.then((code) => { exitCode = code; });
     const port = await until('the contender\'s port file', () => {

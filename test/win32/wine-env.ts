@@ -12,7 +12,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -174,26 +173,14 @@ export function spawnWindowsNode(node: WindowsNode, args: readonly string[], opt
   };
 }
 
-/** A TCP port free right now on 127.0.0.1 (Wine processes share the host's network). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
+let serial = 0;
+/** This test process, so two runs sharing the cache never share a log file or a name. */
+export const runTag = `${process.pid}-${Date.now().toString(36)}`;
+
+/** A fresh name for a Windows process's log (node.exe under Wine cannot write to a pipe). */
+export function windowsLogFile(kind: string): string {
+  return join(logDir, `${kind}-${runTag}-${++serial}.log`);
 }
 
-/** Polls `check` until it returns a value; fails after timeoutMs with `what`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** A fresh number for names that must not collide within this run. */
+export const nextSerial = (): number => ++serial;

@@ -20,7 +20,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, r
 import { join } from 'node:path';
 import { E2E_SERVER_ENV } from '../e2e/target.js';
 import { countBlock } from '../helpers/junit.js';
-import { startWindowsServer } from './windows-processes.js';
+import { startServer } from '../helpers/server-process.js';
 import { logDir, projectRoot, provision, spawnWindowsNode, windowsPath, type WindowsNode } from './wine-env.js';
 
 const say = (line: string): void => console.log(`[wine] ${line}`);
@@ -58,7 +58,7 @@ async function start(node: WindowsNode): Promise<void> {
   const stopTail = tail(log, process.stdout);
   let server;
   try {
-    server = await startWindowsServer(node, env, log);
+    server = await startServer(env, { windows: node, logFile: log });
   } catch (err) {
     stopTail();
     throw err;
@@ -133,7 +133,7 @@ async function e2e(node: WindowsNode): Promise<SuiteResult> {
   if (files.length === 0) return { name: 'e2e', ok: false, detail: 'no test files under dist/test/e2e', ms: 0 };
   const began = Date.now();
   say('starting the service under Wine for the HTTP suite');
-  const server = await startWindowsServer(node, { ...E2E_SERVER_ENV, LOG_LEVEL: 'warn' });
+  const server = await startServer({ ...E2E_SERVER_ENV, LOG_LEVEL: 'warn' }, { windows: node });
   say(`service ready at ${server.baseUrl}; log ${server.process.logFile}`);
   let code: number;
   try {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EngineError } from '../../src/engine/errors.js';
 import type { Phase } from '../../src/engine/types.js';
-import type { WorkState } from '../../src/schemas/work.js';
-import { applyPhase, isTerminal, type WorkRecord } from '../../src/work/work-record.js';
+import { isTerminal, type WorkState } from '../../src/schemas/work.js';
+import { applyPhase, type WorkRecord } from '../../src/work/work-record.js';
 
 function record(state: WorkState): WorkRecord {
   return {
@@ -50,7 +50,7 @@ describe('work state machine', () => {
     assert.deepEqual(
       [work.threadId, work.mayRunLong, work.abandoned, work.fencingToken, work.signaled, work.startedNs, work.acquiredNs, work.returnedNs, work.releasedNs, work.endedNs],
       [9, true, true, 4, true, 2n, 3n, 4n, 5n, 5n]);
-    assert.equal(isTerminal(work), true);
+    assert.equal(isTerminal(work.state), true);
   });
 
   it('a failure carries the engine error as a problem body', () => {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HttpProblem } from '../../src/http/problem.js';
+import { toHttpProblem, type HttpProblem } from '../../src/http/problem.js';
 import { createServices } from '../../src/services.js';
 import type { WorkView } from '../../src/schemas/work.js';
 import { assertMutualExclusion } from '../e2e/checks.js';
 import { testConfig } from '../helpers/config.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
+import { parseSseBlock } from '../helpers/sse-frames.js';
 
 interface Published { type: string; workId: string | null; work?: WorkView; json: Record<string, unknown> & { type: string } }
 
@@ -14,7 +15,7 @@ function setup(env: Record<string, string> = {}, hooks: Parameters<typeof create
   const services = createServices(testConfig(env), engine, hooks);
   const events: Published[] = [];
   services.events.subscribe((e) => {
-    const json = JSON.parse(e.frame.split('\ndata: ')[1]!) as Published['json'] & { work?: WorkView };
+    const json = parseSseBlock(e.frame).frame!.json as Published['json'] & { work?: WorkView };
     events.push({ type: e.type, workId: e.workId, json, ...(json.work ? { work: json.work } : {}) });
   });
   return { engine, services, work: services.work, events };
@@ -23,8 +24,9 @@ function setup(env: Record<string, string> = {}, hooks: Parameters<typeof create
 const violationsOf = (events: Published[]) => events.filter((e) => e.work?.invariantViolation)
   .map((e) => ({ workId: e.workId, kind: e.work!.invariantViolation!.kind }));
 
+/** What the service threw, as the HTTP layer answers it. */
 function problemOf(fn: () => unknown): HttpProblem {
-  try { fn(); } catch (err) { if (err instanceof HttpProblem) return err; throw err; }
+  try { fn(); } catch (err) { const problem = toHttpProblem(err); if (problem) return problem; throw err; }
   assert.fail('expected a problem');
 }
 

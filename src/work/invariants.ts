@@ -1,0 +1,47 @@
+/**
+ * Mutual-exclusion checks on what the engine reports (docs/design.md §4.1): a history
+ * that breaks mutual exclusion is reported — on the work, to the log and in
+ * tpmutex_invariant_violations_total — never smoothed over. Checks only: nothing here
+ * changes the order in which phases are published.
+ */
+import type { Phase } from '../engine/types.js';
+import type { MutexRecord } from '../mutex/registry.js';
+import type { InvariantViolation, WorkRecord } from './work-record.js';
+
+export type ViolationListener = (work: WorkRecord, violation: InvariantViolation) => void;
+
+export class InvariantChecks {
+  constructor(private readonly onViolation: ViolationListener | undefined) {}
+
+  /** `acquired(next)` arrived while `previousWorkId` owned the mutex and had not even returned. */
+  acquiredWhileHeld(mutex: MutexRecord, next: WorkRecord, phase: Phase, previousWorkId: string): void {
+    this.violate(next, {
+      kind: 'acquired_while_held', previousWorkId,
+      detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${previousWorkId} owned it and had not returned`,
+    });
+  }
+
+  /** After a phase was applied to `work`: checks an acquisition's stamp, remembers a release. */
+  observe(mutex: MutexRecord, work: WorkRecord, phase: Phase): void {
+    if (phase.type === 'acquired') this.checkReleaseStamp(mutex, work);
+    if (phase.type === 'released') mutex.lastRelease = { workId: work.id, atNs: phase.atNs };
+  }
+
+  /**
+   * Engine contract: a `released` stamp is no later than the next acquisition of the
+   * same mutex, so the [acquired, released] intervals never overlap on the engine clock.
+   */
+  private checkReleaseStamp(mutex: MutexRecord, next: WorkRecord): void {
+    const last = mutex.lastRelease;
+    if (last === null || next.acquiredNs === null || next.acquiredNs >= last.atNs) return;
+    this.violate(next, {
+      kind: 'released_after_acquired', previousWorkId: last.workId,
+      detail: `work ${next.id} acquired ${mutex.name} at ${next.acquiredNs} ns, before work ${last.workId}'s release at ${last.atNs} ns`,
+    });
+  }
+
+  private violate(work: WorkRecord, violation: InvariantViolation): void {
+    work.invariantViolation = violation;
+    this.onViolation?.(work, violation);
+  }
+}
