@@ -13,11 +13,15 @@ export type ViolationListener = (work: WorkRecord, violation: InvariantViolation
 export class InvariantChecks {
   constructor(private readonly onViolation: ViolationListener | undefined) {}
 
-  /** `acquired(next)` arrived while `previousWorkId` owned the mutex and had not even returned. */
-  acquiredWhileHeld(mutex: MutexRecord, next: WorkRecord, phase: Phase, previousWorkId: string): void {
+  /**
+   * `acquired(next)` arrived while `previous` still owned the mutex: the engine has not
+   * delivered its `released`, which it must do first (docs/design.md §1.4).
+   */
+  acquiredWhileHeld(mutex: MutexRecord, next: WorkRecord, phase: Phase, previous: WorkRecord): void {
+    const how = previous.returnedNs === null ? 'had not returned' : 'had returned but was not reported released';
     this.violate(next, {
-      kind: 'acquired_while_held', previousWorkId,
-      detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${previousWorkId} owned it and had not returned`,
+      kind: 'acquired_while_held', previousWorkId: previous.id,
+      detail: `work ${next.id} acquired ${mutex.name} (at ${phase.atNs} ns) while work ${previous.id} owned it and ${how}`,
     });
   }
 

@@ -10,7 +10,8 @@ import type { ResolvedRequest } from './work-request.js';
 
 /**
  * The engine reported phases that break mutual exclusion on this work's acquisition:
- * `acquired_while_held`: it acquired while the previous holder had not even returned;
+ * `acquired_while_held`: it was reported acquired before the previous holder was
+ * reported released (whether or not that holder had returned);
  * `released_after_acquired`: it acquired at a time before the previous holder's
  * release stamp.
  */

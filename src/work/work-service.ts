@@ -1,8 +1,9 @@
 /**
  * The work service: turns requests into engine work, engine phases into state and
  * events, and keeps the invariants that belong to the service:
- *  - per mutex, `released(prev)` is published before `acquired(next)`, both as the
- *    engine reported them: the service reorders, it never makes a phase up (handoff.ts);
+ *  - phases are published in the order the engine delivers them; the engine already
+ *    puts `released(prev)` before `acquired(next)` (docs/design.md §1.4), so the service
+ *    reorders nothing and makes nothing up;
  *  - an engine history that breaks mutual exclusion is reported, never smoothed over
  *    (invariants.ts);
  *  - every work gets exactly one terminal event;
@@ -16,7 +17,6 @@ import type { MutexRecord, MutexRegistry } from '../mutex/registry.js';
 import type { WorkEventType } from '../schemas/events.js';
 import { isTerminal, type WorkRequestBody, type WorkState, type WorkView } from '../schemas/work.js';
 import { invalid, ServiceError } from '../service-error.js';
-import { HandoffOrder } from './handoff.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
 import { InvariantChecks, type ViolationListener } from './invariants.js';
 import { countSubmitted, countTransition } from './mutex-accounting.js';
@@ -52,7 +52,6 @@ export class WorkService {
   private readonly history: WorkHistory;
   private readonly waiters = new TerminalWaiters();
   private readonly invariants: InvariantChecks;
-  private readonly handoff: HandoffOrder;
   private unfinished = 0;
   private draining = false;
   private readonly engine: Engine;
@@ -74,18 +73,11 @@ export class WorkService {
       if (work.idempotencyKey !== null) this.idempotency.forget(work.idempotencyKey);
     });
     this.invariants = new InvariantChecks(options.onInvariantViolation);
-    this.handoff = new HandoffOrder({
-      work: (id) => this.history.get(id),
-      apply: (mutex, work, phase) => this.apply(mutex, work, phase),
-      acquiredWhileHeld: (mutex, next, phase, previousId) => this.invariants.acquiredWhileHeld(mutex, next, phase, previousId),
-    });
     this.engine.onPhase((phase) => this.onPhase(phase));
   }
 
   get unfinishedCount(): number { return this.unfinished; }
   get retainedCount(): number { return this.history.size; }
-  /** Works whose `acquired` waits for the previous holder's `released`. */
-  get heldBackCount(): number { return this.handoff.heldBackCount; }
 
   submit(body: WorkRequestBody, idempotencyKey: string | undefined): SubmitResult {
     if (this.draining) throw new ServiceError('shutting-down', 'the service is shutting down and accepts no new work', { retryAfterSeconds: 1 });
@@ -211,11 +203,7 @@ export class WorkService {
     if (!work) return;
     const mutex = this.mutexes.get(work.request.mutex);
     if (!mutex) return;
-    if (this.handoff.holdBack(mutex, work, phase)) return;
-    this.apply(mutex, work, phase);
-  }
-
-  private apply(mutex: MutexRecord, work: WorkRecord, phase: Phase): void {
+    if (phase.type === 'acquired') this.checkPreviousHolder(mutex, work, phase);
     const before = work.state;
     // Phases of one work come in their own order (engine contract); one that does not
     // fit the state is dropped rather than allowed to move the work backwards.
@@ -224,7 +212,15 @@ export class WorkService {
     countTransition(mutex, work, before);
     if (before !== work.state && isTerminal(work.state)) this.finish(work);
     this.publish(work, `work.${phase.type}`);
-    if (before === 'holding' && isTerminal(work.state)) this.handoff.holderEnded(mutex);
+  }
+
+  /** An `acquired` while the engine has not reported the previous holder released breaks the engine contract. */
+  private checkPreviousHolder(mutex: MutexRecord, next: WorkRecord, phase: Phase): void {
+    const holder = mutex.holder;
+    if (!holder || holder.workId === next.id) return;
+    const previous = this.history.get(holder.workId);
+    if (previous?.state !== 'holding') return;
+    this.invariants.acquiredWhileHeld(mutex, next, phase, previous);
   }
 
   private finish(work: WorkRecord): void {

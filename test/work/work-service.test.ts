@@ -71,52 +71,42 @@ describe('WorkService', () => {
     assert.equal(work.unfinishedCount, 0);
   });
 
-  it('holds acquired(next) back until the engine reports released(prev), and publishes both as reported', () => {
+  it('publishes the phases in the order the engine delivers them: released(prev), then acquired(next)', () => {
     const { engine, work, events } = setup();
     const a = work.submit({ mutex: 'm' }, undefined).work;
     const b = work.submit({ mutex: 'm', holdMs: 1 }, undefined).work;
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
     engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
-    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
-    // b's later phases wait behind its acquired, in their order.
-    engine.emit({ type: 'returned', workId: b.id, signaled: false, atNs: 70_000n });
-    assert.equal(work.get(b.id).state, 'waiting', 'nothing of b is published before released(a)');
-    assert.equal(work.heldBackCount, 1);
     engine.emit({ type: 'released', workId: a.id, atNs: 45_000n });
+    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
+    engine.emit({ type: 'returned', workId: b.id, signaled: false, atNs: 70_000n });
     engine.emit({ type: 'released', workId: b.id, atNs: 80_000n });
     const order = events.filter((e) => e.type === 'work.acquired' || e.type === 'work.released' || e.type === 'work.returned')
       .map((e) => `${e.type}:${e.workId === a.id ? 'a' : 'b'}`);
     assert.deepEqual(order, ['work.acquired:a', 'work.returned:a', 'work.released:a', 'work.acquired:b', 'work.returned:b', 'work.released:b']);
-    const doneA = work.get(a.id);
-    assert.equal(doneA.releasedAtNs, '45000', "the engine's own release stamp, not one made up");
-    assert.equal(doneA.returnedAtNs, '40000');
+    assert.equal(work.get(a.id).releasedAtNs, '45000', "the engine's own release stamp, not one made up");
     assert.equal(work.get(b.id).state, 'released');
-    assert.equal(work.heldBackCount, 0);
     assert.equal(violationsOf(events).length, 0);
     assert.equal(assertMutualExclusion(events.map((e) => e.json)).acquisitions, 2);
   });
 
-  it('holds a chain of acquisitions back behind one late release, in acquisition order', () => {
+  it('reorders nothing: acquired(next) delivered before released(prev) is reported as a broken engine contract', () => {
     const { engine, work, events } = setup();
-    const [a, b, c] = [0, 1, 2].map(() => work.submit({ mutex: 'm' }, undefined).work);
-    runToHolding(engine, a!.id, 1);
-    engine.emit({ type: 'started', workId: b!.id, threadId: 8, mayRunLong: null });
-    engine.emit({ type: 'started', workId: c!.id, threadId: 9, mayRunLong: null });
-    engine.emit({ type: 'returned', workId: a!.id, signaled: false, atNs: 40_000n });
-    // a's release is reported late: b comes and goes, c acquires, all before it.
-    engine.emit({ type: 'acquired', workId: b!.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
-    engine.emit({ type: 'returned', workId: b!.id, signaled: false, atNs: 51_000n });
-    engine.emit({ type: 'acquired', workId: c!.id, threadId: 9, abandoned: false, fencingToken: 3, atNs: 52_000n });
-    engine.emit({ type: 'released', workId: b!.id, atNs: 51_500n });
-    assert.equal(work.heldBackCount, 2);
-    engine.emit({ type: 'released', workId: a!.id, atNs: 45_000n });
-    const name = (id: string | null) => (id === a!.id ? 'a' : id === b!.id ? 'b' : 'c');
-    const order = events.filter((e) => ['work.acquired', 'work.returned', 'work.released'].includes(e.type)).map((e) => `${e.type.slice(5)}:${name(e.workId)}`);
-    assert.deepEqual(order, ['acquired:a', 'returned:a', 'released:a', 'acquired:b', 'returned:b', 'released:b', 'acquired:c']);
-    assert.equal(work.heldBackCount, 0);
-    assert.equal(violationsOf(events).length, 0);
-    assert.equal(assertMutualExclusion(events.map((e) => e.json)).acquisitions, 3);
+    const a = work.submit({ mutex: 'm' }, undefined).work;
+    const b = work.submit({ mutex: 'm' }, undefined).work;
+    runToHolding(engine, a.id, 1);
+    engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
+    engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
+    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
+    engine.emit({ type: 'released', workId: a.id, atNs: 45_000n });
+    const order = events.filter((e) => ['work.acquired', 'work.returned', 'work.released'].includes(e.type))
+      .map((e) => `${e.type.slice(5)}:${e.workId === a.id ? 'a' : 'b'}`);
+    assert.deepEqual(order, ['acquired:a', 'returned:a', 'acquired:b', 'released:a'], 'published as delivered');
+    const acquiredB = events.find((e) => e.type === 'work.acquired' && e.workId === b.id)!;
+    assert.equal(acquiredB.work!.invariantViolation?.kind, 'acquired_while_held');
+    assert.match(acquiredB.work!.invariantViolation!.detail, /had returned but was not reported released/);
+    assert.throws(() => assertMutualExclusion(events.map((e) => e.json)), /acquired while/);
   });
 
   it('reports acquired(next) while the holder has not returned, invents no phase, and publishes what the engine said', async () => {
@@ -150,26 +140,25 @@ describe('WorkService', () => {
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
     engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
-    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
     engine.emit({ type: 'released', workId: a.id, atNs: 60_000n });
+    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
     assert.deepEqual(violationsOf(events), [{ workId: b.id, kind: 'released_after_acquired' }]);
     assert.match(await services.metrics.registry.getSingleMetricAsString('tpmutex_invariant_violations_total'),
       /tpmutex_invariant_violations_total\{kind="released_after_acquired"\} 1/);
     assert.throws(() => assertMutualExclusion(events.map((e) => e.json)), /released_after_acquired/);
   });
 
-  it('a held-back acquisition whose holder never reports released still ends at shutdown, after the holder', async () => {
+  it('a holder that never reports released, and its waiter, each end exactly once at shutdown', async () => {
     const { engine, work, events } = setup();
     const a = work.submit({ mutex: 'm' }, undefined).work;
     const b = work.submit({ mutex: 'm' }, undefined).work;
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
     engine.emit({ type: 'returned', workId: a.id, signaled: false });
-    engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2 });
     await work.shutdown(10);
     const ends = events.filter((e) => /^work\.(acquired|released|failed)$/.test(e.type)).map((e) => `${e.type}:${e.workId === a.id ? 'a' : 'b'}`);
-    assert.deepEqual(ends, ['work.acquired:a', 'work.failed:a', 'work.acquired:b', 'work.failed:b']);
-    assert.equal(work.heldBackCount, 0);
+    assert.deepEqual(ends.sort(), ['work.acquired:a', 'work.failed:a', 'work.failed:b']);
+    assert.equal(work.unfinishedCount, 0);
   });
 
   it('rejects bad input listing every bad field, and changes nothing', () => {
