@@ -1,12 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { RETRY_AFTER } from '../http/openapi.js';
+import { Health } from '../schemas/health.js';
 import type { Services } from '../services.js';
-
-const Health = Type.Object({
-  status: Type.String({ description: 'ready, or why not: starting, draining, stopped, engine_failed' }),
-  reason: Type.Optional(Type.String({ description: 'engine_failed: what stopped the engine (it takes no work until the service restarts)' })),
-});
 
 /** Liveness is the process answering; readiness is the engine running, sound and not draining. */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
