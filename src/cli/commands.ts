@@ -39,11 +39,10 @@ function start(command: string, args: string[], io: Io, own: Parameters<typeof p
 
 const printWork = (io: Io, parsed: Parsed, work: Work): void => io.out(parsed.json ? JSON.stringify(work) : workLine(work));
 
-/** The outcome of a work that ended or is still unfinished, on stderr unless it released cleanly. */
+/** The exit code of a work that ended (or holds), with a line on stderr unless it is 0. */
 function reportOutcome(io: Io, work: Work): number {
   const code = exitCodeOf(work);
-  if (!TERMINAL_STATES.has(work.state) && work.state !== 'holding') io.err(`tpmutex: work ${work.id} is still ${work.state}`);
-  else if (code !== EXIT.ok) io.err(`tpmutex: work ${work.id} on ${work.mutex} ${work.state === 'holding' || work.state === 'released' ? 'acquired the mutex abandoned' : `ended ${work.state}`}${work.error ? `: ${work.error.detail}` : ''}`);
+  if (code !== EXIT.ok) io.err(`tpmutex: work ${work.id} on ${work.mutex} ${work.state === 'holding' || work.state === 'released' ? 'acquired the mutex abandoned' : `ended ${work.state}`}${work.error ? `: ${work.error.detail}` : ''}`);
   return code;
 }
 
@@ -153,6 +152,10 @@ const wait: Command = async (args, io) => {
   const timeoutMs = integerFlag(s.parsed, 'timeout-ms', 'wait');
   const work = await s.client.waitUntilEnded(id!, { ...(timeoutMs === undefined ? {} : { timeoutMs }), signal: io.signal });
   printWork(io, s.parsed, work);
+  if (!TERMINAL_STATES.has(work.state)) {
+    io.err(`tpmutex: work ${work.id} is still ${work.state} after ${timeoutMs} ms`);
+    return EXIT.timedOut;
+  }
   return reportOutcome(io, work);
 };
 

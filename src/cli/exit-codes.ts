@@ -15,7 +15,7 @@ export const EXIT = {
   abandoned: 5,
 } as const;
 
-/** What a work's outcome (or its hold, when it still holds) means for the exit code. */
+/** What a work's outcome means for the exit code; a work still holding counts as held (hold without --wait). */
 export function exitCodeOf(work: Work): number {
   switch (work.state) {
     case 'timed_out': return EXIT.timedOut;

@@ -32,8 +32,9 @@ export interface ServerProcess {
   stop(how?: StopHow): Promise<number | null>;
 }
 
-export async function startServer(env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--enable-source-maps', SERVER_ENTRY], {
+/** `entry`: the script and its arguments, the service by default (the CLI's tests start it as `tpmutex serve`). */
+export async function startServer(env: Record<string, string> = {}, timeoutMs = 30_000, entry: readonly string[] = [SERVER_ENTRY]): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...entry], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
