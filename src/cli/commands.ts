@@ -165,38 +165,42 @@ const ls: Command = async (args, io) => {
   const { parsed, client } = s;
   const [what] = positionals(parsed, ['work|mutexes'], 'ls');
   if (what === 'mutexes' || what === 'mutex') {
-    const items = [];
-    let cursor: string | null = null;
-    do {
-      const page = await client.listMutexes({ limit: 1000, ...(cursor === null ? {} : { cursor }) });
-      items.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor !== null);
-    if (parsed.json) io.out(JSON.stringify(items));
-    else for (const mutex of items) io.out(mutexLine(mutex));
+    print(io, parsed, await allPages((cursor) => client.listMutexes({ limit: PAGE, ...cursor })), mutexLine);
     return EXIT.ok;
   }
   if (what !== 'work' && what !== 'works') throw new UsageError(`ls lists work or mutexes, not ${JSON.stringify(what)}`, 'ls');
   const state = stringFlag(parsed, 'state');
   const mutex = stringFlag(parsed, 'mutex');
   const label = stringFlag(parsed, 'label');
-  const items: Work[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await client.listWork({
-      limit: 1000,
-      ...(state === undefined ? {} : { state: state.split(',') as WorkState[] }),
-      ...(mutex === undefined ? {} : { mutex }),
-      ...(label === undefined ? {} : { label }),
-      ...(cursor === null ? {} : { cursor }),
-    });
-    items.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  if (parsed.json) io.out(JSON.stringify(items));
-  else for (const work of items) io.out(workLine(work));
+  const filter = {
+    ...(state === undefined ? {} : { state: state.split(',') as WorkState[] }),
+    ...(mutex === undefined ? {} : { mutex }),
+    ...(label === undefined ? {} : { label }),
+  };
+  print(io, parsed, await allPages((cursor) => client.listWork({ limit: PAGE, ...filter, ...cursor })), workLine);
   return EXIT.ok;
 };
+
+/** The largest page the service gives. */
+const PAGE = 1000;
+
+/** Every item of a list, page after page. */
+async function allPages<T>(page: (cursor: { cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const next: { items: T[]; nextCursor: string | null } = await page(cursor === null ? {} : { cursor });
+    items.push(...next.items);
+    cursor = next.nextCursor;
+  } while (cursor !== null);
+  return items;
+}
+
+/** A list: one JSON array with --json, else a line per item. */
+function print<T>(io: Io, parsed: Parsed, items: T[], line: (item: T) => string): void {
+  if (parsed.json) io.out(JSON.stringify(items));
+  else for (const item of items) io.out(line(item));
+}
 
 const watch: Command = async (args, io) => {
   const s = start('watch', args, io, { mutex: { type: 'string' }, type: { type: 'string', multiple: true }, work: { type: 'string' }, after: { type: 'string' } });
