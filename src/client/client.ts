@@ -1,8 +1,8 @@
 /**
  * A typed client for the tpmutex HTTP API: one method per operation of openapi.yaml
  * (named by its operationId), the event stream as a reconnecting async iterator, and
- * acquire()/hold(), the calls a test harness wants. Node's built-in fetch; no
- * dependencies.
+ * acquire()/hold(), the calls a test harness wants. Node's built-in fetch; nothing
+ * at run time beyond the service's own schema module (typebox).
  */
 import { TERMINAL_STATES } from '../schemas/work.js';
 import { TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
