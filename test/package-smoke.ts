@@ -1,7 +1,8 @@
 /**
  * A plain-Node install of the npm package, as a user gets it: `npm install <tarball>`
  * into an empty folder (no build step, no compiler), then the service started from the
- * installed package must answer on the expected engine, drain on request (the IPC
+ * installed package must answer on the expected engine, the installed `tpmutex` binary
+ * must read its status, and the service must drain on request (the IPC
  * message, which works on every platform) and exit 0. On Windows the win32 engine runs
  * with the DLL the package ships.
  *
@@ -52,6 +53,10 @@ try {
       throw new Error(`the win32 engine loaded ${String(shim)}, not the package's DLL`);
     }
     say(`engine ${info.engine.kind}${typeof shim === 'string' ? ` with ${shim}` : ''}`);
+    const bin = join(dir, 'node_modules', '.bin', process.platform === 'win32' ? 'tpmutex.cmd' : 'tpmutex');
+    const status = spawnSync(`"${bin}"`, ['status', '--url', base], { cwd: dir, encoding: 'utf8', shell: true });
+    if (status.status !== 0) throw new Error(`tpmutex status exited with ${status.status}: ${status.stderr}`);
+    say(`the installed tpmutex binary answers: ${status.stdout.split('\n')[0]}`);
     child.send(SHUTDOWN_MESSAGE);
     const code = await exited;
     if (code !== 0) throw new Error(`exited with ${code} after the drain request`);

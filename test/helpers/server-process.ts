@@ -56,6 +56,8 @@ export interface LocalOptions {
   port?: number;
   /** Node options before the entry point (default --enable-source-maps). */
   nodeArgs?: readonly string[];
+  /** The script and its arguments: the service by default (the CLI's tests start it as `tpmutex serve`). */
+  entry?: readonly string[];
   timeoutMs?: number;
 }
 
@@ -75,7 +77,7 @@ export function startServer(env: Record<string, string> = {}, options: LocalOpti
 
 async function startLocal(env: Record<string, string>, options: LocalOptions): Promise<ServerProcess> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? ['--enable-source-maps']), SERVER_ENTRY], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? ['--enable-source-maps']), ...(options.entry ?? [SERVER_ENTRY])], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env, ...(options.port === undefined ? {} : { PORT: String(options.port) }) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

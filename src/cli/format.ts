@@ -1,0 +1,42 @@
+/** How the CLI prints what the service answered: readable lines, or JSON with --json. */
+import type { EventFrame, Mutex, Status, Work } from '../client/index.js';
+
+export function workLine(work: Work): string {
+  return [
+    work.id, work.state, work.mutex,
+    `token=${work.fencingToken ?? '-'}`,
+    ...(work.abandoned === true ? ['abandoned'] : []),
+    ...(work.label === null ? [] : [`label=${JSON.stringify(work.label)}`]),
+    ...(work.error === null ? [] : [`error=${JSON.stringify(work.error.detail)}`]),
+  ].join(' ');
+}
+
+export function mutexLine(mutex: Mutex): string {
+  return [
+    mutex.name, mutex.state,
+    `holder=${mutex.holder?.workId ?? '-'}`, `waiting=${mutex.waiting}`, `queued=${mutex.queued}`, `token=${mutex.fencingToken}`,
+  ].join(' ');
+}
+
+export function statusLines(status: Status): string[] {
+  const { works } = status;
+  return [
+    `status ${status.status}, boot ${status.boot}, engine ${status.engine.kind}${status.engine.healthy ? '' : ' (unhealthy)'}`,
+    `works: ${works.queued} queued, ${works.waiting} waiting, ${works.holding} holding; ${works.submitted} submitted, ${works.finished.released} released, ${works.finished.timed_out} timed out, ${works.finished.cancelled} cancelled, ${works.finished.failed} failed`,
+    `mutexes: ${status.mutexes.open} open, ${status.mutexes.held.length} held`,
+    ...status.mutexes.held.map((held) => `  ${held.name} held by ${held.workId} since ${held.since} (token ${held.fencingToken}, ${held.waiting} waiting)`),
+    `pool: ${status.pool.threads} threads (${status.pool.minThreads}..${status.pool.maxThreads}), ${status.pool.active} active, ${status.pool.queued} queued`,
+    `events: last seq ${status.events.lastSeq}, ${status.events.subscribers} subscribers`,
+  ];
+}
+
+/** One frame of `watch` for a person: time, seq, type, and what it is about. */
+export function frameLine(frame: EventFrame): string {
+  if (frame.type === 'reset') return `-- reset: ${frame.reason} (replaying from seq ${frame.oldestSeq})`;
+  if (frame.type === 'overflow') return `-- overflow: ${frame.reason} (resuming after ${frame.lastEventId})`;
+  const time = frame.at.slice(11, 23);
+  const about = frame.work !== undefined
+    ? `${frame.work.mutex} work=${frame.work.id}${frame.work.fencingToken === null ? '' : ` token=${frame.work.fencingToken}`}${frame.work.threadId === null ? '' : ` thread=${frame.work.threadId}`}${frame.work.label === null ? '' : ` label=${JSON.stringify(frame.work.label)}`}`
+    : frame.mutex !== undefined ? `${frame.mutex.name}` : '';
+  return `${time} #${frame.seq} ${frame.type.padEnd(15)} ${about}`;
+}

@@ -1,0 +1,330 @@
+/**
+ * A typed client for the tpmutex HTTP API: one method per operation of openapi.yaml
+ * (named by its operationId), the event stream as a reconnecting async iterator, and
+ * acquire()/hold(), the calls a test harness wants. Node's built-in fetch; nothing
+ * at run time beyond the service's own schema module (typebox).
+ */
+import { isTerminal } from '../schemas/work.js';
+import { TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
+import { eventStream, type EventsOptions } from './event-stream.js';
+import type {
+  EventFrame, Health, Info, Mutex, MutexList, MutexListQuery, Pool, PoolPatch, Problem, Status, Work, WorkList,
+  WorkListQuery, WorkRequest,
+} from './types.js';
+
+export interface TpmutexClientOptions {
+  /** Where the service listens, e.g. http://127.0.0.1:8080 */
+  baseUrl: string;
+  /** A token of TOKENS, sent as `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** Every method takes these last. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export interface SubmitOptions extends RequestOptions {
+  /** The same key with the same request returns the same work (a retry is safe). */
+  idempotencyKey?: string;
+}
+
+export interface WaitOptions extends RequestOptions {
+  /** How long the service waits before answering with the work as it is (≤ MAX_WAIT_MS; default 30000). */
+  timeoutMs?: number;
+}
+
+/** acquire(): the request without its mutex; `untilSignaled` defaults to true. */
+export type AcquireOptions = Omit<WorkRequest, 'mutex'> & SubmitOptions;
+
+/** hold(): the request without its mutex; the hold always lasts until signalled (holdMs bounds it). */
+export type HoldOptions = Omit<WorkRequest, 'mutex' | 'untilSignaled'> & SubmitOptions;
+
+type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
+
+interface Call {
+  query?: Query;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+}
+
+/** Each long-poll of waitUntilEnded() asks for at most this long (MAX_WAIT_MS is 300000 by default). */
+const WAIT_SLICE_MS = 30_000;
+/** What acquire() listens for: the work held the mutex, or ended without it. */
+const ACQUIRE_OUTCOMES = ['work.acquired', 'work.timed_out', 'work.cancelled', 'work.failed'] as const;
+
+export class TpmutexClient {
+  readonly baseUrl: string;
+  readonly #token: string | undefined;
+
+  constructor(options: TpmutexClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token;
+  }
+
+  // --- health, documents, status -----------------------------------------------------
+
+  /** GET /livez */
+  getLiveness(options: RequestOptions = {}): Promise<Health> {
+    return this.#json('GET', '/livez', options);
+  }
+
+  /** GET /readyz: resolves also when not ready (503 with a Health document: starting, draining, stopped, engine_failed). */
+  async getReadiness(options: RequestOptions = {}): Promise<Health> {
+    const res = await this.#fetch('GET', '/readyz', options);
+    if (res.status === 503 && (res.headers.get('content-type') ?? '').startsWith('application/json')) return await res.json() as Health;
+    return await (await this.#ok(res)).json() as Health;
+  }
+
+  /** GET /metrics: the Prometheus text exposition. */
+  async getMetrics(options: RequestOptions = {}): Promise<string> {
+    return (await this.#ok(await this.#fetch('GET', '/metrics', options))).text();
+  }
+
+  /** GET /openapi.json */
+  getOpenApi(options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    return this.#json('GET', '/openapi.json', options);
+  }
+
+  /** GET /docs: the Swagger UI page (HTML). */
+  async getDocs(options: RequestOptions = {}): Promise<string> {
+    return (await this.#ok(await this.#fetch('GET', '/docs', options))).text();
+  }
+
+  /** GET /v1/info */
+  getInfo(options: RequestOptions = {}): Promise<Info> {
+    return this.#json('GET', '/v1/info', options);
+  }
+
+  /** GET /v1/status */
+  getStatus(options: RequestOptions = {}): Promise<Status> {
+    return this.#json('GET', '/v1/status', options);
+  }
+
+  // --- mutexes ----------------------------------------------------------------------
+
+  /** PUT /v1/mutexes/{name}: open or create. */
+  openMutex(name: string, options: RequestOptions = {}): Promise<Mutex> {
+    return this.#json('PUT', `/v1/mutexes/${encodeURIComponent(name)}`, options);
+  }
+
+  /** GET /v1/mutexes/{name} */
+  getMutex(name: string, options: RequestOptions = {}): Promise<Mutex> {
+    return this.#json('GET', `/v1/mutexes/${encodeURIComponent(name)}`, options);
+  }
+
+  /** DELETE /v1/mutexes/{name}: close the handle (409 mutex-in-use while work on it is unfinished). */
+  closeMutex(name: string, options: RequestOptions = {}): Promise<Mutex> {
+    return this.#json('DELETE', `/v1/mutexes/${encodeURIComponent(name)}`, options);
+  }
+
+  /** GET /v1/mutexes: one page; pass nextCursor back as cursor. */
+  listMutexes(query: MutexListQuery = {}, options: RequestOptions = {}): Promise<MutexList> {
+    return this.#json('GET', '/v1/mutexes', { ...options, query });
+  }
+
+  // --- work -------------------------------------------------------------------------
+
+  /** POST /v1/work */
+  submitWork(body: WorkRequest, options: SubmitOptions = {}): Promise<Work> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#json('POST', '/v1/work', { signal: options.signal, body, headers });
+  }
+
+  /** GET /v1/work: one page, oldest first; pass nextCursor back as cursor. */
+  listWork(query: WorkListQuery = {}, options: RequestOptions = {}): Promise<WorkList> {
+    return this.#json('GET', '/v1/work', { ...options, query });
+  }
+
+  /** GET /v1/work/{id} */
+  getWork(id: string, options: RequestOptions = {}): Promise<Work> {
+    return this.#json('GET', `/v1/work/${encodeURIComponent(id)}`, options);
+  }
+
+  /** GET /v1/work/{id}?wait=terminal: the work once it ended, or as it is after timeoutMs. */
+  waitWork(id: string, options: WaitOptions = {}): Promise<Work> {
+    return this.#json('GET', `/v1/work/${encodeURIComponent(id)}`, { signal: options.signal, query: { wait: 'terminal', timeoutMs: options.timeoutMs } });
+  }
+
+  /** POST /v1/work/{id}/signal: a holding callback returns now (409 work-finished if it ended). */
+  signalWork(id: string, options: RequestOptions = {}): Promise<Work> {
+    return this.#json('POST', `/v1/work/${encodeURIComponent(id)}/signal`, options);
+  }
+
+  /** DELETE /v1/work/{id}: cancel (409 work-finished if it ended). */
+  cancelWork(id: string, options: RequestOptions = {}): Promise<Work> {
+    return this.#json('DELETE', `/v1/work/${encodeURIComponent(id)}`, options);
+  }
+
+  // --- pool -------------------------------------------------------------------------
+
+  /** GET /v1/pool */
+  getPool(options: RequestOptions = {}): Promise<Pool> {
+    return this.#json('GET', '/v1/pool', options);
+  }
+
+  /** PATCH /v1/pool */
+  setPoolLimits(patch: PoolPatch, options: RequestOptions = {}): Promise<Pool> {
+    return this.#json('PATCH', '/v1/pool', { ...options, body: patch });
+  }
+
+  // --- events -----------------------------------------------------------------------
+
+  /**
+   * GET /v1/events as an async iterator of events and `reset` / `overflow` frames
+   * (discriminate on `type`). It reconnects by itself with Last-Event-ID after the
+   * connection ends or breaks; the first connection's failure is thrown. Ends when
+   * `signal` aborts or the loop is left.
+   */
+  events(options: EventsOptions = {}): AsyncGenerator<EventFrame> {
+    return eventStream(async (query, headers, signal) => this.#ok(await this.#fetch('GET', `/v1/events?${query}`, { headers, signal })), options);
+  }
+
+  /** The operation's own name for events(). */
+  streamEvents(options: EventsOptions = {}): AsyncGenerator<EventFrame> {
+    return this.events(options);
+  }
+
+  // --- for harnesses ----------------------------------------------------------------
+
+  /**
+   * Long-polls until the work ended (however long that takes) or timeoutMs passed; then
+   * answers the work as it is. waitWork() is one long-poll, bounded by MAX_WAIT_MS.
+   */
+  async waitUntilEnded(id: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<Work> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      const work = await this.waitWork(id, { timeoutMs: Math.max(0, Math.min(WAIT_SLICE_MS, left)), signal: options.signal });
+      if (isTerminal(work.state) || Date.now() >= deadline) return work;
+    }
+  }
+
+  /**
+   * Submits a work that holds `name` (until signalled, unless `untilSignaled: false`) and
+   * resolves once it holds the mutex, with the work as it was at the acquisition.
+   * Throws WorkNotHeldError when it ended without holding it (timed_out, cancelled,
+   * failed); aborting `signal` cancels the work.
+   */
+  async acquire(name: string, options: AcquireOptions = {}): Promise<Work> {
+    const { signal, idempotencyKey, ...request } = options;
+    // Every event of the new work comes after this seq: listening from here misses none.
+    const { events } = await this.getStatus({ signal });
+    const work = await this.submitWork({ untilSignaled: true, ...request, mutex: name }, { idempotencyKey, signal });
+    try {
+      return await this.#untilAcquired(work, events.lastSeq, signal);
+    } catch (err) {
+      if (signal?.aborted === true) await this.cancelWork(work.id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Acquires `name`, runs `fn` while the service holds it, then signals the work and
+   * waits until the mutex is released — also when `fn` throws (its error is then the
+   * one thrown). Resolves with what `fn` resolved.
+   */
+  async hold<T>(name: string, fn: (work: Work) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
+    const work = await this.acquire(name, { ...options, untilSignaled: true });
+    let result: T;
+    try {
+      result = await fn(work);
+    } catch (err) {
+      // fn's failure is what the caller needs to see; a failed release would only hide it.
+      await this.#release(work.id).catch(() => undefined);
+      throw err;
+    }
+    await this.#release(work.id);
+    return result;
+  }
+
+  /** Ends a hold: signal (a hold that already ended is fine), then wait until released. */
+  async #release(id: string): Promise<Work> {
+    try {
+      await this.signalWork(id);
+    } catch (err) {
+      if (!(err instanceof TpmutexProblemError && err.is('work-finished'))) throw err;
+    }
+    return this.waitUntilEnded(id);
+  }
+
+  async #untilAcquired(submitted: Work, afterSeq: number, signal: AbortSignal | undefined): Promise<Work> {
+    if (submitted.state !== 'queued' && submitted.state !== 'waiting') return acquisitionOf(submitted);
+    const done = new AbortController();
+    const stop = (): void => done.abort();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const frame of this.events({ work: submitted.id, types: ACQUIRE_OUTCOMES, after: afterSeq, signal: done.signal })) {
+        if (frame.type === 'reset') {
+          // Events were lost: the work itself says where it is.
+          const now = await this.getWork(submitted.id, { signal });
+          if (now.state !== 'queued' && now.state !== 'waiting') return acquisitionOf(now);
+        } else if (frame.type !== 'overflow' && frame.work !== undefined) {
+          return acquisitionOf(frame.work);
+        }
+      }
+      throw signal?.reason ?? new Error('the event stream ended');
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      done.abort();
+    }
+  }
+
+  // --- HTTP -------------------------------------------------------------------------
+
+  async #json<T>(method: string, path: string, call: Call): Promise<T> {
+    return await (await this.#ok(await this.#fetch(method, path, call))).json() as T;
+  }
+
+  async #fetch(method: string, path: string, call: Call): Promise<Response> {
+    const url = `${this.baseUrl}${path}${queryString(call.query)}`;
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json', ...call.headers };
+    if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      return await fetch(url, {
+        method, headers,
+        ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
+        ...(call.signal === undefined ? {} : { signal: call.signal }),
+      });
+    } catch (err) {
+      if (call.signal?.aborted === true) throw err;
+      throw new TpmutexConnectionError(this.baseUrl, err);
+    }
+  }
+
+  /** The response if 2xx; else throws a TpmutexProblemError, from its problem+json when it has one. */
+  async #ok(res: Response): Promise<Response> {
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+    throw new TpmutexProblemError(res.status, problemIn(text), text.slice(0, 200) || res.statusText, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  }
+}
+
+/** The problem in an error answer's body, if it is one of the service's. */
+function problemIn(text: string): Problem | undefined {
+  try {
+    const body = JSON.parse(text) as Partial<Problem> | null;
+    return typeof body?.type === 'string' && body.type.startsWith('urn:tpmutex:problem:') ? body as Problem : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function acquisitionOf(work: Work): Work {
+  if (work.state === 'holding' || work.state === 'released') return work;
+  throw new WorkNotHeldError(work);
+}
+
+function queryString(query: Query | undefined): string {
+  if (query === undefined) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    params.set(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}

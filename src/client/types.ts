@@ -1,0 +1,55 @@
+/**
+ * The client's types, all derived from the TypeBox schemas the routes validate and
+ * serialise with (src/schemas/), so the client cannot drift from the service.
+ */
+import type { Static, TSchema } from 'typebox';
+import type { Problem as ProblemSchema, ValidationIssue as ValidationIssueSchema } from '../schemas/common.js';
+import type { EventData as EventDataSchema, EventType, OverflowFrame as OverflowFrameSchema, ResetFrame as ResetFrameSchema } from '../schemas/events.js';
+import type { Health as HealthSchema } from '../schemas/health.js';
+import type { Info as InfoSchema } from '../schemas/info.js';
+import type { Mutex as MutexSchema, MutexList as MutexListSchema, MutexListQuery as MutexListQuerySchema } from '../schemas/mutex.js';
+import type { Pool as PoolSchema, PoolPatch as PoolPatchSchema } from '../schemas/pool.js';
+import type { ProblemSlug } from '../schemas/problem-types.js';
+import type { Status as StatusSchema } from '../schemas/status.js';
+import type { Work as WorkSchema, WorkList as WorkListSchema, WorkListQuery as WorkListQuerySchema, WorkRequest as WorkRequestSchema, WorkState } from '../schemas/work.js';
+
+export type { EventType, ProblemSlug, WorkState };
+
+/** The shared schemas by $id, so that Static resolves their Type.Ref('…') as the service does. */
+type Shared = {
+  ValidationIssue: typeof ValidationIssueSchema;
+  Problem: typeof ProblemSchema;
+  Work: typeof WorkSchema;
+  Mutex: typeof MutexSchema;
+  Pool: typeof PoolSchema;
+};
+type Of<T extends TSchema> = Static<T, Shared>;
+
+export type Work = Of<typeof WorkSchema>;
+export type WorkRequest = Of<typeof WorkRequestSchema>;
+export type WorkList = Of<typeof WorkListSchema>;
+/** GET /v1/work filters; `state` is sent comma-separated. */
+export type WorkListQuery = Of<typeof WorkListQuerySchema>;
+export type Mutex = Of<typeof MutexSchema>;
+export type MutexList = Of<typeof MutexListSchema>;
+export type MutexListQuery = Of<typeof MutexListQuerySchema>;
+export type Pool = Of<typeof PoolSchema>;
+export type PoolPatch = Of<typeof PoolPatchSchema>;
+export type Status = Of<typeof StatusSchema>;
+export type Info = Of<typeof InfoSchema>;
+export type Health = Of<typeof HealthSchema>;
+export type ValidationIssue = Of<typeof ValidationIssueSchema>;
+
+/** `urn:tpmutex:problem:<slug>`, one of the kinds listed in the Problem schema. */
+export type ProblemType = `urn:tpmutex:problem:${ProblemSlug}`;
+/** A problem+json body; `type` is narrowed to the service's problem kinds. */
+export type Problem = Omit<Of<typeof ProblemSchema>, 'type'> & { type: ProblemType };
+
+/** An event of the stream: its data, with the SSE id (`<boot>-<seq>`) to resume after it. */
+export type TpmutexEvent = Omit<Of<typeof EventDataSchema>, 'type'> & { type: EventType; id: string };
+/** `event: reset`: your position was not buffered (or is from another boot); re-read the state you care about. */
+export type ResetFrame = Of<typeof ResetFrameSchema>;
+/** `event: overflow`: the service dropped a slow reader; the iterator resumes after lastEventId by itself. */
+export type OverflowFrame = Of<typeof OverflowFrameSchema>;
+/** What events() yields: discriminate on `type`. */
+export type EventFrame = TpmutexEvent | ResetFrame | OverflowFrame;

@@ -1,0 +1,226 @@
+/**
+ * The built `tpmutex` binary end to end: the service started as `tpmutex serve` (with
+ * tokens on), every client command run as a child process the way a harness script
+ * runs it, and the exit codes a script branches on.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import type { Work } from '../../src/client/index.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const TOKEN = 'cli-test-token-0123456789abcdef';
+let server: ServerProcess;
+let unique = 0;
+const name = (what: string) => `Local\\cli-${what}-${process.pid}-${++unique}`;
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs `tpmutex <args>` against the test service (TPMUTEX_URL / TPMUTEX_TOKEN in its environment). */
+function tpmutex(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> & { child: ReturnType<typeof spawn> } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, TPMUTEX_URL: server.baseUrl, TPMUTEX_TOKEN: TOKEN, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return Object.assign(done, { child });
+}
+
+/** Exactly one line on stderr, matching `pattern`. */
+function oneErrorLine(run: Run, pattern: RegExp): void {
+  const lines = run.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `one stderr line, got:\n${run.stderr}`);
+  assert.match(lines[0]!, pattern);
+}
+
+const json = <T>(run: Run): T => {
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as T;
+};
+
+before(async () => {
+  server = await startServer({ ENGINE: 'emulated', API_TOKENS: TOKEN, MAX_EVENT_LOOP_DELAY_MS: '0', POOL_MIN_THREADS: '2' }, { entry: [CLI, 'serve'] });
+});
+after(async () => {
+  assert.equal(await server.stop(), 0, server.logs.slice(-20).join('\n'));
+});
+
+describe('tpmutex hold', () => {
+  it('returns once the work holds the mutex, printing its id; signal releases it', async () => {
+    const mutex = name('hold');
+    const held = await tpmutex(['hold', mutex, '--label', 'cli']);
+    assert.equal(held.code, EXIT.ok, held.stderr);
+    const id = held.stdout.trim();
+    assert.match(id, /^\S+$/);
+    assert.equal(json<Work>(await tpmutex(['get', id, '--json'])).state, 'holding');
+    const mutexes = await tpmutex(['ls', 'mutexes']);
+    assert.ok(mutexes.stdout.split('\n').some((line) => line.startsWith(`${mutex} held holder=${id} `)), mutexes.stdout);
+
+    assert.equal((await tpmutex(['signal', id])).code, EXIT.ok);
+    const waited = await tpmutex(['wait', id]);
+    assert.equal(waited.code, EXIT.ok, waited.stderr);
+    assert.match(waited.stdout, new RegExp(`^${id.replace('.', '\\.')} released `));
+  });
+
+  it('exits 2 when the acquire times out, with one line on stderr', async () => {
+    const mutex = name('timeout');
+    const id = (await tpmutex(['hold', mutex])).stdout.trim();
+    try {
+      const contender = await tpmutex(['hold', mutex, '--acquire-timeout-ms', '100']);
+      assert.equal(contender.code, EXIT.timedOut);
+      oneErrorLine(contender, /ended timed_out/);
+      const waitedTooLittle = await tpmutex(['wait', id, '--timeout-ms', '100']);
+      assert.equal(waitedTooLittle.code, EXIT.timedOut);
+      oneErrorLine(waitedTooLittle, /still holding/);
+    } finally {
+      await tpmutex(['signal', id]);
+    }
+  });
+
+  it('exits 3 when the waiting hold is cancelled', async () => {
+    const mutex = name('cancel');
+    const id = (await tpmutex(['hold', mutex])).stdout.trim();
+    try {
+      const contender = tpmutex(['hold', mutex, '--json']);
+      let waiting: Work | undefined;
+      while (waiting === undefined) {
+        [waiting] = json<Work[]>(await tpmutex(['ls', 'work', '--mutex', mutex, '--state', 'waiting', '--json']));
+      }
+      const cancelled = await tpmutex(['cancel', waiting.id, '--json']);
+      assert.equal(json<Work>(cancelled).cancelRequested, true);
+      const run = await contender;
+      assert.equal(run.code, EXIT.cancelled, run.stderr);
+      assert.equal(JSON.parse(run.stdout).state, 'cancelled');
+      oneErrorLine(run, /ended cancelled/);
+    } finally {
+      await tpmutex(['signal', id]);
+    }
+  });
+
+  it('with --wait returns when the hold ended, with its outcome', async () => {
+    const run = await tpmutex(['hold', name('wait'), '--hold-ms', '20', '--wait', '--json']);
+    const work = json<Work>(run);
+    assert.equal(work.state, 'released');
+    assert.equal(work.request.holdMs, 20);
+    assert.equal(work.request.untilSignaled, false);
+  });
+});
+
+describe('tpmutex submit, get, ls, status', () => {
+  it('submits the full request from flags or --body, idempotently', async () => {
+    const mutex = name('submit');
+    const flags = ['submit', '--mutex', mutex, '--acquire-timeout-ms', '5000', '--hold-ms', '10', '--spin-ms', '1', '--may-run-long', '--label', 'flags', '--idempotency-key', `k-${mutex}`];
+    const first = await tpmutex(flags);
+    assert.equal(first.code, EXIT.ok, first.stderr);
+    assert.equal((await tpmutex(flags)).stdout, first.stdout, 'the same key gives the same work');
+    const ended = json<Work>(await tpmutex(['wait', first.stdout.trim(), '--json']));
+    assert.deepEqual(ended.request, { acquireTimeoutMs: 5000, holdMs: 10, untilSignaled: false, spinMs: 1, mayRunLong: true });
+    assert.equal(ended.label, 'flags');
+
+    const body = json<Work>(await tpmutex(['submit', '--body', JSON.stringify({ mutex, holdMs: 5 }), '--wait', '--json']));
+    assert.equal(body.state, 'released');
+    const labelled = json<Work[]>(await tpmutex(['ls', 'work', '--mutex', mutex, '--label', 'flags', '--json']));
+    assert.deepEqual(labelled.map((w) => w.id), [ended.id]);
+  });
+
+  it('exits 1 with the service\'s problem on one line', async () => {
+    const invalid = await tpmutex(['submit', '--body', JSON.stringify({ mutex: name('bad'), holdMs: -1 })]);
+    assert.equal(invalid.code, EXIT.error);
+    oneErrorLine(invalid, /^tpmutex: 400 validation: /);
+    const missing = await tpmutex(['get', 'no-such-work']);
+    assert.equal(missing.code, EXIT.error);
+    oneErrorLine(missing, /^tpmutex: 404 work-not-found: /);
+    const noToken = await tpmutex(['status'], { TPMUTEX_TOKEN: undefined });
+    assert.equal(noToken.code, EXIT.error);
+    oneErrorLine(noToken, /^tpmutex: 401 unauthorized: /);
+    const flagToken = await tpmutex(['status', '--token', TOKEN], { TPMUTEX_TOKEN: undefined });
+    assert.equal(flagToken.code, EXIT.ok, flagToken.stderr);
+  });
+
+  it('prints the status as lines, or JSON', async () => {
+    const text = await tpmutex(['status']);
+    assert.equal(text.code, EXIT.ok, text.stderr);
+    assert.match(text.stdout, /^status ready, boot \S+, engine emulated/);
+    assert.equal(json<{ status: string }>(await tpmutex(['--json', 'status'])).status, 'ready');
+  });
+});
+
+describe('tpmutex watch', () => {
+  it('prints NDJSON when stdout is not a terminal, and ends on SIGINT with 0', async () => {
+    const mutex = name('watch');
+    const lastSeq = json<{ events: { lastSeq: number } }>(await tpmutex(['status', '--json'])).events.lastSeq;
+    const watching = tpmutex(['watch', '--mutex', mutex, '--type', 'mutex.opened,work.acquired', '--type', 'work.released', '--after', String(lastSeq)]);
+    const types: string[] = [];
+    const lines = createInterface({ input: watching.child.stdout! });
+    const submitted = tpmutex(['submit', '--mutex', mutex, '--wait']);
+    for await (const line of lines) {
+      const frame = JSON.parse(line) as { type: string; id: string };
+      assert.match(frame.id, /^\S+-\d+$/);
+      types.push(frame.type);
+      if (frame.type === 'work.released') break;
+    }
+    assert.equal((await submitted).code, EXIT.ok);
+    watching.child.kill('SIGINT');
+    const run = await watching;
+    assert.equal(run.code, EXIT.ok, run.stderr);
+    assert.deepEqual(types, ['mutex.opened', 'work.acquired', 'work.released']);
+  });
+});
+
+describe('tpmutex usage', () => {
+  it('exits 1 with one line when the service cannot be reached', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const run = await tpmutex(['--url', `http://127.0.0.1:${port}`, 'status']);
+    assert.equal(run.code, EXIT.error);
+    oneErrorLine(run, new RegExp(`^tpmutex: cannot reach http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    assert.equal(run.stdout, '');
+  });
+
+  it('exits 1 with one line for a command line it cannot run', async () => {
+    for (const [args, pattern] of [
+      [['frobnicate'], /unknown command "frobnicate" \(see tpmutex --help\)$/],
+      [['hold'], /hold takes <name>, got none/],
+      [['hold', 'x', '--hold-ms', 'soon'], /--hold-ms takes a non-negative integer/],
+      [['wait', 'x', '--colour'], /Unknown option '--colour'/],
+      [['ls', 'threads'], /ls lists work or mutexes/],
+      [['submit', '--hold-ms', '5'], /submit needs --mutex/],
+      [['serve', '--port', '1'], /serve takes no arguments/],
+    ] as const) {
+      const run = await tpmutex([...args]);
+      assert.equal(run.code, EXIT.error, args.join(' '));
+      oneErrorLine(run, pattern);
+    }
+  });
+
+  it('prints help for the binary and for each command', async () => {
+    const main = await tpmutex(['--help']);
+    assert.equal(main.code, EXIT.ok);
+    for (const command of ['serve', 'hold', 'submit', 'signal', 'cancel', 'wait', 'get', 'ls', 'watch', 'status']) assert.match(main.stdout, new RegExp(`tpmutex ${command === 'serve' ? '\\[serve\\]' : command}`));
+    assert.match(main.stdout, /Exit codes: 0 released or OK, 2 timed out, 3 cancelled, 4 failed,/);
+    const hold = await tpmutex(['hold', '--help']);
+    assert.equal(hold.code, EXIT.ok);
+    assert.match(hold.stdout, /--acquire-timeout-ms N/);
+  });
+
+  it('serves when run bare', async () => {
+    const bare = await startServer({ ENGINE: 'emulated' }, { entry: [CLI] });
+    try {
+      const live = await fetch(`${bare.baseUrl}/livez`);
+      assert.equal(live.status, 200);
+    } finally {
+      assert.equal(await bare.stop(), 0);
+    }
+  });
+});
