@@ -26,9 +26,6 @@ export const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.
 /** First start of a Wine prefix takes ~10 s, later ones 1–3 s; a loaded CI box more. */
 export const READY_TIMEOUT_MS = 120_000;
 
-/** As the README recommends for the win32 engine (it holds one pool thread for good). */
-const UV_THREADPOOL_SIZE = '6';
-
 /** How stop() ends the process: 'drain' is graceful on every platform. */
 export type StopHow = 'drain' | NodeJS.Signals;
 
@@ -149,7 +146,7 @@ async function startWindows(env: Record<string, string>, options: WindowsOptions
   const proc = spawnWindowsNode(node, [windowsPath(node, join(projectRoot, 'dist', 'src', 'server.js'))], {
     logFile: log,
     // Checked mode in every run of the harness: the shim verifies the Windows rules Wine ignores.
-    env: { ENGINE: 'win32', LOG_LEVEL: 'info', ENGINE_CHECKED: 'true', UV_THREADPOOL_SIZE, ...env, HOST: host, PORT: String(port), SHUTDOWN_EVENT: shutdownEvent },
+    env: { ENGINE: 'win32', LOG_LEVEL: 'info', ENGINE_CHECKED: 'true', ...env, HOST: host, PORT: String(port), SHUTDOWN_EVENT: shutdownEvent },
   });
   const probeHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const baseUrl = `http://${probeHost.includes(':') ? `[${probeHost}]` : probeHost}:${port}`;
