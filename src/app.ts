@@ -21,10 +21,12 @@ import { rateLimiting } from './http/rate-limit.js';
 import { security } from './http/security.js';
 import { validatorCompiler } from './http/validation.js';
 import { installHttpMetrics } from './metrics/http-hooks.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { monitoringRoutes } from './routes/monitoring.js';
 import { mutexRoutes } from './routes/mutexes.js';
 import { poolRoutes } from './routes/pool.js';
 import { statusRoutes } from './routes/status.js';
@@ -110,6 +112,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(workRoutes, opts);
   await app.register(poolRoutes, opts);
   await app.register(eventRoutes, opts);
+  await app.register(monitoringRoutes, opts);
+  await app.register(dashboardRoutes, opts);
 
   app.addHook('onReady', async () => {
     await engine.start();
