@@ -74,7 +74,8 @@ export function openApiOptions(config: Config): SwaggerOptions {
       openapi: '3.1.0',
       info: {
         title: 'tpmutex', version,
-        description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.',
+        description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.\n\n'
+          + 'Live view: the [dashboard](/dashboard) page. Fleet monitoring: the [Grafana dashboard](/v1/monitoring/grafana-dashboard.json) and the [Prometheus alert rules](/v1/monitoring/prometheus-rules.yaml).',
         license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [{ url: `http://127.0.0.1:${config.port}`, description: 'The service on this host (default HOST and PORT)' }],

@@ -10,6 +10,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { readdir, readFile } from 'node:fs/promises';
 import { Type } from 'typebox';
+import { notFound } from '../http/problem.js';
 import type { Services } from '../services.js';
 import { version } from '../version.js';
 
@@ -79,7 +80,7 @@ export const dashboardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
   // The page's scripts and styles: not API operations, so not in the OpenAPI document.
   app.get('/dashboard/:file', { schema: { hide: true, params: Type.Object({ file: Type.String({ maxLength: 64 }) }) } }, async (req, reply) => {
     const asset = req.params.file === '' ? undefined : assets.get(req.params.file);
-    if (asset === undefined) return reply.callNotFound();
+    if (asset === undefined) throw notFound('route-not-found', `the dashboard has no file ${JSON.stringify(req.params.file)}`);
     return sendAsset(reply, asset);
   });
 };
