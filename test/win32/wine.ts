@@ -151,7 +151,7 @@ async function e2e(node: WindowsNode): Promise<SuiteResult> {
 }
 
 async function crossProcess(): Promise<SuiteResult> {
-  const files = testFiles('win32').filter((f) => f.includes('cross-process') || f.includes('cold-start'));
+  const files = testFiles('win32').filter((f) => f.includes('cross-process') || f.includes('cold-start') || f.includes('dashboard'));
   if (files.length === 0) return { name: 'cross-process', ok: false, detail: 'no test files', ms: 0 };
   const began = Date.now();
   const code = await runLinuxNode(['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { TPMUTEX_WIN32_HARNESS: '1' });
