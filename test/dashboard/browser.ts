@@ -64,7 +64,8 @@ async function shownWithin(what: string, check: () => Promise<boolean>, timeoutM
 
 export async function dashboardScenario(start: StartService, label: string): Promise<void> {
   const token = `dashboard-test-token-${label}-0123456789`;
-  const env = { API_TOKENS: token };
+  // No load shedding: a loaded machine must not turn the scenario's requests into 503s.
+  const env = { API_TOKENS: token, MAX_EVENT_LOOP_DELAY_MS: '0' };
   let service: RunningService | null = await start(env);
   const port = new URL(service.baseUrl).port;
   const mutex = `Local\\dashboard-${label}-${process.pid}`;
