@@ -104,6 +104,14 @@ export async function dashboardScenario(start: StartService, label: string): Pro
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS_DIR, `dashboard-${label}-1280x800.png`) });
 
+    // The theme follows the system: dark colours when the system asks for them.
+    const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+    const light = await background();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.notEqual(await background(), light, 'a dark background in dark mode');
+    await page.screenshot({ path: join(ARTIFACTS_DIR, `dashboard-${label}-1280x800-dark.png`) });
+    await page.emulateMedia({ colorScheme: 'light' });
+
     // 3. Signalled: free again (the waiter takes it and releases it at once).
     assert.equal((await api(service.baseUrl, token, 'POST', `/v1/work/${workId}/signal`)).status, 202);
     const waiterDone = await api<{ state: string }>(service.baseUrl, token, 'GET', `/v1/work/${waiter.body.id}?wait=terminal&timeoutMs=30000`);

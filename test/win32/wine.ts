@@ -10,7 +10,8 @@
  *                                          suites: conformance (engine suite inside node.exe),
  *                                          e2e (HTTP suite from this Node against the service
  *                                          under Wine), cross-process (a second Windows process
- *                                          contends for the same named mutex); default: all
+ *                                          contends for the same named mutex; also the cold
+ *                                          starts and the dashboard page in Chromium); default: all
  *   node dist/test/win32/wine.js provision fetch and prepare everything, run nothing
  *
  * Exit code: 0 when every suite passed, 1 otherwise (2 when the harness cannot run here).
