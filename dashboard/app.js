@@ -121,6 +121,12 @@ async function connect(signal) {
   setConnection('live', 'Live');
   let eventsSeen = 0;
   let reload = false;
+  // A connection that died silently (no FIN) sends nothing, not even heartbeats.
+  let lastBytesAt = Date.now();
+  const silenceMs = 3 * state.info.events.heartbeatMs + 5000;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastBytesAt > silenceMs) controller.abort(new Error(`nothing received for ${Math.round(silenceMs / 1000)} s`));
+  }, 1000);
   await readEventStream(response, (frame) => {
     if (frame.type === 'reset') {
       // At the start of a stream of this same process, the replay simply begins later
@@ -135,8 +141,11 @@ async function connect(signal) {
       return;
     }
     controller.abort(new ReloadRequested());
-  }, signal).catch((err) => { if (!reload) throw err; });
+  }, signal, () => { lastBytesAt = Date.now(); })
+    .catch((err) => { if (!signal.aborted) throw err; }) // an abort is reported below, by its reason
+    .finally(() => clearInterval(watchdog));
   if (reload) throw new ReloadRequested();
+  if (signal.aborted) throw signal.reason;
 }
 
 let controller = new AbortController();

@@ -4,16 +4,18 @@
 
 /**
  * Reads the stream until it ends or `signal` aborts, calling onFrame({ type, id, data })
- * for each frame (data parsed as JSON). Resolves when the server ends the stream;
- * rejects on a network error or an abort.
+ * for each frame (data parsed as JSON) and onBytes() for anything received (heartbeat
+ * comments included). Resolves when the server ends the stream; rejects on a network
+ * error or an abort.
  */
-export async function readEventStream(response, onFrame, signal) {
+export async function readEventStream(response, onFrame, signal, onBytes = () => {}) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   signal.addEventListener('abort', () => { reader.cancel().catch(() => {}); }, { once: true });
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
+    onBytes();
     buffer += value;
     let end;
     while ((end = frameEnd(buffer)) !== -1) {
