@@ -24,10 +24,12 @@ import { rateLimiting } from './http/rate-limit.js';
 import { security } from './http/security.js';
 import { validatorCompiler } from './http/validation.js';
 import { installHttpMetrics } from './metrics/http-hooks.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { monitoringRoutes } from './routes/monitoring.js';
 import { mutexRoutes } from './routes/mutexes.js';
 import { poolRoutes } from './routes/pool.js';
 import { statusRoutes } from './routes/status.js';
@@ -129,7 +131,7 @@ export async function registerApi(app: Instance, config: Config, services: Servi
     },
   }, async () => app.swagger() as unknown as Record<string, unknown>); // the document's own type has no index signature
   const opts = { services };
-  for (const routes of [healthRoutes, metricsRoutes, infoRoutes, statusRoutes, mutexRoutes, workRoutes, poolRoutes, eventRoutes]) {
+  for (const routes of [healthRoutes, metricsRoutes, infoRoutes, statusRoutes, mutexRoutes, workRoutes, poolRoutes, eventRoutes, monitoringRoutes, dashboardRoutes]) {
     await app.register(routes, opts);
   }
 }

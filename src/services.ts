@@ -62,7 +62,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
   });
   const lifecycle: Services['lifecycle'] = { state: 'starting', startedAt: clock.nowIso() };
   metrics.watch({
-    mutexes: () => mutexCounts(mutexes),
+    mutexes: () => mutexCounts(mutexes, clock.nowNs()),
     unfinished: () => totals.unfinished(),
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
@@ -75,8 +75,14 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
   };
 }
 
-function mutexCounts(mutexes: MutexRegistry): { open: number; held: number } {
+function mutexCounts(mutexes: MutexRegistry, nowNs: bigint): { open: number; held: number; oldestHoldSeconds: number } {
   let held = 0;
-  for (const record of mutexes.all()) if (record.holder !== null) held++;
-  return { open: mutexes.size, held };
+  let oldestSinceNs: bigint | null = null;
+  for (const record of mutexes.all()) {
+    if (record.holder === null) continue;
+    held++;
+    if (oldestSinceNs === null || record.holder.sinceNs < oldestSinceNs) oldestSinceNs = record.holder.sinceNs;
+  }
+  const oldestHoldSeconds = oldestSinceNs === null || nowNs < oldestSinceNs ? 0 : Number(nowNs - oldestSinceNs) / 1e9;
+  return { open: mutexes.size, held, oldestHoldSeconds };
 }

@@ -120,6 +120,11 @@ describe('every answer matches openapi.yaml', () => {
     await expect(200, 'GET', '/openapi.json');
     await expect(200, 'GET', '/docs');
     await expect(401, 'GET', '/docs', { token: false });
+    await expect(200, 'GET', '/', { token: false });
+    await expect(200, 'GET', '/dashboard', { token: false });
+    await expect(200, 'GET', '/v1/monitoring/grafana-dashboard.json');
+    await expect(401, 'GET', '/v1/monitoring/grafana-dashboard.json', { token: false });
+    await expect(200, 'GET', '/v1/monitoring/prometheus-rules.yaml');
     await expect(200, 'GET', '/v1/info');
     await expect(401, 'GET', '/v1/info', { headers: { authorization: 'Bearer wrong' }, token: false });
     const status = await expect(200, 'GET', '/v1/status');

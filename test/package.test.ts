@@ -1,6 +1,7 @@
 /**
  * What `npm pack` ships: the compiled service, the client with its type declarations,
- * the CLI, the OpenAPI document and — so that a Windows user needs no compiler — the
+ * the CLI, the OpenAPI document, the dashboard page, the monitoring files (Grafana
+ * dashboard, Prometheus rules) and — so that a Windows user needs no compiler — the
  * prebuilt DLL; no sources, tests or build output of the native build script. And what
  * a harness author gets from it: the tarball installed into an empty project, a script
  * importing 'tpmutex/client' type-checked there under `tsc --strict` and run against a
@@ -21,7 +22,7 @@ const DLL = 'prebuilds/win32-x64/tpmutex-shim.dll';
 const skipWithoutDll = existsSync(`${root}${DLL}`) ? false : `${DLL} is not built here`;
 const shell = process.platform === 'win32';
 
-it('npm pack ships dist/src, openapi.yaml and the prebuilt DLL, and nothing else', { skip: skipWithoutDll }, () => {
+it('npm pack ships dist/src, openapi.yaml, dashboard/, monitoring/ and the prebuilt DLL, and nothing else', { skip: skipWithoutDll }, () => {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', shell: process.platform === 'win32' });
   assert.equal(r.status, 0, r.stderr);
   const [pack] = JSON.parse(r.stdout) as [{ files: { path: string }[] }];
@@ -31,7 +32,8 @@ it('npm pack ships dist/src, openapi.yaml and the prebuilt DLL, and nothing else
   assert.ok(files.includes('dist/src/engine/win32/drain-request.js'));
   assert.ok(files.includes('openapi.yaml'));
   for (const file of ['dist/src/client/index.js', 'dist/src/client/index.d.ts', 'dist/src/client/types.d.ts', 'dist/src/schemas/work.d.ts', 'dist/src/cli/main.js']) assert.ok(files.includes(file), file);
-  const unexpected = files.filter((f) => !/^(dist\/src\/|package\.json$|README\.md$|openapi\.yaml$|LICENSE)/.test(f) && f !== DLL);
+  for (const file of ['dashboard/index.html', 'monitoring/grafana-dashboard.json', 'monitoring/prometheus-rules.yaml']) assert.ok(files.includes(file), file);
+  const unexpected = files.filter((f) => !/^(dist\/src\/|dashboard\/|monitoring\/|package\.json$|README\.md$|openapi\.yaml$|LICENSE)/.test(f) && f !== DLL);
   assert.deepEqual(unexpected, []);
   assert.deepEqual(files.filter((f) => f.startsWith('dist/src/native/') || f.startsWith('dist/test/') || f.startsWith('src/')), []);
 });

@@ -1,6 +1,6 @@
 /**
  * Stable error codes shared by every engine: the same input gives the same code
- * whichever engine runs. The HTTP layer maps codes to problem+json (src/http/problem.ts).
+ * whichever engine runs. The HTTP layer maps codes to problem+json (the table: src/schemas/engine-problems.ts).
  */
 export type EngineErrorCode =
   /** The engine cannot run here (wrong platform, native parts missing). */

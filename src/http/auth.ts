@@ -9,7 +9,7 @@ import bearerAuth from '@fastify/bearer-auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
-import { isOnPaths } from './open-paths.js';
+import { isOnPaths, PUBLIC_PATHS } from './open-paths.js';
 import { HttpProblem } from './problem.js';
 import { TokenSet } from './tokens.js';
 
@@ -36,7 +36,7 @@ async function authPlugin(app: FastifyInstance, { auth, corsEnabled }: AuthOptio
   app.decorateRequest('tokenId', null);
   if (auth.tokens.length === 0) return;
   const tokens = new TokenSet(auth.tokens);
-  const open = new Set<string>(auth.openPaths);
+  const open = new Set<string>([...auth.openPaths, ...PUBLIC_PATHS]);
   await app.register(bearerAuth, {
     keys: [],
     addHook: false,

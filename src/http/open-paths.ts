@@ -16,3 +16,10 @@ export function isOnPaths(req: FastifyRequest, paths: ReadonlySet<string>): bool
   if (paths.has(route)) return true;
   return paths.has('/docs') && route.startsWith('/docs/');
 }
+
+/**
+ * Answered without a token even when tokens are on: the landing answer and the
+ * dashboard's static files hold no data (the page fetches everything from the API
+ * with the viewer's token), and a browser cannot send a bearer token when it loads a page.
+ */
+export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/', '/dashboard', '/dashboard/:file']);

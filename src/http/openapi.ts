@@ -9,6 +9,7 @@
 import type { SwaggerOptions } from '@fastify/swagger';
 import type { Config } from '../config.js';
 import { version } from '../version.js';
+import { PUBLIC_PATHS } from './open-paths.js';
 import { NEVER_SHED } from './pressure.js';
 import { NEVER_LIMITED } from './rate-limit.js';
 
@@ -20,7 +21,8 @@ const TAGS: Record<string, string> = {
   work: 'Thread-pool callbacks that acquire a mutex on their pool thread, hold it and return',
   events: 'Every step as Server-Sent Events, resumable with Last-Event-ID',
   pool: 'The thread pool: figures and limits',
-  docs: 'This document and its browsable form',
+  docs: 'This document, its browsable form, and the landing answer',
+  monitoring: 'The live dashboard page, and the Grafana dashboard and Prometheus alert rules for a fleet',
 };
 
 const header = (description: string) => ({ type: 'string', description });
@@ -66,13 +68,14 @@ const DOCS_PAGE: RouteSchema = {
 };
 
 export function openApiOptions(config: Config): SwaggerOptions {
-  const open = new Set<string>(config.auth.openPaths);
+  const open = new Set<string>([...config.auth.openPaths, ...PUBLIC_PATHS]);
   return {
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'tpmutex', version,
-        description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.',
+        description: 'Windows named mutexes held by thread-pool callbacks, over HTTP, with every step streamed as Server-Sent Events.\n\n'
+          + 'Live view: the [dashboard](/dashboard) page. Fleet monitoring: the [Grafana dashboard](/v1/monitoring/grafana-dashboard.json) and the [Prometheus alert rules](/v1/monitoring/prometheus-rules.yaml).',
         license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [{ url: `http://127.0.0.1:${config.port}`, description: 'The service on this host (default HOST and PORT)' }],

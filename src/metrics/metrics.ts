@@ -12,7 +12,8 @@ import type { InvariantViolation, WorkRecord } from '../work/work-record.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
-  mutexes(): { open: number; held: number };
+  /** oldestHoldSeconds: how long the longest current hold by a work of this service has lasted (0 with none). */
+  mutexes(): { open: number; held: number; oldestHoldSeconds: number };
   unfinished(): Record<UnfinishedState, number>;
   pool(): PoolStats;
   sseSubscribers(): number;
@@ -33,6 +34,7 @@ export class Metrics {
   private readonly queueSeconds: Histogram;
   private readonly acquireWaitSeconds: Histogram<'outcome'>;
   private readonly holdSeconds: Histogram;
+  private readonly abandonedAcquisitions: Counter;
   private readonly published: Counter;
   private readonly overflows: Counter;
   private readonly limits: Counter<'limit'>;
@@ -59,6 +61,11 @@ export class Metrics {
     });
     for (const outcome of ['acquired', 'timed_out', 'cancelled']) this.acquireWaitSeconds.zero({ outcome });
     this.holdSeconds = new Histogram({ name: 'tpmutex_work_hold_seconds', help: 'From acquired to released', buckets: DURATION_BUCKETS, registers });
+    this.abandonedAcquisitions = new Counter({
+      name: 'tpmutex_abandoned_acquisitions_total',
+      help: 'Acquisitions that found the mutex abandoned (its previous owner thread or process ended holding it; WAIT_ABANDONED): what it guards may be half-updated',
+      registers,
+    });
     this.published = new Counter({ name: 'tpmutex_events_published_total', help: 'Events published to the event log (each has a seq)', registers });
     this.overflows = new Counter({
       name: 'tpmutex_sse_overflows_total',
@@ -84,6 +91,8 @@ export class Metrics {
     gauge('tpmutex_ready', '1 while the service is ready (as /readyz), else 0', () => (source.ready() ? 1 : 0));
     gauge('tpmutex_mutexes_open', 'Mutexes this service has a handle to', () => source.mutexes().open);
     gauge('tpmutex_mutexes_held', 'Open mutexes held by a work of this service now', () => source.mutexes().held);
+    gauge('tpmutex_mutex_oldest_hold_seconds', 'How long the longest current hold by a work of this service has lasted (0 when none is held); alert on it to find a stuck holder',
+      () => source.mutexes().oldestHoldSeconds);
     new Gauge({
       name: 'tpmutex_works_unfinished', help: 'Works not yet terminal, by state (queued, waiting, holding)', labelNames: ['state'], registers,
       collect() { for (const [state, n] of Object.entries(source.unfinished())) this.set({ state }, n); },
@@ -101,7 +110,10 @@ export class Metrics {
     switch (type) {
       case 'work.queued': this.submitted.inc(); return;
       case 'work.started': this.observe(this.queueSeconds, seconds(work.queuedNs, work.startedNs)); return;
-      case 'work.acquired': this.observeWait('acquired', seconds(work.startedNs, work.acquiredNs)); return;
+      case 'work.acquired':
+        this.observeWait('acquired', seconds(work.startedNs, work.acquiredNs));
+        if (work.abandoned === true) this.abandonedAcquisitions.inc();
+        return;
       case 'work.returned': return;
       case 'work.released': this.observe(this.holdSeconds, seconds(work.acquiredNs, work.releasedNs)); break;
       case 'work.timed_out': this.observeWait('timed_out', seconds(work.startedNs, work.endedNs)); break;

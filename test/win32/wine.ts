@@ -10,7 +10,8 @@
  *                                          suites: conformance (engine suite inside node.exe),
  *                                          e2e (HTTP suite from this Node against the service
  *                                          under Wine), cross-process (a second Windows process
- *                                          contends for the same named mutex); default: all
+ *                                          contends for the same named mutex; also the cold
+ *                                          starts and the dashboard page in Chromium); default: all
  *   node dist/test/win32/wine.js provision fetch and prepare everything, run nothing
  *
  * Exit code: 0 when every suite passed, 1 otherwise (2 when the harness cannot run here).
@@ -151,7 +152,7 @@ async function e2e(node: WindowsNode): Promise<SuiteResult> {
 }
 
 async function crossProcess(): Promise<SuiteResult> {
-  const files = testFiles('win32').filter((f) => f.includes('cross-process') || f.includes('cold-start'));
+  const files = testFiles('win32').filter((f) => f.includes('cross-process') || f.includes('cold-start') || f.includes('dashboard'));
   if (files.length === 0) return { name: 'cross-process', ok: false, detail: 'no test files', ms: 0 };
   const began = Date.now();
   const code = await runLinuxNode(['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { TPMUTEX_WIN32_HARNESS: '1' });
