@@ -62,6 +62,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
   metrics.watch({
     mutexes: () => mutexCounts(mutexes),
     unfinished: () => totals.unfinished(),
+    retainedWorks: () => work.retainedCount,
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
     ready: () => lifecycle.state === 'ready' && engine.fault() === undefined,
