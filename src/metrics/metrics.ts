@@ -9,6 +9,7 @@ import type { PoolStats } from '../engine/types.js';
 import type { WorkEventType } from '../schemas/events.js';
 import type { WorkState } from '../schemas/work.js';
 import type { InvariantViolation, WorkRecord } from '../work/work-record.js';
+import { heapUsedAfterMajorGc } from './heap-after-gc.js';
 import { processHandleCounter } from './process-handles.js';
 
 /** What the gauges read at scrape time. */
@@ -58,6 +59,11 @@ export class Metrics {
         registers, collect() { this.set(countHandles()); },
       });
     }
+    new Gauge({
+      name: 'tpmutex_heap_used_after_major_gc_bytes',
+      help: 'JS heap used (young generation left out) as the last major garbage collection left it: what the process retains; rising under a steady load = a leak',
+      registers, collect() { this.set(heapUsedAfterMajorGc()); },
+    });
     new Gauge({ name: 'tpmutex_info', help: 'Always 1; the labels name the version and the engine', labelNames: ['version', 'engine'], registers })
       .set({ version: info.version, engine: info.engine }, 1);
     this.submitted = new Counter({ name: 'tpmutex_works_submitted_total', help: 'Works accepted (POST /v1/work answered 202, replays not counted)', registers });

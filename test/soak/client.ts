@@ -13,7 +13,10 @@ const MAX_EXAMPLES = 10;
 
 export class SoakClient {
   readonly tally: Tally = { requests: 0, serverErrors: 0, transportErrors: 0, unexpected: 0, examples: [] };
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // A fixed set of connections, each reused in turn (fifo), so that none idles long
+  // enough for the server to close it: the sockets are OS handles of the service too,
+  // and a pool that grows and shrinks with the load would move the handle count.
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32, scheduling: 'fifo' });
 
   constructor(readonly baseUrl: string) {}
 

@@ -7,6 +7,7 @@ import type { SoakClient } from './client.js';
 
 export const SAMPLED = {
   heapUsedBytes: 'tpmutex_nodejs_heap_size_used_bytes',
+  heapAfterMajorGcBytes: 'tpmutex_heap_used_after_major_gc_bytes',
   rssBytes: 'tpmutex_process_resident_memory_bytes',
   externalBytes: 'tpmutex_nodejs_external_memory_bytes',
   eventLoopLagP99Seconds: 'tpmutex_nodejs_eventloop_lag_p99_seconds',
@@ -15,18 +16,18 @@ export const SAMPLED = {
   retainedWorks: 'tpmutex_works_retained',
   sseSubscribers: 'tpmutex_sse_subscribers',
   mutexesOpen: 'tpmutex_mutexes_open',
+  majorGcs: 'tpmutex_nodejs_gc_duration_seconds_count{kind="major"}',
 } as const;
 
 export type Sample = { t: number } & Record<keyof typeof SAMPLED, number>;
 
-/** The value of each unlabelled series in a Prometheus text exposition. */
+/** The value of each series in a Prometheus text exposition, by its name and labels as written. */
 export function parseExposition(text: string): Map<string, number> {
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const space = line.lastIndexOf(' ');
-    const series = line.slice(0, space);
-    if (!series.includes('{')) values.set(series, Number(line.slice(space + 1)));
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
   return values;
 }
@@ -38,7 +39,8 @@ export async function sample(client: SoakClient, t: number): Promise<Sample> {
   const values = parseExposition(answer.text);
   const result = { t } as Sample;
   for (const [key, name] of Object.entries(SAMPLED) as [keyof typeof SAMPLED, string][]) {
-    const value = values.get(name);
+    // A labelled histogram series appears with its first observation: no major GC yet is 0.
+    const value = values.get(name) ?? (key === 'majorGcs' ? 0 : undefined);
     if (value === undefined) throw new Error(`/metrics has no ${name}`);
     result[key] = value;
   }
