@@ -37,9 +37,10 @@ describe('soak arithmetic', () => {
     assert.ok(Number.isNaN(slopePerMinute([{ t: 5, y: 1 }, { t: 5, y: 2 }])));
   });
 
-  it('the warm-up is a tenth of the run, between 15 s and 2 minutes; the slope is taken after it', () => {
+  it('the warm-up is a fifth of the run, between 15 s and 2 minutes; the slope is taken after it', () => {
     assert.equal(warmUpSeconds(60), 15);
-    assert.equal(warmUpSeconds(600), 60);
+    assert.equal(warmUpSeconds(300), 60);
+    assert.equal(warmUpSeconds(600), 120);
     assert.equal(warmUpSeconds(3600), 120);
     // A climb during the warm-up does not count.
     const points = [...line(1000, 0, [0, 5, 10]), ...line(0, 10_000, [15, 20, 25, 30])];
