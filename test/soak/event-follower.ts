@@ -34,9 +34,12 @@ export class EventFollower {
 
   constructor(private readonly baseUrl: string, private readonly options: FollowerOptions) {}
 
-  /** Resolves once the first stream is open (its hello comment read). */
+  /** Resolves once the first stream is open (its hello comment read); rejects after 60 s without. */
   start(): Promise<void> {
-    const opened = new Promise<void>((resolve) => { this.firstOpen = resolve; });
+    const opened = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no event stream opened in 60 s: ${this.failures.join('; ') || 'no answer'}`)), 60_000);
+      this.firstOpen = () => { clearTimeout(timer); resolve(); };
+    });
     this.running = this.loop();
     return opened;
   }

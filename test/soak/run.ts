@@ -80,12 +80,11 @@ const ledgerFollower = new EventFollower(service.baseUrl, {
   },
 });
 const followers = [ledgerFollower, ...Array.from({ length: CHURNING_SUBSCRIBERS }, () => new EventFollower(service.baseUrl, { churn: true }))];
-await Promise.all(followers.map((f) => f.start()));
-
 const load = new MixedLoad(client, ledger, tag);
 const samples: Sample[] = [];
 let exitCode = 0;
 try {
+  await Promise.all(followers.map((f) => f.start()));
   load.start();
   const end = began + seconds * 1000;
   let nextSample = began;
@@ -178,7 +177,8 @@ try {
   await load.stop();
   await Promise.all(followers.map((f) => f.stop()));
   client.close();
-  await service.stop();
+  // A service that died under the soak cannot be drained: say so, and keep the verdict.
+  await service.stop().catch((err: unknown) => { console.error(`stopping the service failed: ${(err as Error).message}`); exitCode = 1; });
 }
 process.exit(exitCode);
 
