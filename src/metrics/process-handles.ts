@@ -13,9 +13,12 @@ import { createRequire } from 'node:module';
 
 export type HandleCounter = () => number;
 
+let windowsCounter: HandleCounter | undefined;
+
 /** A counter for this platform, or undefined where there is none. */
 export function processHandleCounter(platform: NodeJS.Platform = process.platform): HandleCounter | undefined {
-  if (platform === 'win32') return windowsHandleCounter();
+  // One set of bindings per process, however many apps (tests) ask.
+  if (platform === 'win32') return (windowsCounter ??= windowsHandleCounter());
   if (platform === 'linux') return linuxFdCounter;
   return undefined;
 }
