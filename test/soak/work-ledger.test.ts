@@ -34,4 +34,12 @@ describe('soak work ledger', () => {
     ledger.onEvent('work.released', 'b');
     assert.equal(ledger.doubleEnds, 2);
   });
+
+  it('a scenario can widen what an unfinished work may end in', () => {
+    const ledger = new WorkLedger();
+    ledger.submitted('a', ['released']);
+    ledger.allow('a', ['released', 'cancelled']);
+    ledger.onEvent('work.cancelled', 'a');
+    assert.equal(ledger.wrongOutcomes, 0);
+  });
 });

@@ -46,6 +46,11 @@ export class WorkLedger {
     return state;
   }
 
+  /** Widens what an unfinished work may end in (a scenario that could not set up what it meant to). */
+  allow(id: string, allowed: readonly TerminalState[]): void {
+    if (this.open.has(id)) this.open.set(id, allowed);
+  }
+
   /** Submitted works with no terminal event. */
   get notTerminal(): number { return this.open.size; }
   /** Ids of a few of them, for the report. */
