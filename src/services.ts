@@ -64,6 +64,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
   metrics.watch({
     mutexes: () => mutexCounts(mutexes, clock.nowNs()),
     unfinished: () => totals.unfinished(),
+    retainedWorks: () => work.retainedCount,
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
     ready: () => readiness({ lifecycle, engine }).status === 'ready',

@@ -9,12 +9,16 @@ import type { PoolStats } from '../engine/types.js';
 import type { WorkEventType } from '../schemas/events.js';
 import { TERMINAL_STATES, type UnfinishedState } from '../schemas/work.js';
 import type { InvariantViolation, WorkRecord } from '../work/work-record.js';
+import { heapUsedAfterMajorGc } from './heap-after-gc.js';
+import { processHandleCounter } from './process-handles.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
   /** oldestHoldSeconds: how long the longest current hold by a work of this service has lasted (0 with none). */
   mutexes(): { open: number; held: number; oldestHoldSeconds: number };
   unfinished(): Record<UnfinishedState, number>;
+  /** Works the service keeps (unfinished, and finished ones up to WORK_HISTORY). */
+  retainedWorks(): number;
   pool(): PoolStats;
   sseSubscribers(): number;
   ready(): boolean;
@@ -49,6 +53,18 @@ export class Metrics {
     // `promtool check metrics` rejects; the same counts stay available by type
     // (tpmutex_nodejs_active_handles{type}, …_requests, …_resources), so sum() gives them.
     for (const total of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`tpmutex_nodejs_active_${total}_total`);
+    const countHandles = processHandleCounter();
+    if (countHandles !== undefined) {
+      new Gauge({
+        name: 'tpmutex_process_handles', help: 'Open OS handles of this process: the kernel handle count on Windows (GetProcessHandleCount), open file descriptors on Linux',
+        registers, collect() { this.set(countHandles()); },
+      });
+    }
+    new Gauge({
+      name: 'tpmutex_heap_used_after_major_gc_bytes',
+      help: 'JS heap used (young generation left out) as the last major garbage collection left it: what the process retains; rising under a steady load = a leak',
+      registers, collect() { this.set(heapUsedAfterMajorGc()); },
+    });
     new Gauge({ name: 'tpmutex_info', help: 'Always 1; the labels name the version and the engine', labelNames: ['version', 'engine'], registers })
       .set({ version: info.version, engine: info.engine }, 1);
     this.submitted = new Counter({ name: 'tpmutex_works_submitted_total', help: 'Works accepted (POST /v1/work answered 202, replays not counted)', registers });
@@ -97,6 +113,7 @@ export class Metrics {
       name: 'tpmutex_works_unfinished', help: 'Works not yet terminal, by state (queued, waiting, holding)', labelNames: ['state'], registers,
       collect() { for (const [state, n] of Object.entries(source.unfinished())) this.set({ state }, n); },
     });
+    gauge('tpmutex_works_retained', 'Works the service keeps: unfinished ones and the finished ones WORK_HISTORY retains', () => source.retainedWorks());
     gauge('tpmutex_pool_threads', 'Threads in the callback pool', () => source.pool().threads);
     gauge('tpmutex_pool_active', 'Callbacks running now (waiting, spinning or holding)', () => source.pool().active);
     gauge('tpmutex_pool_queued', 'Works submitted to the pool whose callback has not started', () => source.pool().queued);
