@@ -6,18 +6,13 @@
  * shed every request of the first second (503 `overloaded`).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Api } from '../e2e/api.js';
+import { startCpuHogs, type CpuHogs } from '../helpers/cpu-hogs.js';
 import { startServer } from '../helpers/server-process.js';
 
 const STARTS = 30;
 const REQUESTS = 20;
-
-/** A CPU-bound process, the portable twin of `yes > /dev/null`. */
-function cpuHog(): ChildProcess {
-  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
-}
 
 async function livez(api: Api): Promise<void> {
   const deadline = Date.now() + 30_000;
@@ -30,9 +25,9 @@ async function livez(api: Api): Promise<void> {
 }
 
 describe('cold start under CPU load', () => {
-  const hogs: ChildProcess[] = [];
-  before(() => { hogs.push(cpuHog(), cpuHog()); });
-  after(() => { for (const hog of hogs) hog.kill('SIGKILL'); });
+  let hogs: CpuHogs | undefined;
+  before(() => { hogs = startCpuHogs(2); });
+  after(() => hogs?.stop());
 
   it(`the first ${REQUESTS} requests after /livez are accepted, in each of ${STARTS} fresh processes`, { timeout: 600_000 }, async () => {
     const refused: string[] = [];

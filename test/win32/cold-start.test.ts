@@ -7,7 +7,7 @@
  * Runs in the Windows harness (`npm run test:win32`, suite cross-process).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { startCpuHogs, type CpuHogs } from '../helpers/cpu-hogs.js';
 import { after, before, describe, it } from 'node:test';
 import { Api } from '../e2e/api.js';
 import { startServer } from '../helpers/server-process.js';
@@ -20,13 +20,13 @@ const REQUESTS = 20;
 
 describe('cold start of the service under Windows Node', { skip }, () => {
   let node: WindowsNode;
-  const hogs: ChildProcess[] = [];
+  let hogs: CpuHogs | undefined;
   before(() => {
     if (unavailable !== undefined) throw new Error(`the Windows harness cannot run here: ${unavailable} (CI=true: a failure, not a skip)`);
     node = provision(() => undefined);
-    for (let i = 0; i < 2; i++) hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    hogs = startCpuHogs(2);
   });
-  after(() => { for (const hog of hogs) hog.kill('SIGKILL'); });
+  after(() => hogs?.stop());
 
   it(`the first ${REQUESTS} requests after /livez are accepted, in each of ${STARTS} fresh processes`, { timeout: 600_000 }, async () => {
     const refused: string[] = [];
