@@ -15,6 +15,7 @@
  */
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs as parseArgv } from 'node:util';
 import { startBenchService, type BenchEngine } from '../bench/service.js';
 import { percentile, round } from '../bench/stats.js';
 import { SoakClient } from './client.js';
@@ -32,22 +33,34 @@ const CHURNING_SUBSCRIBERS = 3;
 export const SLOPE_TARGETS = { heapSlopeBytesPerMin: 256 * 1024, rssSlopeBytesPerMin: 1024 * 1024, handleSlopePerMin: 1 } as const;
 const JUDGED_FROM_SECONDS = 600;
 
-function parseArgs(argv: string[]): { seconds: number; engine: BenchEngine; json: boolean; out: string | undefined } {
-  const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  const seconds = Number(value('--seconds') ?? 600);
-  const engine = value('--engine') ?? 'emulated';
-  if (!Number.isInteger(seconds) || seconds < 20) throw new Error(`--seconds ${value('--seconds')}: expected a whole number of seconds, at least 20`);
+const USAGE = 'usage: npm run soak -- [--seconds N (default 600, at least 20)] [--engine emulated|win32] [--json] [--out DIR]';
+
+/** Strict: an unknown flag is an error, not a default run of ten minutes. */
+function parseArgs(argv: string[]): { seconds: number; engine: BenchEngine; json: boolean; out: string | undefined } | 'help' {
+  const { values } = parseArgv({
+    args: argv, strict: true, allowPositionals: false,
+    options: { seconds: { type: 'string' }, engine: { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return 'help';
+  const seconds = Number(values.seconds ?? 600);
+  const engine = values.engine ?? 'emulated';
+  if (!Number.isInteger(seconds) || seconds < 20) throw new Error(`--seconds ${values.seconds}: expected a whole number of seconds, at least 20`);
   if (engine !== 'emulated' && engine !== 'win32') throw new Error(`--engine ${engine}: expected emulated or win32`);
-  return { seconds, engine, json: argv.includes('--json'), out: value('--out') };
+  return { seconds, engine, json: values.json ?? false, out: values.out };
 }
 
-let args: ReturnType<typeof parseArgs>;
+let parsed: ReturnType<typeof parseArgs>;
 try {
-  args = parseArgs(process.argv.slice(2));
+  parsed = parseArgs(process.argv.slice(2));
 } catch (err) {
-  console.error((err as Error).message);
+  console.error(`${(err as Error).message}\n${USAGE}`);
   process.exit(2);
 }
+if (parsed === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
+const args = parsed;
 const { seconds, engine, json, out } = args;
 const warmUp = warmUpSeconds(seconds);
 const progress = (line: string) => console.error(`[soak ${engine}] ${line}`);
