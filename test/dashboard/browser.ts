@@ -18,12 +18,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+/**
+ * The browser: CHROMIUM_PATH, else Debian's chromium, else (on a Windows host or
+ * runner) the Chrome or Edge that Windows images carry; Playwright drives any of them.
+ */
+const BROWSER_CANDIDATES = process.platform === 'win32'
+  ? [
+    `${process.env['ProgramFiles'] ?? 'C:\\Program Files'}\\Google\\Chrome\\Application\\chrome.exe`,
+    `${process.env['ProgramFiles(x86)'] ?? 'C:\\Program Files (x86)'}\\Microsoft\\Edge\\Application\\msedge.exe`,
+  ]
+  : ['/usr/bin/chromium'];
+export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? BROWSER_CANDIDATES.find((path) => existsSync(path)) ?? BROWSER_CANDIDATES[0]!;
 export const ARTIFACTS_DIR = fileURLToPath(new URL('../../../artifacts/', import.meta.url));
 
 /** Why the browser suite cannot run here, or undefined. */
 export function browserUnavailable(): string | undefined {
-  return existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium, or set CHROMIUM_PATH)`;
+  return existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium; on Windows, Chrome or Edge; or set CHROMIUM_PATH)`;
 }
 
 /** The issue's bound for a change to show on the page (docs: issue 13). */
