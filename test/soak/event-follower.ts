@@ -5,6 +5,7 @@
  * gap in `seq` is a lost event, whatever the cause (a `reset`, a resume that skipped).
  */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { SseBlocks, type parseSseBlock } from '../helpers/sse-frames.js';
 
 export interface SseEvent { id: string; event: string; data: string; seq: number }
 
@@ -77,16 +78,9 @@ export class EventFollower {
           res.on('end', done);
           return;
         }
-        let buffer = '';
+        const blocks = new SseBlocks((block) => this.block(block));
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            this.frame(buffer.slice(0, end));
-            buffer = buffer.slice(end + 2);
-          }
-        });
+        res.on('data', (chunk: string) => blocks.feed(chunk));
         res.on('close', done);
         res.on('error', done);
         if (churnMs !== undefined) timer = setTimeout(() => { req.destroy(); res.destroy(); }, churnMs);
@@ -97,16 +91,10 @@ export class EventFollower {
     });
   }
 
-  private frame(text: string): void {
-    let id: string | undefined, event = 'message', data = '';
-    for (const line of text.split('\n')) {
-      if (line.startsWith(':')) { this.firstOpen(); continue; } // hello and heartbeats
-      const colon = line.indexOf(':');
-      const field = line.slice(0, colon), value = line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'id') id = value;
-      else if (field === 'event') event = value;
-      else if (field === 'data') data += value;
-    }
+  private block({ frame, comments }: ReturnType<typeof parseSseBlock>): void {
+    if (comments.length > 0) this.firstOpen(); // hello and heartbeats
+    if (frame === undefined) return;
+    const { id, event, data } = frame;
     if (event === 'reset') { this.resets++; return; }
     if (event === 'overflow') { this.overflows++; return; }
     if (id === undefined) return;
