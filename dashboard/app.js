@@ -9,7 +9,7 @@ const RECENT_WORKS = 200; // finished works kept in the table (unfinished ones a
 const EVENT_TAIL = 50;
 const REPLAY_EVENTS = 500; // events replayed on connect, to fill the recent works and the tail
 const MAX_RETRY_MS = 10_000;
-const TERMINAL = new Set(['released', 'timed_out', 'cancelled', 'failed']);
+const TERMINAL = new Set(['released', 'abandoned', 'timed_out', 'cancelled', 'failed']);
 
 const state = {
   info: null,

@@ -23,5 +23,7 @@ export function exitCodeOf(work: Work): number {
     case 'failed': return EXIT.failed;
     case 'queued': case 'waiting': return EXIT.timedOut;
     case 'holding': case 'released': return work.abandoned === true ? EXIT.abandoned : EXIT.ok;
+    // An abandon work (POST /v1/mutexes/{name}/abandon) that left the mutex abandoned did what it was asked.
+    case 'abandoned': return EXIT.ok;
   }
 }

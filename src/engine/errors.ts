@@ -24,6 +24,10 @@ export type EngineErrorCode =
   | 'mutex_not_open'
   /** closeMutex while a work on the mutex has not ended. */
   | 'mutex_in_use'
+  /** No semaphore or event of that name is open in this engine. */
+  | 'object_not_open'
+  /** closeSemaphore/closeEvent while a work on it has not ended. */
+  | 'object_in_use'
   /** Checked mode refused a step that would raise an exception on real Windows. */
   | 'rule_violation'
   /** The work id is unknown to the engine. */

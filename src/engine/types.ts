@@ -15,19 +15,58 @@ export type EngineKind = 'emulated' | 'win32';
 /** Monotonic nanoseconds on the engine's own clock; every phase timestamp uses it. */
 export type Ns = bigint;
 
-/** What one work callback does. Names are already normalised (`Global\x` / `Local\x`). */
+/**
+ * What a work callback acquires on its pool thread: a mutex (the pool releases it when
+ * the callback returns, ReleaseMutexWhenCallbackReturns), one unit of a semaphore
+ * (ReleaseSemaphoreWhenCallbackReturns(instance, sem, 1)), or nothing (a work that only
+ * sets an event on return). Names are already normalised (`Global\x` / `Local\x`).
+ */
+export type Acquire =
+  | { readonly kind: 'mutex'; readonly name: string }
+  | { readonly kind: 'semaphore'; readonly name: string }
+  | { readonly kind: 'none' };
+
+export type AcquireKind = Acquire['kind'];
+
+/** What one work callback does. */
 export interface WorkSpec {
   readonly workId: string;
-  readonly mutex: string;
-  /** 0 = try once and time out immediately if the mutex is owned. */
+  /** The object the callback waits for and owns; it must be open in this engine. */
+  readonly acquire: Acquire;
+  /**
+   * An open event the pool sets when the callback returns (SetEventWhenCallbackReturns),
+   * or null. Set on every return path, also after a timeout or a cancel once started.
+   */
+  readonly setEventOnReturn: string | null;
+  /** 0 = try once and time out immediately if the object is not available. */
   readonly acquireTimeoutMs: number;
-  /** CPU-bound work while owning the mutex, before the hold. Ends early on signal. */
+  /** CPU-bound work while owning the object, before the hold. Ends early on signal. */
   readonly spinMs: number;
   /** Upper bound of the hold after the spin; a signal ends it early. 0 = no hold. */
   readonly holdMs: number;
   /** Ask the pool for another thread because this callback may run long. */
   readonly mayRunLong: boolean;
 }
+
+/**
+ * Abandonment on cue: acquire the mutex on a dedicated (non-pool) thread that then exits
+ * without releasing it, so the next acquirer, here or in any process, gets WAIT_ABANDONED.
+ * A pool thread cannot do this: the pool releases what the callback registered.
+ * Phases: `started`, then `acquired` and `abandoned`, or `timed_out`/`cancelled`/`failed`.
+ */
+export interface AbandonSpec {
+  readonly workId: string;
+  /** An open mutex. */
+  readonly mutex: string;
+  readonly acquireTimeoutMs: number;
+}
+
+/**
+ * The callback-return actions a work registered, in the order the pool performs them
+ * (docs/design.md §1.3). Windows: critical section → mutex → event → semaphore →
+ * library; Wine: mutex → semaphore → event. The emulated engine follows Windows.
+ */
+export type ReturnAction = 'release_mutex' | 'set_event' | 'release_semaphore';
 
 interface PhaseBase {
   readonly workId: string;
@@ -74,6 +113,19 @@ export interface ReturnedPhase extends PhaseBase {
  */
 export interface ReleasedPhase extends PhaseBase {
   readonly type: 'released';
+  /**
+   * The return actions the pool performed, in its order; empty when the work owned
+   * nothing and set no event. `atNs` is never earlier than the last of them.
+   */
+  readonly actions: readonly ReturnAction[];
+}
+
+/**
+ * An abandon work's thread exited owning the mutex (it never releases it). Terminal.
+ * The mutex stays abandoned until the next acquirer, who sees `abandoned: true`.
+ */
+export interface AbandonedPhase extends PhaseBase {
+  readonly type: 'abandoned';
 }
 
 /** The acquire wait timed out; the callback returned owning nothing. Terminal. */
@@ -97,15 +149,16 @@ export type Phase =
   | AcquiredPhase
   | ReturnedPhase
   | ReleasedPhase
+  | AbandonedPhase
   | TimedOutPhase
   | CancelledPhase
   | FailedPhase;
 
 export type PhaseType = Phase['type'];
-export type TerminalPhase = ReleasedPhase | TimedOutPhase | CancelledPhase | FailedPhase;
+export type TerminalPhase = ReleasedPhase | AbandonedPhase | TimedOutPhase | CancelledPhase | FailedPhase;
 
 export function isTerminalPhase(phase: Phase): phase is TerminalPhase {
-  return phase.type === 'released' || phase.type === 'timed_out' ||
+  return phase.type === 'released' || phase.type === 'abandoned' || phase.type === 'timed_out' ||
     phase.type === 'cancelled' || phase.type === 'failed';
 }
 
@@ -128,6 +181,40 @@ export interface MutexOpened {
    * Names with the same kernel name are one mutex: one state, one fencing sequence.
    */
   readonly kernelName: string;
+}
+
+export interface SemaphoreInit {
+  /** 0..maximumCount. Used only when the semaphore is created. */
+  readonly initialCount: number;
+  /** At least 1. Used only when the semaphore is created. */
+  readonly maximumCount: number;
+}
+
+export interface SemaphoreOpened extends MutexOpened {
+  /** The object's own maximum (an existing semaphore keeps its own; the init is ignored). */
+  readonly maximumCount: number;
+}
+
+/** Live state of a semaphore (win32: NtQuerySemaphore), units held anywhere included. */
+export interface SemaphoreProbe {
+  /** Units available now. */
+  readonly count: number;
+  readonly maximumCount: number;
+}
+
+export interface EventInit {
+  readonly manualReset: boolean;
+  /** Used only when the event is created. */
+  readonly initialState: boolean;
+}
+
+export type EventOpened = MutexOpened;
+
+/** Live state of an event (win32: NtQueryEvent). */
+export interface EventProbe {
+  readonly signaled: boolean;
+  /** The object's own type: true for a manual-reset (notification) event. */
+  readonly manualReset: boolean;
 }
 
 export interface PoolLimits {
@@ -213,7 +300,34 @@ export interface Engine {
   probeMutex(name: string): MutexProbe;
 
   /**
-   * Queue a callback. The mutex must be open. Throws EngineError on shutdown; a time
+   * Open or create a named semaphore (least access: SYNCHRONIZE | SEMAPHORE_MODIFY_STATE
+   * | SEMAPHORE_QUERY_STATE). Same errors as openMutex; initialCount > maximumCount or
+   * maximumCount < 1 throws RangeError. A name that is another kind of object throws
+   * name_conflict.
+   */
+  openSemaphore(name: string, init: SemaphoreInit): SemaphoreOpened;
+
+  /** Close this engine's handle. Throws EngineError('object_in_use') while a work on it has not ended. */
+  closeSemaphore(name: string): void;
+
+  /** Live OS state of an open semaphore. Throws EngineError('object_not_open'). */
+  probeSemaphore(name: string): SemaphoreProbe;
+
+  /** Open or create a named event (SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE). */
+  openEvent(name: string, init: EventInit): EventOpened;
+
+  /** Close this engine's handle. Throws EngineError('object_in_use') while a work that sets it has not ended. */
+  closeEvent(name: string): void;
+
+  /** Live OS state of an open event. Throws EngineError('object_not_open'). */
+  probeEvent(name: string): EventProbe;
+
+  /** SetEvent / ResetEvent on an open event, now (they never block). */
+  setEvent(name: string): void;
+  resetEvent(name: string): void;
+
+  /**
+   * Queue a callback. The objects it names must be open. Throws EngineError on shutdown; a time
    * outside 0..MAX_WORK_TIME_MS (src/engine/work-times.ts) or a reused id throws a
    * RangeError / Error before anything is recorded.
    */
@@ -235,6 +349,12 @@ export interface Engine {
    * An unknown or already terminal work id is ignored.
    */
   cancel(workId: string): void;
+
+  /**
+   * Abandonment on cue (see AbandonSpec): runs on a dedicated thread, not in the pool.
+   * The mutex must be open. signal() is ignored; cancel() aborts the wait.
+   */
+  abandon(spec: AbandonSpec): void;
 
   poolStats(): PoolStats;
 

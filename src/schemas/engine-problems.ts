@@ -16,6 +16,8 @@ const ENGINE_PROBLEMS: Record<EngineErrorCode, [number, ProblemSlug, string]> = 
   privilege_required: [403, 'privilege-required', 'Privilege required'],
   mutex_not_open: [404, 'mutex-not-open', 'Mutex not open'],
   mutex_in_use: [409, 'mutex-in-use', 'Mutex in use'],
+  object_not_open: [404, 'object-not-open', 'Object not open'],
+  object_in_use: [409, 'object-in-use', 'Object in use'],
   rule_violation: [500, 'rule-violation', 'Windows rule violated (checked mode)'],
   work_unknown: [404, 'work-unknown', 'Work not found'],
   pool_limits_invalid: [400, 'pool-limits-invalid', 'Invalid pool limits'],

@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox';
 import { ListQuery, listOf, Nanos, Timestamp } from './common.js';
 
-export const WORK_STATES = ['queued', 'waiting', 'holding', 'released', 'timed_out', 'cancelled', 'failed'] as const;
+export const WORK_STATES = ['queued', 'waiting', 'holding', 'released', 'abandoned', 'timed_out', 'cancelled', 'failed'] as const;
 export type WorkState = typeof WORK_STATES[number];
 /** The states a work ends in: exactly one of them, once, with its terminal event. */
-export const TERMINAL_STATES = ['released', 'timed_out', 'cancelled', 'failed'] as const satisfies readonly WorkState[];
+export const TERMINAL_STATES = ['released', 'abandoned', 'timed_out', 'cancelled', 'failed'] as const satisfies readonly WorkState[];
 export type TerminalState = typeof TERMINAL_STATES[number];
 /** Where a work can be before it ends. */
 export type UnfinishedState = Exclude<WorkState, TerminalState>;
@@ -12,7 +12,7 @@ export const isTerminal = (state: WorkState): state is TerminalState => (TERMINA
 
 export const WorkStateSchema = Type.Union([
   Type.Literal('queued'), Type.Literal('waiting'), Type.Literal('holding'), Type.Literal('released'),
-  Type.Literal('timed_out'), Type.Literal('cancelled'), Type.Literal('failed'),
+  Type.Literal('abandoned'), Type.Literal('timed_out'), Type.Literal('cancelled'), Type.Literal('failed'),
 ]);
 
 /**

@@ -12,7 +12,7 @@ const NEXT: Partial<Record<WorkEventType, UnfinishedState>> = { 'work.queued': '
 export class WorkTotals {
   private submittedCount = 0;
   private readonly now: Record<UnfinishedState, number> = { queued: 0, waiting: 0, holding: 0 };
-  private readonly ended: Record<TerminalState, number> = { released: 0, timed_out: 0, cancelled: 0, failed: 0 };
+  private readonly ended: Record<TerminalState, number> = { released: 0, abandoned: 0, timed_out: 0, cancelled: 0, failed: 0 };
   /** Where each unfinished work is, so a terminal event knows which count to leave. */
   private readonly live = new Map<string, UnfinishedState>();
 

@@ -109,7 +109,8 @@ export class WorkService {
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
     this.engine.submit({
       workId: id,
-      mutex: resolved.mutex,
+      acquire: { kind: 'mutex', name: resolved.mutex },
+      setEventOnReturn: null,
       acquireTimeoutMs: request.acquireTimeoutMs,
       spinMs: request.spinMs,
       holdMs: request.untilSignaled && request.holdMs === 0 ? this.limits.maxHoldMs : request.holdMs,

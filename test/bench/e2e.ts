@@ -64,7 +64,7 @@ class InProcessEngine {
     const began = process.hrtime.bigint();
     for (let i = 0; i < works; i++) {
       const n = this.next++;
-      this.engine.submit({ workId: `w${n}`, mutex: `Local\\bench-${n % BENCH_MUTEXES}`, acquireTimeoutMs: 60_000, spinMs: 0, holdMs: 0, mayRunLong: false });
+      this.engine.submit({ workId: `w${n}`, acquire: { kind: 'mutex', name: `Local\\bench-${n % BENCH_MUTEXES}` }, setEventOnReturn: null, acquireTimeoutMs: 60_000, spinMs: 0, holdMs: 0, mayRunLong: false });
     }
     await done;
     return works / (Number(process.hrtime.bigint() - began) / 1e9);

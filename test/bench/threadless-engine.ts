@@ -17,7 +17,8 @@ export class ThreadlessEngine extends ScriptedEngine {
   }
 
   override submit(spec: WorkSpec): void {
-    const { workId, mutex } = spec;
+    const { workId } = spec;
+    const mutex = spec.acquire.kind === 'none' ? '' : spec.acquire.name;
     const fencingToken = (this.tokens.get(mutex) ?? 0) + 1;
     this.tokens.set(mutex, fencingToken);
     setImmediate(() => {
@@ -26,7 +27,7 @@ export class ThreadlessEngine extends ScriptedEngine {
       this.deliver({ type: 'started', workId, atNs, threadId: 1, mayRunLong: null });
       this.deliver({ type: 'acquired', workId, atNs, threadId: 1, abandoned: false, fencingToken });
       this.deliver({ type: 'returned', workId, atNs, signaled: false });
-      this.deliver({ type: 'released', workId, atNs });
+      this.deliver({ type: 'released', actions: ['release_mutex'], workId, atNs });
     });
   }
 }

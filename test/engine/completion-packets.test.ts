@@ -177,7 +177,7 @@ describe('win32 engine packets (fake native layer)', () => {
     for (const id of [holder, waiter, pending]) assert.equal(h.terminalOf(id)?.type, 'failed', id);
     const fault = h.engine.fault();
     assert.ok(fault !== undefined && fault.code === 'engine_unavailable' && /completion port/.test(fault.message), String(fault));
-    assert.throws(() => h.engine.submit({ workId: 'late', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }),
+    assert.throws(() => h.engine.submit({ workId: 'late', acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }),
       (err: unknown) => isEngineError(err) && err.code === 'engine_unavailable');
     assertEngineError(() => h.engine.openMutex('Local\\another'), 'engine_unavailable');
     // The callbacks were told to stop; nobody will hand their records back. Closing the

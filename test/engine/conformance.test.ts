@@ -52,7 +52,7 @@ for (const factory of engineFactories) {
       assert.deepEqual(h.engine.probeMutex(name), { state: 'free', recursion: 0 });
       h.engine.closeMutex(name);
       assertEngineError(() => h.engine.probeMutex(name), 'mutex_not_open');
-      assertEngineError(() => h.engine.submit({ workId: 'x1', mutex: name, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'mutex_not_open');
+      assertEngineError(() => h.engine.submit({ workId: 'x1', acquire: { kind: 'mutex', name: name }, setEventOnReturn: null, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'mutex_not_open');
       assertEngineError(() => h.engine.closeMutex(name), 'mutex_not_open');
       // Nobody else had a handle, so closing destroyed it: reopening creates it again.
       assert.equal(h.engine.openMutex(name).existed, false);
@@ -139,7 +139,7 @@ for (const factory of engineFactories) {
     it('times: whole ms from 0 to MAX_WORK_TIME_MS; anything else is a RangeError and nothing is recorded', async (t) => {
       const h = await open(t);
       const mutex = h.openMutex('times');
-      const base: WorkSpec = { workId: 'times', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false };
+      const base: WorkSpec = { workId: 'times', acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false };
       for (const field of ['acquireTimeoutMs', 'spinMs', 'holdMs'] as const) {
         for (const bad of [Number.NaN, -1, 1.5, Infinity, -Infinity, MAX_WORK_TIME_MS + 1]) {
           assert.throws(() => h.engine.submit({ ...base, [field]: bad }), RangeError, `${field} ${bad}`);
@@ -172,7 +172,7 @@ for (const factory of engineFactories) {
       const mutex = h.openMutex('reused');
       const holding = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
       await h.waitPhase(holding, 'acquired');
-      assert.throws(() => h.engine.submit({ workId: holding, mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), Error);
+      assert.throws(() => h.engine.submit({ workId: holding, acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), Error);
       h.signal(holding);
       await h.waitTerminal([holding]);
       h.assertClean();
@@ -567,7 +567,7 @@ for (const factory of engineFactories) {
       const mutex = h.openMutex('refuse');
       await h.close();
       await h.close();
-      assertEngineError(() => h.engine.submit({ workId: 'late', mutex, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'shutting_down');
+      assertEngineError(() => h.engine.submit({ workId: 'late', acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'shutting_down');
     });
   });
 }

@@ -36,7 +36,7 @@ function recorder(): Recorder {
 const started = (workId: string): Phase => ({ type: 'started', workId, atNs: 0n, threadId: 1, mayRunLong: null });
 const acquired = (workId: string, fencingToken: number, atNs = 0n): Phase => ({ type: 'acquired', workId, atNs, threadId: 1, abandoned: false, fencingToken });
 const returned = (workId: string, atNs = 0n): Phase => ({ type: 'returned', workId, atNs, signaled: false });
-const released = (workId: string, atNs = 0n): Phase => ({ type: 'released', workId, atNs });
+const released = (workId: string, atNs = 0n): Phase => ({ type: 'released', actions: ['release_mutex'], workId, atNs });
 const failed = (workId: string): Phase => ({ type: 'failed', workId, atNs: 0n, error: new EngineError('thread_died', 'test') });
 
 function releasedAt(rec: Recorder, workId: string): bigint | undefined {

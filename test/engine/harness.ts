@@ -94,7 +94,8 @@ export class EngineHarness {
   submit(options: WorkOptions): string {
     const spec: WorkSpec = {
       workId: `w${++this.nextWork}`,
-      mutex: options.mutex,
+      acquire: { kind: 'mutex', name: options.mutex },
+      setEventOnReturn: null,
       acquireTimeoutMs: options.acquireTimeoutMs ?? WAIT_TIMEOUT_MS,
       spinMs: options.spinMs ?? 0,
       holdMs: options.holdMs ?? 0,
@@ -235,7 +236,7 @@ export class EngineHarness {
 
   /** What a timed-out wait reports: the works still without a terminal phase first. */
   private describe(): string {
-    const line = (id: string): string => `  ${id} on ${this.specs.get(id)?.mutex ?? '?'}: ${this.typesOf(id).join(' → ') || '(no phase)'}`;
+    const line = (id: string): string => `  ${id} on ${nameOf(this.specs.get(id))}: ${this.typesOf(id).join(' → ') || '(no phase)'}`;
     const ids = [...this.specs.keys()];
     const open = ids.filter((id) => this.terminalOf(id) === undefined);
     return [
@@ -246,4 +247,9 @@ export class EngineHarness {
       `violations: ${this.violations.join('; ') || 'none'}`,
     ].join('\n');
   }
+}
+
+/** The name of the object a work acquires, for messages. */
+export function nameOf(spec: WorkSpec | undefined): string {
+  return spec === undefined || spec.acquire.kind === 'none' ? '?' : spec.acquire.name;
 }

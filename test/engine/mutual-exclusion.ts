@@ -13,7 +13,7 @@
  *   phases come in acquisition order, and returned(prev) and released(prev) come before
  *   acquired(next).
  */
-import type { EngineHarness, PhaseOf } from './harness.js';
+import { nameOf, type EngineHarness, type PhaseOf } from './harness.js';
 
 interface Holding {
   readonly workId: string;
@@ -28,9 +28,9 @@ export function mutualExclusionViolations(harness: EngineHarness, workIds: reado
     const acquired = harness.phase(workId, 'acquired');
     const spec = harness.specs.get(workId);
     if (acquired === undefined || spec === undefined) continue;
-    const holdings = byMutex.get(spec.mutex) ?? [];
+    const holdings = byMutex.get(nameOf(spec)) ?? [];
     holdings.push({ workId, acquired, returned: harness.phase(workId, 'returned'), released: harness.phase(workId, 'released') });
-    byMutex.set(spec.mutex, holdings);
+    byMutex.set(nameOf(spec), holdings);
   }
 
   const violations: string[] = [];

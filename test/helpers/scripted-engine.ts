@@ -3,6 +3,8 @@
  * logic (ordering rules, counters, eviction), where a real engine's timing would make
  * the interesting interleavings hard to force.
  */
+import { unsupported } from '../../src/engine/unsupported.js';
+import type { AbandonSpec, EventInit, EventOpened, EventProbe, SemaphoreInit, SemaphoreOpened, SemaphoreProbe } from '../../src/engine/types.js';
 import type { EngineError } from '../../src/engine/errors.js';
 import { sessionKernelName } from '../../src/engine/mutex-name.js';
 import type { Engine, EngineCloseOptions, MutexOpened, MutexProbe, Ns, Phase, PhaseListener, PoolLimits, PoolStats, WorkSpec } from '../../src/engine/types.js';
@@ -38,6 +40,15 @@ export class ScriptedEngine implements Engine {
   closeMutex(name: string): void { this.open.delete(name); }
   probeMutex(): MutexProbe { return this.probe; }
   submit(spec: WorkSpec): void { this.submitted.push(spec); }
+  openSemaphore(_name: string, _init: SemaphoreInit): SemaphoreOpened { return unsupported('openSemaphore'); }
+  closeSemaphore(_name: string): void { unsupported('closeSemaphore'); }
+  probeSemaphore(_name: string): SemaphoreProbe { return unsupported('probeSemaphore'); }
+  openEvent(_name: string, _init: EventInit): EventOpened { return unsupported('openEvent'); }
+  closeEvent(_name: string): void { unsupported('closeEvent'); }
+  probeEvent(_name: string): EventProbe { return unsupported('probeEvent'); }
+  setEvent(_name: string): void { unsupported('setEvent'); }
+  resetEvent(_name: string): void { unsupported('resetEvent'); }
+  abandon(_spec: AbandonSpec): void { unsupported('abandon'); }
   signal(workId: string): void { this.signals.push(workId); }
   cancel(workId: string): void { this.cancels.push(workId); }
   poolStats(): PoolStats { return { ...this.limits, threads: 1, active: 0, queued: 0, submitted: this.submitted.length, completed: 0 }; }

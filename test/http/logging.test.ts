@@ -60,7 +60,7 @@ describe('logs', () => {
     assert.equal(view.invariantViolation?.kind, 'acquired_while_held');
     for (const w of [a!, b!]) {
       engine.emit({ type: 'returned', workId: w.id, signaled: false });
-      engine.emit({ type: 'released', workId: w.id });
+      engine.emit({ type: 'released', actions: ['release_mutex'], workId: w.id });
     }
   });
 });

@@ -55,14 +55,14 @@ describe('MutexRegistry: one record per kernel object', () => {
     const second = work.submit({ mutex: 'Local\\d' }, undefined).work;
     assert.equal(first.mutex, 'Global\\d');
     assert.equal(second.mutex, 'Global\\d', 'the alias resolves to the record\'s name');
-    assert.deepEqual(engine.submitted.map((spec) => spec.mutex), ['Global\\d', 'Global\\d']);
+    assert.deepEqual(engine.submitted.map((spec) => spec.acquire.kind === 'mutex' && spec.acquire.name), ['Global\\d', 'Global\\d']);
     const record = mutexes.require('Local\\d');
     assert.equal(record.queued, 2);
     engine.emit({ type: 'started', workId: first.id, threadId: 1, mayRunLong: null });
     engine.emit({ type: 'acquired', workId: first.id, threadId: 1, abandoned: false, fencingToken: 1 });
     engine.emit({ type: 'started', workId: second.id, threadId: 2, mayRunLong: null });
     engine.emit({ type: 'returned', workId: first.id, signaled: true });
-    engine.emit({ type: 'released', workId: first.id });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: first.id });
     engine.emit({ type: 'acquired', workId: second.id, threadId: 2, abandoned: false, fencingToken: 2 });
     const view = mutexes.view(mutexes.require('Local\\d'));
     assert.equal(view.fencingToken, 2);
@@ -80,7 +80,7 @@ describe('MutexRegistry: one record per kernel object', () => {
     engine.emit({ type: 'started', workId: done.id, threadId: 1, mayRunLong: null });
     engine.emit({ type: 'acquired', workId: done.id, threadId: 1, abandoned: false, fencingToken: 7 });
     engine.emit({ type: 'returned', workId: done.id, signaled: false });
-    engine.emit({ type: 'released', workId: done.id });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: done.id });
     const closed = mutexes.close('Global\\c');
     assert.equal(closed.name, 'Local\\c');
     assert.equal(mutexes.size, 0);

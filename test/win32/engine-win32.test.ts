@@ -44,7 +44,7 @@ async function engineFor(t: TestContext, pool: PoolLimits, extras: EngineExtras 
 }
 
 const spec = (workId: string, mutex: string, over: Partial<WorkSpec> = {}): WorkSpec =>
-  ({ workId, mutex, acquireTimeoutMs: 30_000, spinMs: 0, holdMs: 0, mayRunLong: false, ...over });
+  ({ workId, acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 30_000, spinMs: 0, holdMs: 0, mayRunLong: false, ...over });
 
 describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false : WINDOWS_ONLY }, () => {
   before(() => { if (!onWindows) throw new Error(`${WINDOWS_ONLY}; CI=true: a failure, not a skip`); });

@@ -18,7 +18,8 @@ const phases: Record<Phase['type'], Phase> = {
   started: { type: 'started', workId: 'b.1', atNs: 2n, threadId: 9, mayRunLong: true },
   acquired: { type: 'acquired', workId: 'b.1', atNs: 3n, threadId: 9, abandoned: true, fencingToken: 4 },
   returned: { type: 'returned', workId: 'b.1', atNs: 4n, signaled: true },
-  released: { type: 'released', workId: 'b.1', atNs: 5n },
+  released: { type: 'released', actions: ['release_mutex'], workId: 'b.1', atNs: 5n },
+  abandoned: { type: 'abandoned', workId: 'b.1', atNs: 5n },
   timed_out: { type: 'timed_out', workId: 'b.1', atNs: 5n },
   cancelled: { type: 'cancelled', workId: 'b.1', atNs: 5n },
   failed: { type: 'failed', workId: 'b.1', atNs: 5n, error: new EngineError('thread_died', 'gone') },
@@ -28,8 +29,8 @@ const phases: Record<Phase['type'], Phase> = {
 const TABLE: Record<WorkState, Partial<Record<Phase['type'], WorkState>>> = {
   queued: { started: 'waiting', timed_out: 'timed_out', cancelled: 'cancelled', failed: 'failed' },
   waiting: { acquired: 'holding', timed_out: 'timed_out', cancelled: 'cancelled', failed: 'failed' },
-  holding: { returned: 'holding', released: 'released', failed: 'failed' },
-  released: {}, timed_out: {}, cancelled: {}, failed: {},
+  holding: { returned: 'holding', released: 'released', abandoned: 'abandoned', failed: 'failed' },
+  released: {}, abandoned: {}, timed_out: {}, cancelled: {}, failed: {},
 };
 
 describe('work state machine', () => {

@@ -43,7 +43,7 @@ describe('WorkService', () => {
     assert.equal(w.state, 'queued');
     assert.equal(w.mutex, 'Local\\m');
     assert.deepEqual(w.request, { acquireTimeoutMs: 30000, holdMs: 0, untilSignaled: true, spinMs: 0, mayRunLong: false });
-    assert.deepEqual(engine.submitted[0], { workId: w.id, mutex: 'Local\\m', acquireTimeoutMs: 30000, spinMs: 0, holdMs: 5000, mayRunLong: false });
+    assert.deepEqual(engine.submitted[0], { workId: w.id, acquire: { kind: 'mutex', name: 'Local\\m' }, setEventOnReturn: null, acquireTimeoutMs: 30000, spinMs: 0, holdMs: 5000, mayRunLong: false });
     assert.deepEqual(events.map((e) => e.type), ['mutex.opened', 'work.queued']);
     assert.equal(services.mutexes.get('Local\\m')?.queued, 1);
   });
@@ -56,7 +56,7 @@ describe('WorkService', () => {
     assert.equal(mutex.holder?.workId, w.id);
     assert.equal(mutex.fencingToken, 1);
     engine.emit({ type: 'returned', workId: w.id, signaled: false });
-    engine.emit({ type: 'released', workId: w.id });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: w.id });
     const done = work.get(w.id);
     assert.equal(done.state, 'released');
     assert.equal(done.fencingToken, 1);
@@ -78,10 +78,10 @@ describe('WorkService', () => {
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
     engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
-    engine.emit({ type: 'released', workId: a.id, atNs: 45_000n });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: a.id, atNs: 45_000n });
     engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
     engine.emit({ type: 'returned', workId: b.id, signaled: false, atNs: 70_000n });
-    engine.emit({ type: 'released', workId: b.id, atNs: 80_000n });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: b.id, atNs: 80_000n });
     const order = events.filter((e) => e.type === 'work.acquired' || e.type === 'work.released' || e.type === 'work.returned')
       .map((e) => `${e.type}:${e.workId === a.id ? 'a' : 'b'}`);
     assert.deepEqual(order, ['work.acquired:a', 'work.returned:a', 'work.released:a', 'work.acquired:b', 'work.returned:b', 'work.released:b']);
@@ -99,7 +99,7 @@ describe('WorkService', () => {
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
     engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
     engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
-    engine.emit({ type: 'released', workId: a.id, atNs: 45_000n });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: a.id, atNs: 45_000n });
     const order = events.filter((e) => ['work.acquired', 'work.returned', 'work.released'].includes(e.type))
       .map((e) => `${e.type.slice(5)}:${e.workId === a.id ? 'a' : 'b'}`);
     assert.deepEqual(order, ['acquired:a', 'returned:a', 'acquired:b', 'released:a'], 'published as delivered');
@@ -127,7 +127,7 @@ describe('WorkService', () => {
       /tpmutex_invariant_violations_total\{kind="acquired_while_held"\} 1/);
     // The real phases of a still arrive and are published as they are.
     engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 60_000n });
-    engine.emit({ type: 'released', workId: a.id, atNs: 61_000n });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: a.id, atNs: 61_000n });
     assert.equal(work.get(a.id).releasedAtNs, '61000');
     assert.equal(work.get(a.id).state, 'released');
     assert.throws(() => assertMutualExclusion(events.map((e) => e.json)), /acquired while/);
@@ -140,7 +140,7 @@ describe('WorkService', () => {
     runToHolding(engine, a.id, 1);
     engine.emit({ type: 'started', workId: b.id, threadId: 8, mayRunLong: null });
     engine.emit({ type: 'returned', workId: a.id, signaled: false, atNs: 40_000n });
-    engine.emit({ type: 'released', workId: a.id, atNs: 60_000n });
+    engine.emit({ type: 'released', actions: ['release_mutex'], workId: a.id, atNs: 60_000n });
     engine.emit({ type: 'acquired', workId: b.id, threadId: 8, abandoned: false, fencingToken: 2, atNs: 50_000n });
     assert.deepEqual(violationsOf(events), [{ workId: b.id, kind: 'released_after_acquired' }]);
     assert.match(await services.metrics.registry.getSingleMetricAsString('tpmutex_invariant_violations_total'),

@@ -71,5 +71,5 @@ function runBody(order: RunOrder, thread: CallbackThread, { report, flush }: Pha
 
   // Epilog: the on-return actions, in Windows order (only the mutex release here).
   release(entry, threadId);
-  report({ type: 'released', atNs: nowNs() });
+  report({ type: 'released', atNs: nowNs(), actions: ['release_mutex'] });
 }

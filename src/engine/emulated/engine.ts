@@ -12,6 +12,8 @@
  *   (option `session`, default 1), and names with the same kernel name are one mutex.
  * - The main thread never blocks: it only reads, stores and notifies shared words.
  */
+import { mutexOnly, unsupported } from '../unsupported.js';
+import type { AbandonSpec, EventInit, EventOpened, EventProbe, SemaphoreInit, SemaphoreOpened, SemaphoreProbe } from '../types.js';
 import { EngineError, type EngineErrorCode } from '../errors.js';
 import { checkMutexName } from '../mutex-name.js';
 import {
@@ -150,6 +152,16 @@ export class EmulatedEngine implements Engine {
     return readProbe(this.table.ref(this.handles.entryOf(name)));
   }
 
+  openSemaphore(_name: string, _init: SemaphoreInit): SemaphoreOpened { return unsupported('openSemaphore'); }
+  closeSemaphore(_name: string): void { unsupported('closeSemaphore'); }
+  probeSemaphore(_name: string): SemaphoreProbe { return unsupported('probeSemaphore'); }
+  openEvent(_name: string, _init: EventInit): EventOpened { return unsupported('openEvent'); }
+  closeEvent(_name: string): void { unsupported('closeEvent'); }
+  probeEvent(_name: string): EventProbe { return unsupported('probeEvent'); }
+  setEvent(_name: string): void { unsupported('setEvent'); }
+  resetEvent(_name: string): void { unsupported('resetEvent'); }
+  abandon(_spec: AbandonSpec): void { unsupported('abandon'); }
+
   /**
    * Throws EngineError('shutting_down' | 'mutex_not_open'). A reused work id or a time
    * outside 0..MAX_WORK_TIME_MS is a caller bug (the service validates): Error / RangeError.
@@ -158,7 +170,7 @@ export class EmulatedEngine implements Engine {
     this.assertOpen();
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
     checkWorkTimes(spec);
-    const entry = this.handles.entryOf(spec.mutex);
+    const entry = this.handles.entryOf(mutexOnly(spec));
     const job: Job = { spec, entry, stage: 'pending', thread: undefined, signaledEarly: false };
     this.handles.use(entry);
     this.works.set(spec.workId, job);
@@ -264,7 +276,7 @@ export class EmulatedEngine implements Engine {
     const { workId } = job.spec;
     const lastToken = abandonIfOwnedBy(this.table.ref(job.entry), threadId);
     const message = `worker thread ${threadId} died running work ${workId}` +
-      (lastToken === undefined ? '' : `; mutex ${job.spec.mutex} is abandoned`);
+      (lastToken === undefined ? '' : `; mutex ${(job.spec.acquire.kind === 'mutex' ? job.spec.acquire.name : '')} is abandoned`);
     this.finish(job, {
       type: 'failed', workId, atNs: nowNs(),
       error: new EngineError('thread_died', message, { cause: error }),

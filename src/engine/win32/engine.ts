@@ -39,6 +39,8 @@
  *   a missing native part (start() rejects with engine_unavailable instead). The
  *   native layer is one interface (Win32Native); tests pass a deterministic fake.
  */
+import { mutexOnly, unsupported } from '../unsupported.js';
+import type { AbandonSpec, EventInit, EventOpened, EventProbe, SemaphoreInit, SemaphoreOpened, SemaphoreProbe } from '../types.js';
 import { EngineError } from '../errors.js';
 import { HandoffOrder } from '../handoff-order.js';
 import { checkMutexName } from '../mutex-name.js';
@@ -196,9 +198,19 @@ export class Win32Engine implements Engine {
     return { state: 'free', recursion: 0 };
   }
 
+  openSemaphore(_name: string, _init: SemaphoreInit): SemaphoreOpened { return unsupported('openSemaphore'); }
+  closeSemaphore(_name: string): void { unsupported('closeSemaphore'); }
+  probeSemaphore(_name: string): SemaphoreProbe { return unsupported('probeSemaphore'); }
+  openEvent(_name: string, _init: EventInit): EventOpened { return unsupported('openEvent'); }
+  closeEvent(_name: string): void { unsupported('closeEvent'); }
+  probeEvent(_name: string): EventProbe { return unsupported('probeEvent'); }
+  setEvent(_name: string): void { unsupported('setEvent'); }
+  resetEvent(_name: string): void { unsupported('resetEvent'); }
+  abandon(_spec: AbandonSpec): void { unsupported('abandon'); }
+
   submit(spec: WorkSpec): void {
     const res = this.assertRunning();
-    const mutex = this.mutexes.of(spec.mutex);
+    const mutex = this.mutexes.of(mutexOnly(spec));
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
     checkWorkTimes(spec);
     const job: Job = { spec, mutex, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
@@ -475,7 +487,7 @@ export class Win32Engine implements Engine {
       } else if (job.stage === 'acquired' || job.stage === 'returned') {
         // Its callback returned (the cleanup group waited for it), so the pool released
         // the mutex; only the wait callback's packet was cancelled with the group.
-        this.finish(job, { type: 'released', workId, atNs });
+        this.finish(job, { type: 'released', workId, atNs, actions: ['release_mutex'] });
       } else {
         // Never started (the group cancelled the pending callback) or ended its wait.
         this.finish(job, { type: 'cancelled', workId, atNs });

@@ -66,7 +66,7 @@ export function stepPhase(kind: number, workId: string, atNs: Ns, r: TpmJob): Ph
  */
 export function handbackPhase(kind: number, workId: string, atNs: Ns, r: TpmJob, toNs: (qpc: bigint) => Ns): TerminalPhase {
   if (r.rule !== 0) return { type: 'failed', workId, atNs, error: ruleError(r) };
-  if (kind === TPM_PACKET_RELEASED) return { type: 'released', workId, atNs };
+  if (kind === TPM_PACKET_RELEASED) return { type: 'released', workId, atNs, actions: ['release_mutex'] };
   if (r.state === TPM_JOB_CANCELLED) {
     const endedQpc = BigInt(r.ended_qpc);
     return { type: 'cancelled', workId, atNs: endedQpc > 0n ? toNs(endedQpc) : atNs };

@@ -43,7 +43,7 @@ describe('win32 engine: packets', () => {
   });
 
   it('a handback ends a work that has not ended: released, cancelled at the cancel\'s stamp, or failed naming the lost post', () => {
-    assert.deepEqual(handbackPhase(TPM_PACKET_RELEASED, 'w', 10n, record({ owned: 1 }), toNs), { type: 'released', workId: 'w', atNs: 10n });
+    assert.deepEqual(handbackPhase(TPM_PACKET_RELEASED, 'w', 10n, record({ owned: 1 }), toNs), { type: 'released', actions: ['release_mutex'], workId: 'w', atNs: 10n });
     assert.deepEqual(handbackPhase(TPM_PACKET_RETIRED, 'w', 10n, record({ state: TPM_JOB_CANCELLED, ended_qpc: 3 }), toNs),
       { type: 'cancelled', workId: 'w', atNs: 300n });
     const lost = handbackPhase(TPM_PACKET_RETIRED, 'w', 10n, record({ post_error: 6 }), toNs);
