@@ -268,7 +268,7 @@ describe('emulated engine', () => {
         if ((seen.has('h:acquired') || seen.has('w:acquired')) && seen.has('h:started') && seen.has('w:started')) waiting();
         if (['released', 'timed_out', 'cancelled', 'failed'].includes(phase.type)) terminal.push(phase.type + (phase.workId === 'q' ? ':q' : ''));
       });
-      const work = (workId, mutex) => ({ workId, mutex, acquireTimeoutMs: 600000, spinMs: 0, holdMs: 600000, mayRunLong: false });
+      const work = (workId, mutex) => ({ workId, acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 600000, spinMs: 0, holdMs: 600000, mayRunLong: false });
       engine.submit(work('h', 'Local\\\\a'));
       engine.submit(work('w', 'Local\\\\a'));
       engine.submit(work('q', 'Local\\\\b'));
