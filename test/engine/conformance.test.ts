@@ -760,6 +760,7 @@ for (const factory of engineFactories) {
         assertEngineError(fn, 'object_not_open');
       }
       assertEngineError(() => h.submit({ setEventOnReturn: auto }), 'object_not_open');
+      assertEngineError(() => h.engine.openEvent('Local\\a\\b', { manualReset: true, initialState: false }), 'name_invalid');
       h.engine.closeEvent(manual);
     });
 
