@@ -165,10 +165,12 @@ export class EngineHarness {
    * The return actions a work that holds `acquire` and sets an event reports, in the
    * order the engine's platform performs them (docs/design.md §1.3): Windows and the
    * emulated engine mutex → event → semaphore, Wine mutex → semaphore → event. The engine
-   * says which in info.details.returnActionOrder ('windows' | 'wine').
+   * says which in info.details.returnActionOrder ('windows' | 'wine'); an engine that only
+   * says whether it runs under Wine (details.wine, the win32 engine) is read from that.
    */
   expectedActions(acquire: 'mutex' | 'semaphore' | 'none', setsEvent: boolean): ReturnAction[] {
-    const order = this.engine.info.details['returnActionOrder'];
+    const { details } = this.engine.info;
+    const order = details['returnActionOrder'] ?? (typeof details['wine'] === 'boolean' ? (details['wine'] ? 'wine' : 'windows') : undefined);
     assert.ok(order === 'windows' || order === 'wine', `info.details.returnActionOrder is 'windows' or 'wine' (got ${String(order)})`);
     const all: ReturnAction[] = order === 'windows' ? ['release_mutex', 'set_event', 'release_semaphore'] : ['release_mutex', 'release_semaphore', 'set_event'];
     return all.filter((action) => (action === 'set_event' ? setsEvent : action === `release_${acquire}`));
