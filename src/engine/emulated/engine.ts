@@ -260,7 +260,8 @@ export class EmulatedEngine implements Engine {
   }
 
   /**
-   * Throws EngineError('shutting_down' | 'mutex_not_open'). A reused work id or a time
+   * Throws EngineError('shutting_down' | 'mutex_not_open' | 'object_not_open': the mutex,
+   * semaphore or event it names is not open). A reused work id or a time
    * outside 0..MAX_WORK_TIME_MS is a caller bug (the service validates): Error / RangeError.
    */
   submit(spec: WorkSpec): void {
