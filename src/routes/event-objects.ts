@@ -26,7 +26,9 @@ export const eventObjectRoutes: FastifyPluginAsyncTypebox<{ services: Services }
     preValidation: emptyBodyAsObject,
   }, async (req, reply) => {
     const { record, created } = eventObjects.open(nameOf(req.params.name), req.body);
-    return reply.code(created ? 201 : 200).send(eventObjects.view(record));
+    // The contract: an answer for an object that was already there says so (`existed: true`).
+    const view = eventObjects.view(record);
+    return reply.code(created ? 201 : 200).send(created ? view : { ...view, existed: true });
   });
 
   app.get('/v1/event-objects', {

@@ -25,7 +25,9 @@ export const semaphoreRoutes: FastifyPluginAsyncTypebox<{ services: Services }> 
     preValidation: emptyBodyAsObject,
   }, async (req, reply) => {
     const { record, created } = semaphores.open(nameOf(req.params.name), req.body);
-    return reply.code(created ? 201 : 200).send(semaphores.view(record));
+    // The contract: an answer for an object that was already there says so (`existed: true`).
+    const view = semaphores.view(record);
+    return reply.code(created ? 201 : 200).send(created ? view : { ...view, existed: true });
   });
 
   app.get('/v1/semaphores', {
