@@ -30,7 +30,7 @@ export const EventData = Type.Object({
   mutex: Type.Optional(Type.Ref('Mutex')),
   semaphore: Type.Optional(Type.Ref('Semaphore')),
   eventObject: Type.Optional(Type.Ref('EventObject')),
-  source: Type.Optional(Type.Union([Type.Literal('api')], { description: 'event-object.set / .reset: who did it (sets on return show as work.released with set_event in actions)' })),
+  source: Type.Optional(Type.Literal('api', { description: 'event-object.set / .reset: who did it (sets on return show as work.released with set_event in actions)' })),
 }, { $id: 'EventData' });
 
 /** `event: reset`: the position asked for is not buffered (or is from another process); what follows starts at oldestSeq. */
