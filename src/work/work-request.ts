@@ -45,7 +45,8 @@ export function resolveRequest(body: WorkRequestBody, limits: RequestLimits): Re
   const spinMs = bound('spinMs', limits.maxSpinMs, 'MAX_SPIN_MS');
   const label = checkLabel(body.label, limits, issues);
   if (body.mutex === undefined && body.semaphore === undefined && body.setEventOnReturn === undefined) {
-    issues.push({ field: 'body', message: 'needs at least one of mutex, semaphore or setEventOnReturn' });
+    // Named body/mutex, as before semaphores existed: clients that look for that field keep working.
+    issues.push({ field: 'body/mutex', message: 'is required unless semaphore or setEventOnReturn is given: a work needs at least one of mutex, semaphore or setEventOnReturn' });
   }
   if (body.mutex !== undefined && body.semaphore !== undefined) {
     issues.push({ field: 'body/semaphore', message: 'must not be given together with mutex: a callback acquires at most one object' });

@@ -223,7 +223,7 @@ describe('work bodies naming objects', () => {
     const before = (await target.api.listAll<WorkView>('/v1/work')).length;
     assertProblem(await target.api.submit({ mutex: uniqueName('body-m'), semaphore: sem }), 400, 'validation', 'body/semaphore');
     const none = await target.api.submit({ holdMs: 1 });
-    assertProblem(none, 400, 'validation', 'body');
+    assertProblem(none, 400, 'validation', 'body/mutex');
     assert.match((none.body as unknown as Problem).detail, /at least one of mutex, semaphore or setEventOnReturn/);
     assertProblem(await target.api.submit({ semaphore: sem, units: 2 }), 400, 'validation');
     assertProblem(await target.api.submit({ semaphore: 'a\\b\\c' }), 400, 'validation', 'body/semaphore');
