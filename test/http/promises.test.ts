@@ -121,7 +121,7 @@ describe('/v1/status', () => {
     assert.equal(status.status, 'ready');
     assert.equal(status.boot, info.boot);
     assert.deepEqual(status.engine, { kind: 'emulated', nameScope: 'process', healthy: true });
-    assert.deepEqual(status.works, { queued: 0, waiting: 1, holding: 1, submitted: 3, finished: { released: 1, timed_out: 0, cancelled: 0, failed: 0 } });
+    assert.deepEqual(status.works, { queued: 0, waiting: 1, holding: 1, submitted: 3, finished: { released: 1, abandoned: 0, timed_out: 0, cancelled: 0, failed: 0 } });
     assert.equal(status.mutexes.open, 2);
     assert.equal(status.mutexes.held.length, 1);
     const held = status.mutexes.held[0]!;
@@ -137,7 +137,7 @@ describe('/v1/status', () => {
     await reach(app, waiter.id, 'released');
     const after = (await app.inject({ method: 'GET', url: '/v1/status' })).json<StatusView>();
     assert.deepEqual(after.mutexes.held, []);
-    assert.deepEqual(after.works.finished, { released: 3, timed_out: 0, cancelled: 0, failed: 0 });
+    assert.deepEqual(after.works.finished, { released: 3, abandoned: 0, timed_out: 0, cancelled: 0, failed: 0 });
   });
 });
 
