@@ -36,7 +36,7 @@ export const EnvSchema = Type.Object({
   POOL_THREADS_LIMIT: Int('Highest maxThreads that PATCH /v1/pool accepts', 512, 1, 4096),
   MAX_MUTEXES: Int('Mutexes open at once', 10000, 1, 1_000_000),
   MAX_QUEUED_WORK: Int('Unfinished works (queued, waiting, holding) in total', 10000, 1, 1_000_000),
-  MAX_QUEUED_WORK_PER_MUTEX: Int('Unfinished works on one mutex', 1000, 1, 1_000_000),
+  MAX_QUEUED_WORK_PER_MUTEX: Int('Unfinished works on one mutex or semaphore', 1000, 1, 1_000_000),
   MAX_ACQUIRE_TIMEOUT_MS: Int('Largest acquireTimeoutMs', 3_600_000, 0, 2_147_483_646),
   MAX_HOLD_MS: Int('Largest holdMs; also the hold bound of untilSignaled without holdMs', 3_600_000, 0, 2_147_483_646),
   MAX_SPIN_MS: Int('Largest spinMs (CPU-bound work)', 60_000, 0, 2_147_483_646),

@@ -73,6 +73,16 @@ describe('semaphores', () => {
     assertProblem(await target.api.request('DELETE', `/v1/semaphores/${enc(name)}`), 404, 'object-not-open');
   });
 
+  it('pages the list with limit and cursor, in opening order', async () => {
+    const names = [1, 2, 3].map((i) => uniqueName(`sem-page${i}`));
+    for (const n of names) await putSemaphore(n);
+    const all = await target.api.listAll<SemaphoreView>('/v1/semaphores', 1);
+    assert.deepEqual(all.filter((s) => names.includes(s.name)).map((s) => s.name), names);
+    assert.equal(new Set(all.map((s) => s.name)).size, all.length, 'no item twice across pages');
+    assertProblem(await target.api.request('GET', '/v1/semaphores?cursor=zzzzzz'), 400, 'validation', 'query/cursor');
+    for (const n of names) await target.api.request('DELETE', `/v1/semaphores/${enc(n)}`);
+  });
+
   it('defaults to 1/1 without a body', async () => {
     const name = uniqueName('sem-default');
     const res = await target.api.request<SemaphoreView>('PUT', `/v1/semaphores/${enc(name)}`);
