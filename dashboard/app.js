@@ -185,8 +185,11 @@ function applyEvent(event) {
   if (state.events.length > EVENT_TAIL) state.events.length = EVENT_TAIL;
   if (event.work) {
     state.works.set(event.work.id, event.work);
-    dirtyMutexes.add(event.work.mutex);
-    settlingMutexes.add(event.work.mutex);
+    // A semaphore work, or one that only sets an event, has no mutex to refresh.
+    if (event.work.mutex !== null) {
+      dirtyMutexes.add(event.work.mutex);
+      settlingMutexes.add(event.work.mutex);
+    }
     scheduleRefresh();
   }
   if (event.mutex) {
@@ -303,6 +306,11 @@ function renderPool() {
   $('#pool').replaceChildren(...figures.flatMap(([name, value]) => [h('dt', {}, name), h('dd', { 'data-field': name.toLowerCase() }, String(value))]));
 }
 
+/** What a work acquires (a mutex or a semaphore), else the event object it sets on return. */
+function objectOf(work) {
+  return work.resource?.name ?? work.setEventOnReturn ?? work.mutex ?? '';
+}
+
 function workButton(id) {
   return h('button', { type: 'button', class: 'link', onclick: () => selectWork(id), 'aria-label': `Timeline of work ${id}` }, id);
 }
@@ -313,12 +321,12 @@ function renderWorks() {
   const labelFilter = $('#filter-label').value.trim().toLowerCase();
   const works = [...state.works.values()]
     .filter((w) => (!stateFilter || w.state === stateFilter)
-      && (!mutexFilter || w.mutex.toLowerCase().includes(mutexFilter))
+      && (!mutexFilter || objectOf(w).toLowerCase().includes(mutexFilter))
       && (!labelFilter || (w.label ?? '').toLowerCase().includes(labelFilter)))
     .sort(newestFirst);
   $('#works tbody').replaceChildren(...works.map((w) => h('tr', { 'data-work': w.id, 'aria-current': String(w.id === state.selectedWork) },
     h('td', {}, workButton(w.id)),
-    h('td', { class: 'name' }, w.mutex),
+    h('td', { class: 'name' }, objectOf(w)),
     h('td', { class: `state-${w.state}` }, w.state),
     h('td', { class: 'name' }, w.label ?? ''),
     h('td', {}, w.threadId === null ? '—' : String(w.threadId)),
@@ -345,7 +353,7 @@ function renderTimeline() {
   const work = state.selectedWork === null ? undefined : state.works.get(state.selectedWork);
   $('#timeline').hidden = work === undefined;
   if (work === undefined) return;
-  $('#timeline-title').textContent = `Timeline of ${work.id} (${work.mutex})`;
+  $('#timeline-title').textContent = `Timeline of ${work.id} (${objectOf(work)})`;
   const queuedNs = work.queuedAtNs === null ? null : BigInt(work.queuedAtNs);
   $('#timeline tbody').replaceChildren(...STEPS.filter(([key]) => work[`${key}At`] !== null).map(([key, title]) => {
     const ns = work[`${key}AtNs`];
@@ -363,7 +371,7 @@ function renderEvents() {
     h('td', {}, String(e.seq)),
     h('td', {}, new Date(e.at).toLocaleTimeString()),
     h('td', {}, e.type),
-    h('td', { class: 'name' }, e.work?.mutex ?? e.mutex?.name ?? ''),
+    h('td', { class: 'name' }, e.work ? objectOf(e.work) : e.mutex?.name ?? e.semaphore?.name ?? e.eventObject?.name ?? ''),
     h('td', {}, e.work ? e.work.id : ''),
   )));
 }

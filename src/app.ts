@@ -30,13 +30,17 @@ import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { monitoringRoutes } from './routes/monitoring.js';
+import { eventObjectRoutes } from './routes/event-objects.js';
 import { mutexRoutes } from './routes/mutexes.js';
+import { semaphoreRoutes } from './routes/semaphores.js';
 import { poolRoutes } from './routes/pool.js';
 import { statusRoutes } from './routes/status.js';
 import { workRoutes } from './routes/work.js';
 import { Problem, ValidationIssue } from './schemas/common.js';
 import { EventData, EventFrame, OverflowFrame, ResetFrame } from './schemas/events.js';
+import { EventObject, EventObjectList } from './schemas/event-object.js';
 import { Mutex, MutexList } from './schemas/mutex.js';
+import { Semaphore, SemaphoreList } from './schemas/semaphore.js';
 import { Pool } from './schemas/pool.js';
 import { Status } from './schemas/status.js';
 import { Work, WorkList } from './schemas/work.js';
@@ -53,7 +57,7 @@ export interface AppDeps {
 
 export type App = FastifyInstance & { services: Services };
 
-export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status];
+export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Semaphore, SemaphoreList, EventObject, EventObjectList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status];
 
 type Instance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -98,8 +102,8 @@ function createFastify(deps: AppDeps): Instance {
 
 function logTransitions(app: FastifyInstance): Pick<WorkServiceOptions, 'onTransition' | 'onInvariantViolation'> {
   return {
-    onTransition: (work, type) => app.log.debug({ workId: work.id, mutex: work.request.mutex, event: type, state: work.state }, 'work transition'),
-    onInvariantViolation: (work, violation) => app.log.error({ workId: work.id, mutex: work.request.mutex, violation }, 'invariant violated: mutual exclusion'),
+    onTransition: (work, type) => app.log.debug({ workId: work.id, mutex: work.request.mutex, semaphore: work.request.semaphore, event: type, state: work.state }, 'work transition'),
+    onInvariantViolation: (work, violation) => app.log.error({ workId: work.id, mutex: work.request.mutex, semaphore: work.request.semaphore, violation }, 'invariant violated: mutual exclusion'),
   };
 }
 
@@ -131,7 +135,7 @@ export async function registerApi(app: Instance, config: Config, services: Servi
     },
   }, async () => app.swagger() as unknown as Record<string, unknown>); // the document's own type has no index signature
   const opts = { services };
-  for (const routes of [healthRoutes, metricsRoutes, infoRoutes, statusRoutes, mutexRoutes, workRoutes, poolRoutes, eventRoutes, monitoringRoutes, dashboardRoutes]) {
+  for (const routes of [healthRoutes, metricsRoutes, infoRoutes, statusRoutes, mutexRoutes, semaphoreRoutes, eventObjectRoutes, workRoutes, poolRoutes, eventRoutes, monitoringRoutes, dashboardRoutes]) {
     await app.register(routes, opts);
   }
 }

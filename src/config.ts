@@ -36,7 +36,7 @@ export const EnvSchema = Type.Object({
   POOL_THREADS_LIMIT: Int('Highest maxThreads that PATCH /v1/pool accepts', 512, 1, 4096),
   MAX_MUTEXES: Int('Mutexes open at once', 10000, 1, 1_000_000),
   MAX_QUEUED_WORK: Int('Unfinished works (queued, waiting, holding) in total', 10000, 1, 1_000_000),
-  MAX_QUEUED_WORK_PER_MUTEX: Int('Unfinished works on one mutex', 1000, 1, 1_000_000),
+  MAX_QUEUED_WORK_PER_MUTEX: Int('Unfinished works on one mutex or semaphore', 1000, 1, 1_000_000),
   MAX_ACQUIRE_TIMEOUT_MS: Int('Largest acquireTimeoutMs', 3_600_000, 0, 2_147_483_646),
   MAX_HOLD_MS: Int('Largest holdMs; also the hold bound of untilSignaled without holdMs', 3_600_000, 0, 2_147_483_646),
   MAX_SPIN_MS: Int('Largest spinMs (CPU-bound work)', 60_000, 0, 2_147_483_646),
@@ -56,8 +56,13 @@ export const EnvSchema = Type.Object({
     description: `Paths answered without a token when authentication is on, comma-separated, from: ${OPENABLE_PATHS.join(' ')} (empty = none)`,
     default: '/livez,/readyz',
   }),
-  MUTEX_ALLOW: Type.String({ description: 'Glob patterns (comma-separated; * = any run of characters, ? = one character) over the full normalised name (Global\\x, Local\\x); a name matching none → 403', default: '*', minLength: 1 }),
-  MUTEX_GLOBAL: Type.Boolean({ description: 'Allow names in the Global\\ namespace (false → 403 for every Global\\ name)', default: true }),
+  OBJECT_ALLOW: Type.Optional(Type.String({ description: 'Glob patterns (comma-separated; * = any run of characters, ? = one character) over the full normalised name (Global\\x, Local\\x) of every object kind (mutexes, semaphores, event objects); a name matching none → 403. Default *', minLength: 1 })),
+  OBJECT_GLOBAL: Type.Optional(Type.Boolean({ description: 'Allow names in the Global\\ namespace for every object kind (false → 403 for every Global\\ name). Default true' })),
+  MUTEX_ALLOW: Type.Optional(Type.String({ description: 'Deprecated alias of OBJECT_ALLOW (it always covered every kind); setting both is an error', minLength: 1 })),
+  MUTEX_GLOBAL: Type.Optional(Type.Boolean({ description: 'Deprecated alias of OBJECT_GLOBAL; setting both is an error' })),
+  MAX_SEMAPHORES: Int('Semaphores open at once', 10000, 1, 1_000_000),
+  MAX_EVENT_OBJECTS: Int('Event objects open at once', 10000, 1, 1_000_000),
+  MAX_SEMAPHORE_COUNT: Int('Largest maximumCount PUT /v1/semaphores/{name} accepts (Windows allows up to 2147483647)', 1_000_000, 1, 2_147_483_647),
   SSE_MAX_SUBSCRIBERS: Int('Open /v1/events streams at once (more → 429)', 1000, 1, 1_000_000),
   RATE_LIMIT_MAX: Type.Optional(Type.Integer({ description: 'Requests per client per RATE_LIMIT_WINDOW_MS (client = token, or IP without authentication; more → 429). 0 = off. Default: 6000 with tokens, off without (loopback only, every client is the same address)', minimum: 0, maximum: 100_000_000 })),
   RATE_LIMIT_WINDOW_MS: Int('Rate-limit window', 60_000, 1000, 86_400_000),
@@ -82,6 +87,9 @@ export interface Config {
   pool: { minThreads: number; maxThreads: number; threadsLimit: number };
   limits: {
     maxMutexes: number;
+    maxSemaphores: number;
+    maxEventObjects: number;
+    maxSemaphoreCount: number;
     maxQueuedWork: number;
     maxQueuedWorkPerMutex: number;
     maxAcquireTimeoutMs: number;
@@ -101,7 +109,8 @@ export interface Config {
   logLevel: string;
   /** tokens empty = authentication off (then host is loopback). */
   auth: { tokens: readonly string[]; openPaths: readonly OpenablePath[] };
-  names: { allow: readonly string[]; global: boolean };
+  /** allowVar/globalVar: the variable each value came from (OBJECT_* or its MUTEX_* alias), for messages. */
+  names: { allow: readonly string[]; global: boolean; allowVar: string; globalVar: string };
   /** max 0 = off. */
   rateLimit: { max: number; windowMs: number };
   pressure: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number };
@@ -141,13 +150,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
   if (tokens.length === 0 && !isLoopback(e.HOST)) {
     problems.push(`refusing to start: HOST=${e.HOST} is not a loopback address and no API tokens are configured; anyone who can reach it could take and hold your locks. Set API_TOKENS or API_TOKENS_FILE, or listen on 127.0.0.1`);
   }
-  const allow = list(e.MUTEX_ALLOW);
-  try {
-    compileNamePatterns(allow);
-  } catch (err) {
-    invalid(`MUTEX_ALLOW: ${(err as Error).message}`);
-  }
-  if (allow.length === 0) invalid('MUTEX_ALLOW must name at least one pattern (use * for any name)');
+  const names = namePolicy(e, invalid);
   const openPaths = list(e.AUTH_OPEN_PATHS);
   const unknownPath = openPaths.find((p) => !(OPENABLE_PATHS as readonly string[]).includes(p));
   if (unknownPath !== undefined) {
@@ -170,6 +173,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
     pool: { minThreads: e.POOL_MIN_THREADS, maxThreads: e.POOL_MAX_THREADS, threadsLimit: e.POOL_THREADS_LIMIT },
     limits: {
       maxMutexes: e.MAX_MUTEXES,
+      maxSemaphores: e.MAX_SEMAPHORES,
+      maxEventObjects: e.MAX_EVENT_OBJECTS,
+      maxSemaphoreCount: e.MAX_SEMAPHORE_COUNT,
       maxQueuedWork: e.MAX_QUEUED_WORK,
       maxQueuedWorkPerMutex: e.MAX_QUEUED_WORK_PER_MUTEX,
       maxAcquireTimeoutMs: e.MAX_ACQUIRE_TIMEOUT_MS,
@@ -187,12 +193,32 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
     shutdownEvent: e.SHUTDOWN_EVENT === '' ? undefined : e.SHUTDOWN_EVENT,
     logLevel: e.LOG_LEVEL,
     auth: { tokens, openPaths: openPaths as OpenablePath[] },
-    names: { allow, global: e.MUTEX_GLOBAL },
+    names,
     rateLimit: { max: e.RATE_LIMIT_MAX ?? (tokens.length > 0 ? DEFAULT_RATE_LIMIT_WITH_TOKENS : 0), windowMs: e.RATE_LIMIT_WINDOW_MS },
     pressure: { maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: e.MAX_HEAP_USED_BYTES },
     cors: { origins },
     trustProxy: e.TRUST_PROXY,
   };
+}
+
+/**
+ * OBJECT_ALLOW / OBJECT_GLOBAL, or their older names MUTEX_ALLOW / MUTEX_GLOBAL (kept so
+ * existing deployments keep working). Setting both names of one setting is an error
+ * rather than a silent precedence: the two may disagree and one would be ignored.
+ */
+function namePolicy(e: Env, invalid: (what: string) => void): Config['names'] {
+  if (e.OBJECT_ALLOW !== undefined && e.MUTEX_ALLOW !== undefined) invalid('OBJECT_ALLOW and MUTEX_ALLOW are both set; MUTEX_ALLOW is its old name: keep only OBJECT_ALLOW');
+  if (e.OBJECT_GLOBAL !== undefined && e.MUTEX_GLOBAL !== undefined) invalid('OBJECT_GLOBAL and MUTEX_GLOBAL are both set; MUTEX_GLOBAL is its old name: keep only OBJECT_GLOBAL');
+  const allowVar = e.OBJECT_ALLOW === undefined && e.MUTEX_ALLOW !== undefined ? 'MUTEX_ALLOW' : 'OBJECT_ALLOW';
+  const globalVar = e.OBJECT_GLOBAL === undefined && e.MUTEX_GLOBAL !== undefined ? 'MUTEX_GLOBAL' : 'OBJECT_GLOBAL';
+  const allow = list(e.OBJECT_ALLOW ?? e.MUTEX_ALLOW ?? '*');
+  try {
+    compileNamePatterns(allow);
+  } catch (err) {
+    invalid(`${allowVar}: ${(err as Error).message}`);
+  }
+  if (allow.length === 0) invalid(`${allowVar} must name at least one pattern (use * for any name)`);
+  return { allow, global: e.OBJECT_GLOBAL ?? e.MUTEX_GLOBAL ?? true, allowVar, globalVar };
 }
 
 const list = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

@@ -11,7 +11,8 @@ export type ServiceErrorCode = Extract<ProblemSlug,
   | 'validation' | 'name-not-allowed' | 'global-names-disabled'
   | 'work-not-found' | 'work-evicted' | 'mutex-not-open'
   | 'work-finished' | 'mutex-in-use' | 'idempotency-key-reused'
-  | 'limit-exceeded' | 'shutting-down'>;
+  | 'limit-exceeded' | 'shutting-down'
+  | 'object-not-open' | 'object-in-use' | 'name-conflict'>;
 
 export interface ServiceErrorDetails {
   /** `validation`: every bad field, not only the first. */

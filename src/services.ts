@@ -8,7 +8,10 @@ import type { Engine } from './engine/types.js';
 import { EventLog } from './events/event-log.js';
 import { SseHub } from './events/sse.js';
 import { Metrics } from './metrics/metrics.js';
+import { EventObjectRegistry } from './event-object/registry.js';
 import { MutexRegistry } from './mutex/registry.js';
+import { ObjectKinds } from './objects/object-kinds.js';
+import { SemaphoreRegistry } from './semaphore/registry.js';
 import { NamePolicy } from './policy/name-policy.js';
 import { PoolService } from './pool/pool-service.js';
 import type { StatusView } from './schemas/status.js';
@@ -26,6 +29,8 @@ export interface Services {
   readonly events: EventLog;
   readonly sse: SseHub;
   readonly mutexes: MutexRegistry;
+  readonly semaphores: SemaphoreRegistry;
+  readonly eventObjects: EventObjectRegistry;
   readonly work: WorkService;
   readonly pool: PoolService;
   readonly metrics: Metrics;
@@ -40,9 +45,23 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
   const totals = new WorkTotals();
   events.subscribe(() => metrics.onEventPublished());
   const policy = new NamePolicy(config.names);
-  const mutexes = new MutexRegistry(engine, events, clock, config.limits.maxMutexes, (name) => policy.check(name));
+  const kinds = new ObjectKinds();
+  const mutexes = new MutexRegistry(engine, events, clock, config.limits.maxMutexes, (name) => policy.check(name, 'mutex'), kinds);
+  const semaphores = new SemaphoreRegistry({
+    engine, events, clock, kinds,
+    maxSemaphores: config.limits.maxSemaphores,
+    maxSemaphoreCount: config.limits.maxSemaphoreCount,
+    checkName: (name) => policy.check(name, 'semaphore'),
+  });
+  const eventObjects = new EventObjectRegistry({
+    engine, events, clock, kinds,
+    maxEventObjects: config.limits.maxEventObjects,
+    checkName: (name) => policy.check(name, 'event object'),
+    onSetByApi: () => metrics.onEventObjectSet('api'),
+  });
   const work = new WorkService({
-    engine, events, mutexes, clock,
+    engine, events, mutexes, semaphores, eventObjects, clock,
+    onEventSetOnReturn: () => metrics.onEventObjectSet('return'),
     limits: config.limits,
     workHistory: config.workHistory,
     onTransition: (record, type) => {
@@ -63,6 +82,8 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
   const lifecycle: Services['lifecycle'] = { state: 'starting', startedAt: clock.nowIso() };
   metrics.watch({
     mutexes: () => mutexCounts(mutexes, clock.nowNs()),
+    semaphores: () => semaphoreCounts(semaphores),
+    eventObjects: () => eventObjects.size,
     unfinished: () => totals.unfinished(),
     retainedWorks: () => work.retainedCount,
     pool: () => engine.poolStats(),
@@ -70,7 +91,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
     ready: () => readiness({ lifecycle, engine }).status === 'ready',
   });
   return {
-    config, engine, clock, events, sse, mutexes, work,
+    config, engine, clock, events, sse, mutexes, semaphores, eventObjects, work,
     pool: new PoolService(engine, config.pool.threadsLimit),
     metrics, totals, lifecycle,
   };
@@ -86,4 +107,10 @@ function mutexCounts(mutexes: MutexRegistry, nowNs: bigint): { open: number; hel
   }
   const oldestHoldSeconds = oldestSinceNs === null || nowNs < oldestSinceNs ? 0 : Number(nowNs - oldestSinceNs) / 1e9;
   return { open: mutexes.size, held, oldestHoldSeconds };
+}
+
+function semaphoreCounts(semaphores: SemaphoreRegistry): { open: number; holders: number } {
+  let holders = 0;
+  for (const record of semaphores.all()) holders += record.holders.size;
+  return { open: semaphores.size, holders };
 }

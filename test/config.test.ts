@@ -44,6 +44,29 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: the name policy and its old names', () => {
+  it('OBJECT_ALLOW / OBJECT_GLOBAL, defaulting to * and true', () => {
+    assert.deepEqual(loadConfig({}).names, { allow: ['*'], global: true, allowVar: 'OBJECT_ALLOW', globalVar: 'OBJECT_GLOBAL' });
+    assert.deepEqual(loadConfig({ OBJECT_ALLOW: 'Local\\a*, Global\\b', OBJECT_GLOBAL: 'false' }).names,
+      { allow: ['Local\\a*', 'Global\\b'], global: false, allowVar: 'OBJECT_ALLOW', globalVar: 'OBJECT_GLOBAL' });
+  });
+
+  it('MUTEX_ALLOW / MUTEX_GLOBAL keep working as their aliases, and messages name them', () => {
+    assert.deepEqual(loadConfig({ MUTEX_ALLOW: 'x*', MUTEX_GLOBAL: 'false' }).names, { allow: ['x*'], global: false, allowVar: 'MUTEX_ALLOW', globalVar: 'MUTEX_GLOBAL' });
+  });
+
+  it('setting both names of one setting is an error naming both', () => {
+    assert.throws(() => loadConfig({ OBJECT_ALLOW: 'a', MUTEX_ALLOW: 'a' }), (err: unknown) => err instanceof ConfigError && /OBJECT_ALLOW and MUTEX_ALLOW are both set/.test(err.message));
+    assert.throws(() => loadConfig({ OBJECT_GLOBAL: 'true', MUTEX_GLOBAL: 'true' }), (err: unknown) => err instanceof ConfigError && /OBJECT_GLOBAL and MUTEX_GLOBAL are both set/.test(err.message));
+  });
+
+  it('MAX_SEMAPHORE_COUNT is at most LONG_MAX (2147483647), the Windows maximum', () => {
+    assert.equal(loadConfig({}).limits.maxSemaphoreCount, 1_000_000);
+    assert.equal(loadConfig({ MAX_SEMAPHORE_COUNT: '2147483647' }).limits.maxSemaphoreCount, 2_147_483_647);
+    assert.throws(() => loadConfig({ MAX_SEMAPHORE_COUNT: '2147483648' }), /MAX_SEMAPHORE_COUNT/);
+  });
+});
+
 describe('loadConfig: security', () => {
   it('refuses a non-loopback HOST without tokens, with a clear message', () => {
     assert.throws(() => loadConfig({ HOST: '0.0.0.0' }), (err: unknown) => err instanceof ConfigError && /refusing to start: HOST=0\.0\.0\.0.*API_TOKENS/.test(err.message));

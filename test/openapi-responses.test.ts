@@ -169,6 +169,44 @@ describe('every answer matches openapi.yaml', () => {
     await expect(200, 'DELETE', '/v1/mutexes/allowed-a');
     await expect(404, 'DELETE', '/v1/mutexes/allowed-a');
 
+    // Semaphores, event objects, abandonment on cue
+    await expect(201, 'PUT', '/v1/semaphores/allowed-s', { body: { initialCount: 1, maximumCount: 2 } });
+    await expect(200, 'PUT', '/v1/semaphores/allowed-s');
+    await expect(400, 'PUT', '/v1/semaphores/allowed-s2', { body: { initialCount: 3, maximumCount: 2 } });
+    await expect(403, 'PUT', '/v1/semaphores/refused');
+    await expect(201, 'PUT', '/v1/mutexes/allowed-m');
+    await expect(409, 'PUT', '/v1/semaphores/allowed-m');
+    await expect(200, 'GET', '/v1/semaphores');
+    await expect(200, 'GET', '/v1/semaphores/allowed-s');
+    await expect(404, 'GET', '/v1/semaphores/allowed-never');
+    await expect(201, 'PUT', '/v1/event-objects/allowed-e', { body: { manualReset: true } });
+    await expect(200, 'PUT', '/v1/event-objects/allowed-e');
+    await expect(409, 'PUT', '/v1/event-objects/allowed-s');
+    await expect(200, 'GET', '/v1/event-objects');
+    await expect(200, 'GET', '/v1/event-objects/allowed-e');
+    await expect(404, 'GET', '/v1/event-objects/allowed-never');
+    await expect(200, 'POST', '/v1/event-objects/allowed-e/set');
+    await expect(200, 'POST', '/v1/event-objects/allowed-e/reset');
+    await expect(404, 'POST', '/v1/event-objects/allowed-never/set');
+    await expect(404, 'POST', '/v1/event-objects/allowed-never/reset');
+    const semWork = (await expect(202, 'POST', '/v1/work', { body: { semaphore: 'allowed-s', setEventOnReturn: 'allowed-e', untilSignaled: true } })).json();
+    await expect(400, 'POST', '/v1/work', { body: { mutex: 'allowed-m', semaphore: 'allowed-s' } });
+    await expect(404, 'POST', '/v1/work', { body: { semaphore: 'allowed-never' } });
+    await expect(409, 'DELETE', '/v1/semaphores/allowed-s');
+    await expect(409, 'DELETE', '/v1/event-objects/allowed-e');
+    await expect(202, 'POST', `/v1/work/${semWork['id']}/signal`);
+    await expect(200, 'GET', `/v1/work/${semWork['id']}?wait=terminal&timeoutMs=60000`);
+    await expect(204, 'DELETE', '/v1/semaphores/allowed-s');
+    await expect(404, 'DELETE', '/v1/semaphores/allowed-s');
+    await expect(204, 'DELETE', '/v1/event-objects/allowed-e');
+    await expect(404, 'DELETE', '/v1/event-objects/allowed-e');
+    const abandonWork = (await expect(202, 'POST', '/v1/mutexes/allowed-m/abandon', { body: { acquireTimeoutMs: 1000 }, headers: { 'idempotency-key': 'k-abandon' } })).json();
+    await expect(202, 'POST', '/v1/mutexes/allowed-m/abandon', { body: { acquireTimeoutMs: 1000 }, headers: { 'idempotency-key': 'k-abandon' } });
+    await expect(422, 'POST', '/v1/mutexes/allowed-m/abandon', { headers: { 'idempotency-key': 'k-abandon' } });
+    await expect(400, 'POST', '/v1/mutexes/allowed-m/abandon', { body: { acquireTimeoutMs: -1 } });
+    await expect(403, 'POST', '/v1/mutexes/refused/abandon');
+    await expect(200, 'GET', `/v1/work/${abandonWork['id']}?wait=terminal&timeoutMs=60000`);
+
     // Pool
     await expect(200, 'GET', '/v1/pool');
     await expect(200, 'PATCH', '/v1/pool', { body: { maxThreads: 8 } });

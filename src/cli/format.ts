@@ -1,9 +1,12 @@
 /** How the CLI prints what the service answered: readable lines, or JSON with --json. */
 import type { EventFrame, Mutex, Status, Work } from '../client/index.js';
 
+/** What a work acquires (a mutex or a semaphore), else the event object it sets on return. */
+const objectOf = (work: Work): string => work.resource?.name ?? work.setEventOnReturn ?? work.mutex ?? '-';
+
 export function workLine(work: Work): string {
   return [
-    work.id, work.state, work.mutex,
+    work.id, work.state, objectOf(work),
     `token=${work.fencingToken ?? '-'}`,
     ...(work.abandoned === true ? ['abandoned'] : []),
     ...(work.label === null ? [] : [`label=${JSON.stringify(work.label)}`]),
@@ -22,9 +25,10 @@ export function statusLines(status: Status): string[] {
   const { works } = status;
   return [
     `status ${status.status}, boot ${status.boot}, engine ${status.engine.kind}${status.engine.healthy ? '' : ' (unhealthy)'}`,
-    `works: ${works.queued} queued, ${works.waiting} waiting, ${works.holding} holding; ${works.submitted} submitted, ${works.finished.released} released, ${works.finished.timed_out} timed out, ${works.finished.cancelled} cancelled, ${works.finished.failed} failed`,
+    `works: ${works.queued} queued, ${works.waiting} waiting, ${works.holding} holding; ${works.submitted} submitted, ${works.finished.released} released, ${works.finished.abandoned > 0 ? `${works.finished.abandoned} abandoned, ` : ''}${works.finished.timed_out} timed out, ${works.finished.cancelled} cancelled, ${works.finished.failed} failed`,
     `mutexes: ${status.mutexes.open} open, ${status.mutexes.held.length} held`,
     ...status.mutexes.held.map((held) => `  ${held.name} held by ${held.workId} since ${held.since} (token ${held.fencingToken}, ${held.waiting} waiting)`),
+    ...(status.semaphores.open + status.eventObjects.open === 0 ? [] : [`semaphores: ${status.semaphores.open} open, ${status.semaphores.held.length} with units held here; event objects: ${status.eventObjects.open} open`]),
     `pool: ${status.pool.threads} threads (${status.pool.minThreads}..${status.pool.maxThreads}), ${status.pool.active} active, ${status.pool.queued} queued`,
     `events: last seq ${status.events.lastSeq}, ${status.events.subscribers} subscribers`,
   ];
@@ -36,7 +40,7 @@ export function frameLine(frame: EventFrame): string {
   if (frame.type === 'overflow') return `-- overflow: ${frame.reason} (resuming after ${frame.lastEventId})`;
   const time = frame.at.slice(11, 23);
   const about = frame.work !== undefined
-    ? `${frame.work.mutex} work=${frame.work.id}${frame.work.fencingToken === null ? '' : ` token=${frame.work.fencingToken}`}${frame.work.threadId === null ? '' : ` thread=${frame.work.threadId}`}${frame.work.label === null ? '' : ` label=${JSON.stringify(frame.work.label)}`}`
-    : frame.mutex !== undefined ? `${frame.mutex.name}` : '';
+    ? `${objectOf(frame.work)} work=${frame.work.id}${frame.work.fencingToken === null ? '' : ` token=${frame.work.fencingToken}`}${frame.work.threadId === null ? '' : ` thread=${frame.work.threadId}`}${frame.work.label === null ? '' : ` label=${JSON.stringify(frame.work.label)}`}`
+    : frame.mutex?.name ?? frame.semaphore?.name ?? frame.eventObject?.name ?? '';
   return `${time} #${frame.seq} ${frame.type.padEnd(15)} ${about}`;
 }

@@ -8,8 +8,9 @@ import { isTerminal } from '../schemas/work.js';
 import { TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
 import { eventStream, type EventsOptions } from './event-stream.js';
 import type {
-  EventFrame, Health, Info, Mutex, MutexList, MutexListQuery, Pool, PoolPatch, Problem, Status, Work, WorkList,
-  WorkListQuery, WorkRequest,
+  AbandonRequest, EventFrame, EventObject, EventObjectList, EventObjectListQuery, EventObjectOpenRequest, Health, Info,
+  Mutex, MutexList, MutexListQuery, Pool, PoolPatch, Problem, Semaphore, SemaphoreList, SemaphoreListQuery,
+  SemaphoreOpenRequest, Status, Work, WorkList, WorkListQuery, WorkRequest,
 } from './types.js';
 
 export interface TpmutexClientOptions {
@@ -34,11 +35,11 @@ export interface WaitOptions extends RequestOptions {
   timeoutMs?: number;
 }
 
-/** acquire(): the request without its mutex; `untilSignaled` defaults to true. */
-export type AcquireOptions = Omit<WorkRequest, 'mutex'> & SubmitOptions;
+/** acquire(): the request without its mutex (or a semaphore: it acquires the mutex); `untilSignaled` defaults to true. */
+export type AcquireOptions = Omit<WorkRequest, 'mutex' | 'semaphore'> & SubmitOptions;
 
 /** hold(): the request without its mutex; the hold always lasts until signalled (holdMs bounds it). */
-export type HoldOptions = Omit<WorkRequest, 'mutex' | 'untilSignaled'> & SubmitOptions;
+export type HoldOptions = Omit<WorkRequest, 'mutex' | 'semaphore' | 'untilSignaled'> & SubmitOptions;
 
 type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
@@ -122,6 +123,69 @@ export class TpmutexClient {
   /** GET /v1/mutexes: one page; pass nextCursor back as cursor. */
   listMutexes(query: MutexListQuery = {}, options: RequestOptions = {}): Promise<MutexList> {
     return this.#json('GET', '/v1/mutexes', { ...options, query });
+  }
+
+  /**
+   * POST /v1/mutexes/{name}/abandon: a work whose dedicated thread acquires the mutex and
+   * exits owning it (terminal state `abandoned`); the next acquirer gets `abandoned: true`.
+   */
+  abandonMutex(name: string, body: AbandonRequest = {}, options: SubmitOptions = {}): Promise<Work> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#json('POST', `/v1/mutexes/${encodeURIComponent(name)}/abandon`, { signal: options.signal, body, headers });
+  }
+
+  // --- semaphores ---------------------------------------------------------------------
+
+  /** PUT /v1/semaphores/{name}: open or create with its counts (ignored when it exists). */
+  openSemaphore(name: string, body: SemaphoreOpenRequest = {}, options: RequestOptions = {}): Promise<Semaphore> {
+    return this.#json('PUT', `/v1/semaphores/${encodeURIComponent(name)}`, { ...options, body });
+  }
+
+  /** GET /v1/semaphores/{name}: `count` is live from the OS. */
+  getSemaphore(name: string, options: RequestOptions = {}): Promise<Semaphore> {
+    return this.#json('GET', `/v1/semaphores/${encodeURIComponent(name)}`, options);
+  }
+
+  /** GET /v1/semaphores: one page. */
+  listSemaphores(query: SemaphoreListQuery = {}, options: RequestOptions = {}): Promise<SemaphoreList> {
+    return this.#json('GET', '/v1/semaphores', { ...options, query });
+  }
+
+  /** DELETE /v1/semaphores/{name}: close the handle (409 object-in-use while a work on it is unfinished). */
+  async closeSemaphore(name: string, options: RequestOptions = {}): Promise<void> {
+    await this.#ok(await this.#fetch('DELETE', `/v1/semaphores/${encodeURIComponent(name)}`, options));
+  }
+
+  // --- event objects ------------------------------------------------------------------
+
+  /** PUT /v1/event-objects/{name}: open or create with its type and state (ignored when it exists). */
+  openEventObject(name: string, body: EventObjectOpenRequest = {}, options: RequestOptions = {}): Promise<EventObject> {
+    return this.#json('PUT', `/v1/event-objects/${encodeURIComponent(name)}`, { ...options, body });
+  }
+
+  /** GET /v1/event-objects/{name}: `signaled` and `manualReset` are live from the OS. */
+  getEventObject(name: string, options: RequestOptions = {}): Promise<EventObject> {
+    return this.#json('GET', `/v1/event-objects/${encodeURIComponent(name)}`, options);
+  }
+
+  /** GET /v1/event-objects: one page. */
+  listEventObjects(query: EventObjectListQuery = {}, options: RequestOptions = {}): Promise<EventObjectList> {
+    return this.#json('GET', '/v1/event-objects', { ...options, query });
+  }
+
+  /** DELETE /v1/event-objects/{name}: close the handle (409 object-in-use while a work that sets it is unfinished). */
+  async closeEventObject(name: string, options: RequestOptions = {}): Promise<void> {
+    await this.#ok(await this.#fetch('DELETE', `/v1/event-objects/${encodeURIComponent(name)}`, options));
+  }
+
+  /** POST /v1/event-objects/{name}/set */
+  setEventObject(name: string, options: RequestOptions = {}): Promise<EventObject> {
+    return this.#json('POST', `/v1/event-objects/${encodeURIComponent(name)}/set`, options);
+  }
+
+  /** POST /v1/event-objects/{name}/reset */
+  resetEventObject(name: string, options: RequestOptions = {}): Promise<EventObject> {
+    return this.#json('POST', `/v1/event-objects/${encodeURIComponent(name)}/reset`, options);
   }
 
   // --- work -------------------------------------------------------------------------

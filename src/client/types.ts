@@ -7,11 +7,13 @@ import type { Problem as ProblemSchema, ValidationIssue as ValidationIssueSchema
 import type { EventData as EventDataSchema, EventType, OverflowFrame as OverflowFrameSchema, ResetFrame as ResetFrameSchema } from '../schemas/events.js';
 import type { Health as HealthSchema } from '../schemas/health.js';
 import type { Info as InfoSchema } from '../schemas/info.js';
+import type { EventObject as EventObjectSchema, EventObjectList as EventObjectListSchema, EventObjectListQuery as EventObjectListQuerySchema, EventObjectOpenRequest as EventObjectOpenRequestSchema } from '../schemas/event-object.js';
+import type { Semaphore as SemaphoreSchema, SemaphoreList as SemaphoreListSchema, SemaphoreListQuery as SemaphoreListQuerySchema, SemaphoreOpenRequest as SemaphoreOpenRequestSchema } from '../schemas/semaphore.js';
 import type { Mutex as MutexSchema, MutexList as MutexListSchema, MutexListQuery as MutexListQuerySchema } from '../schemas/mutex.js';
 import type { Pool as PoolSchema, PoolPatch as PoolPatchSchema } from '../schemas/pool.js';
 import type { ProblemSlug } from '../schemas/problem-types.js';
 import type { Status as StatusSchema } from '../schemas/status.js';
-import type { Work as WorkSchema, WorkList as WorkListSchema, WorkListQuery as WorkListQuerySchema, WorkRequest as WorkRequestSchema, WorkState } from '../schemas/work.js';
+import type { AbandonRequest as AbandonRequestSchema, Work as WorkSchema, WorkList as WorkListSchema, WorkListQuery as WorkListQuerySchema, WorkRequest as WorkRequestSchema, WorkState } from '../schemas/work.js';
 
 export type { EventType, ProblemSlug, WorkState };
 
@@ -21,6 +23,8 @@ type Shared = {
   Problem: typeof ProblemSchema;
   Work: typeof WorkSchema;
   Mutex: typeof MutexSchema;
+  Semaphore: typeof SemaphoreSchema;
+  EventObject: typeof EventObjectSchema;
   Pool: typeof PoolSchema;
 };
 type Of<T extends TSchema> = Static<T, Shared>;
@@ -30,6 +34,15 @@ export type WorkRequest = Of<typeof WorkRequestSchema>;
 export type WorkList = Of<typeof WorkListSchema>;
 /** GET /v1/work filters; `state` is sent comma-separated. */
 export type WorkListQuery = Of<typeof WorkListQuerySchema>;
+export type AbandonRequest = Of<typeof AbandonRequestSchema>;
+export type Semaphore = Of<typeof SemaphoreSchema>;
+export type SemaphoreList = Of<typeof SemaphoreListSchema>;
+export type SemaphoreListQuery = Of<typeof SemaphoreListQuerySchema>;
+export type SemaphoreOpenRequest = Of<typeof SemaphoreOpenRequestSchema>;
+export type EventObject = Of<typeof EventObjectSchema>;
+export type EventObjectList = Of<typeof EventObjectListSchema>;
+export type EventObjectListQuery = Of<typeof EventObjectListQuerySchema>;
+export type EventObjectOpenRequest = Of<typeof EventObjectOpenRequestSchema>;
 export type Mutex = Of<typeof MutexSchema>;
 export type MutexList = Of<typeof MutexListSchema>;
 export type MutexListQuery = Of<typeof MutexListQuerySchema>;

@@ -6,10 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EventType } from '../schemas/events.js';
+import type { EventObjectView } from '../schemas/event-object.js';
 import type { MutexView } from '../schemas/mutex.js';
+import type { SemaphoreView } from '../schemas/semaphore.js';
 import type { WorkView } from '../schemas/work.js';
 
-export type EventPayload = { work: WorkView } | { mutex: MutexView };
+export type EventPayload = { work: WorkView } | { mutex: MutexView } | { semaphore: SemaphoreView } | { eventObject: EventObjectView; source?: 'api' };
 export type EventListener = (event: LoggedEvent) => void;
 /** A value now, or how to make it when it is first needed. */
 export type Lazy<T> = T | (() => T);
@@ -28,7 +30,7 @@ export class LoggedEvent {
   constructor(
     readonly seq: number,
     readonly type: EventType,
-    /** For filters: the normalised mutex name and (work events) the work id. */
+    /** For filters: the normalised object name (a mutex, semaphore or event object) and (work events) the work id. */
     readonly mutex: string,
     readonly workId: string | null,
     render: () => string,

@@ -16,6 +16,9 @@ import { processHandleCounter } from './process-handles.js';
 export interface MetricsSource {
   /** oldestHoldSeconds: how long the longest current hold by a work of this service has lasted (0 with none). */
   mutexes(): { open: number; held: number; oldestHoldSeconds: number };
+  /** holders: works of this service holding a unit of a semaphore now. */
+  semaphores(): { open: number; holders: number };
+  eventObjects(): number;
   unfinished(): Record<UnfinishedState, number>;
   /** Works the service keeps (unfinished, and finished ones up to WORK_HISTORY). */
   retainedWorks(): number;
@@ -39,6 +42,8 @@ export class Metrics {
   private readonly acquireWaitSeconds: Histogram<'outcome'>;
   private readonly holdSeconds: Histogram;
   private readonly abandonedAcquisitions: Counter;
+  private readonly eventSets: Counter<'source'>;
+  private readonly byResource: Counter<'resource'>;
   private readonly published: Counter;
   private readonly overflows: Counter;
   private readonly limits: Counter<'limit'>;
@@ -82,6 +87,18 @@ export class Metrics {
       help: 'Acquisitions that found the mutex abandoned (its previous owner thread or process ended holding it; WAIT_ABANDONED): what it guards may be half-updated',
       registers,
     });
+    this.eventSets = new Counter({
+      name: 'tpmutex_event_object_sets_total',
+      help: 'Event objects set: by POST /v1/event-objects/{name}/set (source="api"), or by the pool when a work\'s callback returned (source="return", counted from `released` actions)',
+      labelNames: ['source'], registers,
+    });
+    for (const source of ['api', 'return']) this.eventSets.inc({ source }, 0);
+    this.byResource = new Counter({
+      name: 'tpmutex_works_submitted_by_resource_total',
+      help: 'Works accepted, by what the callback acquires: mutex, semaphore, none (it only sets an event on return), abandon (POST /v1/mutexes/{name}/abandon)',
+      labelNames: ['resource'], registers,
+    });
+    for (const resource of ['mutex', 'semaphore', 'none', 'abandon']) this.byResource.inc({ resource }, 0);
     this.published = new Counter({ name: 'tpmutex_events_published_total', help: 'Events published to the event log (each has a seq)', registers });
     this.overflows = new Counter({
       name: 'tpmutex_sse_overflows_total',
@@ -93,7 +110,7 @@ export class Metrics {
       help: 'Acquisitions the engine reported overlapping the previous holder (broken mutual exclusion), by kind; anything but 0 is a bug',
       labelNames: ['kind'], registers,
     });
-    for (const kind of ['acquired_while_held', 'released_after_acquired'] as const satisfies readonly InvariantViolation['kind'][]) this.violations.inc({ kind }, 0);
+    for (const kind of ['acquired_while_held', 'released_after_acquired', 'semaphore_over_maximum'] as const satisfies readonly InvariantViolation['kind'][]) this.violations.inc({ kind }, 0);
     this.limits = new Counter({ name: 'tpmutex_limit_exceeded_total', help: 'Requests refused because a configured limit was hit, by the setting\'s name', labelNames: ['limit'], registers });
     this.httpRequests = new Counter({ name: 'tpmutex_http_requests_total', help: 'HTTP requests answered, by method, route template and status', labelNames: ['method', 'route', 'status_code'], registers });
     this.httpSeconds = new Histogram({ name: 'tpmutex_http_request_duration_seconds', help: 'Time to answer an HTTP request (event streams not included)', labelNames: ['method', 'route', 'status_code'], registers });
@@ -119,13 +136,19 @@ export class Metrics {
     gauge('tpmutex_pool_queued', 'Works submitted to the pool whose callback has not started', () => source.pool().queued);
     gauge('tpmutex_pool_min_threads', 'Pool minimum threads', () => source.pool().minThreads);
     gauge('tpmutex_pool_max_threads', 'Pool maximum threads', () => source.pool().maxThreads);
+    gauge('tpmutex_semaphores_open', 'Semaphores this service has a handle to', () => source.semaphores().open);
+    gauge('tpmutex_semaphore_holders', 'Units of open semaphores held by works of this service now', () => source.semaphores().holders);
+    gauge('tpmutex_event_objects_open', 'Event objects this service has a handle to', () => source.eventObjects());
     gauge('tpmutex_sse_subscribers', 'Open /v1/events streams', () => source.sseSubscribers());
   }
 
   /** One work transition (called once per published work event). */
   onTransition(work: WorkRecord, type: WorkEventType): void {
     switch (type) {
-      case 'work.queued': this.submitted.inc(); return;
+      case 'work.queued':
+        this.submitted.inc();
+        this.byResource.inc({ resource: work.request.operation === 'abandon' ? 'abandon' : work.request.mutex !== null ? 'mutex' : work.request.semaphore !== null ? 'semaphore' : 'none' });
+        return;
       case 'work.started': this.observe(this.queueSeconds, seconds(work.queuedNs, work.startedNs)); return;
       case 'work.acquired':
         this.observeWait('acquired', seconds(work.startedNs, work.acquiredNs));
@@ -133,6 +156,7 @@ export class Metrics {
         return;
       case 'work.returned': return;
       case 'work.released': this.observe(this.holdSeconds, seconds(work.acquiredNs, work.releasedNs)); break;
+      case 'work.abandoned': break;
       case 'work.timed_out': this.observeWait('timed_out', seconds(work.startedNs, work.endedNs)); break;
       // Cancelled after starting = the wait was aborted; cancelled while queued never waited.
       case 'work.cancelled': this.observeWait('cancelled', seconds(work.startedNs, work.endedNs)); break;
@@ -142,6 +166,7 @@ export class Metrics {
   }
 
   onEventPublished(): void { this.published.inc(); }
+  onEventObjectSet(source: 'api' | 'return'): void { this.eventSets.inc({ source }); }
   onOverflow(): void { this.overflows.inc(); }
   onLimitExceeded(limit: string): void { this.limits.inc({ limit }); }
   onInvariantViolation(violation: InvariantViolation): void { this.violations.inc({ kind: violation.kind }); }

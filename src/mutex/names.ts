@@ -4,6 +4,8 @@
  * characters as passed to the OS. A bare name lives in the session namespace, so it is
  * normalised to `Local\name`: one mutex, one spelling, in every response.
  */
+import { invalid } from '../service-error.js';
+
 export const MAX_NAME_LENGTH = 260;
 
 const PREFIXES = ['Global\\', 'Local\\'] as const;
@@ -35,4 +37,11 @@ export function parseMutexName(raw: string): NameCheck {
     };
   }
   return { ok: true, name: normalised };
+}
+
+/** A name from a request, normalised, or a validation error naming the field (`noun name …`). */
+export function normaliseName(raw: string, field: string, noun: string): string {
+  const check = parseMutexName(raw);
+  if (!check.ok) throw invalid([{ field, message: `${noun} name ${check.reason}` }]);
+  return check.name;
 }

@@ -14,6 +14,7 @@ import type { EventLog } from '../events/event-log.js';
 import type { MutexView } from '../schemas/mutex.js';
 import { invalid, limitExceeded, ServiceError } from '../service-error.js';
 import { decodeCursor, encodeCursor } from '../work/work-ids.js';
+import type { ObjectKinds } from '../objects/object-kinds.js';
 import { parseMutexName } from './names.js';
 
 export interface MutexRecord {
@@ -59,7 +60,11 @@ export class MutexRegistry {
     private readonly maxMutexes: number,
     /** Throws the refusal of a name this service may not open (src/policy). */
     private readonly checkName: (name: string) => void = () => {},
-  ) {}
+    /** The other kinds' registries: a name open as a semaphore or event object is refused. */
+    private readonly kinds?: ObjectKinds,
+  ) {
+    kinds?.register('mutex', { has: (name) => this.get(name) !== undefined, hasKernelName: (k) => this.byKernelName.has(k) });
+  }
 
   get size(): number { return this.byName.size; }
 
@@ -85,6 +90,7 @@ export class MutexRegistry {
   open(name: string): OpenResult {
     const known = this.get(name);
     if (known) return { record: known, created: false, existedBefore: true };
+    this.kinds?.checkName(name, 'mutex');
     this.checkName(name);
     if (this.byName.size >= this.maxMutexes) {
       throw limitExceeded('MAX_MUTEXES', `${this.maxMutexes} mutexes are open; close one (DELETE /v1/mutexes/{name}) or raise MAX_MUTEXES`, 5);
@@ -98,6 +104,12 @@ export class MutexRegistry {
       same.aliases.add(name);
       this.byAlias.set(name, same);
       return { record: same, created: false, existedBefore: true };
+    }
+    try {
+      this.kinds?.checkKernelName(name, kernelName, 'mutex');
+    } catch (err) {
+      this.engine.closeMutex(name);
+      throw err;
     }
     const record: MutexRecord = {
       seq: ++this.lastSeq,

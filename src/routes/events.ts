@@ -26,7 +26,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   }, async (req, reply) => {
     const { mutex, work, types, after } = req.query;
     const filter: EventFilter = {
-      ...(mutex === undefined ? {} : { mutex: services.mutexes.canonical(MutexRegistry.normalise(mutex, 'query/mutex')) }),
+      ...(mutex === undefined ? {} : { mutex: canonicalObjectName(services, MutexRegistry.normalise(mutex, 'query/mutex')) }),
       ...(work === undefined ? {} : { workId: work }),
       ...(types === undefined ? {} : { types: new Set(types.split(',') as EventType[]) }),
     };
@@ -44,3 +44,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     sse.open(reply.raw, filter, start);
   });
 };
+
+/** The record's name of any open object (a mutex, semaphore or event object) named or aliased so; else the name as given. */
+function canonicalObjectName(services: Services, name: string): string {
+  return services.mutexes.get(name)?.name ?? services.semaphores.get(name)?.name ?? services.eventObjects.get(name)?.name ?? name;
+}

@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
 import { problemResponses } from '../http/openapi.js';
+import { emptyBodyAsObject } from '../http/optional-body.js';
 import { MutexListQuery, MutexNameParams } from '../schemas/mutex.js';
+import { AbandonRequest, IdempotencyHeaders } from '../schemas/work.js';
 import type { Services } from '../services.js';
 
 const MutexRef = Type.Ref('Mutex');
@@ -38,4 +40,29 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       params: MutexNameParams, response: { 200: MutexRef, ...problemResponses(400, 404, 409) },
     },
   }, async (req) => mutexes.close(nameOf(req.params.name)));
+
+  app.post('/v1/mutexes/:name/abandon', {
+    schema: {
+      operationId: 'abandonMutex', tags, summary: 'Abandon the mutex on cue',
+      description: '202 with a work (Location: /v1/work/{id}), `operation: abandon`. A dedicated thread (not a pool thread: the pool releases what a callback registered) acquires the mutex within `acquireTimeoutMs` and exits without releasing it: the work ends `abandoned`, and the next acquirer, here or in any process, gets WAIT_ABANDONED (`abandoned: true` on the next work). Opens the mutex on first use, like POST /v1/work. Signal is ignored; cancel aborts the wait. Idempotency-Key as for POST /v1/work.',
+      params: MutexNameParams, headers: IdempotencyHeaders,
+      body: AbandonRequest,
+      response: {
+        202: {
+          description: 'Accepted: the abandon work is queued',
+          headers: {
+            location: { type: 'string', description: 'The work: /v1/work/{id}' },
+            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the work an earlier request with the same Idempotency-Key created' },
+          },
+          content: { 'application/json': { schema: Type.Ref('Work') } },
+        },
+        ...problemResponses(400, 403, 409, 415, 422, 429, 503),
+      },
+    },
+    preValidation: emptyBodyAsObject,
+  }, async (req, reply) => {
+    const { work: created, replayed } = services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key']);
+    if (replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(202).header('location', `/v1/work/${encodeURIComponent(created.id)}`).send(created);
+  });
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
+import { SemaphoreRegistry } from '../semaphore/registry.js';
 import { problemResponses } from '../http/openapi.js';
 import { IdempotencyHeaders, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
 import type { Services } from '../services.js';
@@ -16,7 +17,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   app.post('/v1/work', {
     schema: {
       operationId: 'submitWork', tags, summary: 'Submit work',
-      description: '202 with Location. The callback runs on a pool thread, acquires the mutex there, spins/holds, returns; the pool releases the mutex. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
+      description: '202 with Location. The callback runs on a pool thread, acquires its mutex or one unit of its semaphore there, spins/holds, returns; the pool releases what it acquired and sets `setEventOnReturn` (Windows order: mutex → event → semaphore; `actions` on `released` says what the pool did). At least one of mutex, semaphore, setEventOnReturn; not both mutex and semaphore (400). A semaphore or event object must be open (404 `object-not-open`); a mutex opens on first use. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
       body: WorkRequest, headers: IdempotencyHeaders,
       response: {
         202: {
@@ -44,10 +45,11 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (query['state'] !== undefined) query['state'] = ([] as unknown[]).concat(query['state']).flatMap((s) => String(s).split(','));
     },
   }, async (req) => {
-    const { state, mutex, label, limit, cursor } = req.query;
+    const { state, mutex, semaphore, label, limit, cursor } = req.query;
     return work.list({
       ...(state === undefined ? {} : { states: new Set(state as WorkState[]) }),
       ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
+      ...(semaphore === undefined ? {} : { semaphore: SemaphoreRegistry.normalise(semaphore, 'query/semaphore') }),
       ...(label === undefined ? {} : { label }),
     }, limit ?? 100, cursor);
   });

@@ -14,7 +14,7 @@ export const Status = Type.Object({
   works: Type.Object({
     queued: Count, waiting: Count, holding: Count,
     submitted: Type.Integer({ minimum: 0, description: 'Since the process started' }),
-    finished: Type.Object({ released: Count, timed_out: Count, cancelled: Count, failed: Count }, { description: 'Terminal states reached since the process started' }),
+    finished: Type.Object({ released: Count, abandoned: Count, timed_out: Count, cancelled: Count, failed: Count }, { description: 'Terminal states reached since the process started' }),
   }),
   mutexes: Type.Object({
     open: Count,
@@ -27,6 +27,20 @@ export const Status = Type.Object({
       waiting: Count,
       queued: Count,
     }), { description: 'Mutexes held by a work of this service now, by name' }),
+  }),
+  semaphores: Type.Object({
+    open: Count,
+    held: Type.Array(Type.Object({
+      name: Type.String(),
+      holders: Count,
+      maximumCount: Type.Integer({ minimum: 1 }),
+      waiting: Count,
+      queued: Count,
+    }), { description: 'Semaphores with a unit held by a work of this service now, by name (the live count is on GET /v1/semaphores/{name})' }),
+  }),
+  eventObjects: Type.Object({
+    open: Count,
+    pendingSetters: Type.Integer({ minimum: 0, description: 'Unfinished works that set an event object on return' }),
   }),
   pool: Type.Ref('Pool'),
   events: Type.Object({

@@ -21,7 +21,9 @@ export const WorkStateSchema = Type.Union([
  * rejects unknown fields.
  */
 export const WorkRequest = Type.Object({
-  mutex: Type.String({ minLength: 1, maxLength: 1024, description: 'Win32 name: "Global\\\\Deploy", "Local\\\\x" or bare "x" (= Local\\x). Opened on first use.' }),
+  mutex: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The mutex the callback acquires. Win32 name: "Global\\\\Deploy", "Local\\\\x" or bare "x" (= Local\\x). Opened on first use. Not with semaphore' })),
+  semaphore: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'The semaphore the callback takes one unit of; the pool gives it back on return (ReleaseSemaphoreWhenCallbackReturns). Must be open (PUT /v1/semaphores/{name}). Not with mutex' })),
+  setEventOnReturn: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'An open event object (PUT /v1/event-objects/{name}) the pool sets when the callback returns (SetEventWhenCallbackReturns), on every return path once started. A work needs at least one of mutex, semaphore, setEventOnReturn' })),
   acquireTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: 30000, description: '0 = try once' })),
   holdMs: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'How long to hold after acquiring; with untilSignaled the upper bound (0 = MAX_HOLD_MS)' })),
   untilSignaled: Type.Optional(Type.Boolean({ default: false, description: 'Hold until POST /v1/work/{id}/signal (or cancel)' })),
@@ -39,13 +41,27 @@ export const WorkRequestEcho = Type.Object({
   mayRunLong: Type.Boolean(),
 });
 
+export const Resource = Type.Object({
+  kind: Type.Union([Type.Literal('mutex'), Type.Literal('semaphore')]),
+  name: Type.String({ description: 'Normalised name' }),
+});
+
+export const ReturnActionSchema = Type.Union([Type.Literal('release_mutex'), Type.Literal('set_event'), Type.Literal('release_semaphore')]);
+
 export const Work = Type.Object({
   id: Type.String(),
-  mutex: Type.String({ description: 'Normalised name' }),
+  operation: Type.Union([Type.Literal('work'), Type.Literal('abandon')], { description: 'work: POST /v1/work; abandon: POST /v1/mutexes/{name}/abandon (its thread exits owning the mutex)' }),
+  mutex: Type.Union([Type.String(), Type.Null()], { description: 'The mutex it acquires, normalised (null when it acquires a semaphore or nothing)' }),
+  resource: Type.Union([Resource, Type.Null()], { description: 'What the callback acquires: a mutex or one unit of a semaphore; null for a work that only sets an event on return' }),
+  setEventOnReturn: Type.Union([Type.String(), Type.Null()], { description: 'The event object the pool sets when the callback returns' }),
+  actions: Type.Union([Type.Array(ReturnActionSchema), Type.Null()], {
+    description: 'Set with `released`: the return actions the pool performed, in its order. Windows: release_mutex → set_event → release_semaphore (when an app wakes on the event, the mutex is already free); under Wine release_semaphore comes before set_event',
+  }),
   label: Type.Union([Type.String(), Type.Null()]),
   state: WorkStateSchema,
   request: WorkRequestEcho,
-  fencingToken: Type.Union([Type.Integer(), Type.Null()], { description: 'Per-mutex acquisition counter, set at acquire; strictly increasing within one boot (also across DELETE and PUT of the mutex), from 1 again in a new boot' }),
+  fencingToken: Type.Union([Type.Integer(), Type.Null()], { description: 'Per-mutex acquisition counter, set at acquire; strictly increasing within one boot (also across DELETE and PUT of the mutex), from 1 again in a new boot. Null for a semaphore work (several hold a semaphore at once: no fence)' }),
+  acquisitionSeq: Type.Union([Type.Integer(), Type.Null()], { description: 'Semaphore works: the per-semaphore acquisition sequence number (1, 2, 3… in this boot), not a fence. Null otherwise' }),
   boot: Type.String({ description: 'This server process (as in event ids and work ids): order fencing tokens by (boot, fencingToken) only within one boot' }),
   abandoned: Type.Union([Type.Boolean(), Type.Null()], { description: 'Acquired with WAIT_ABANDONED' }),
   threadId: Type.Union([Type.Integer(), Type.Null()], { description: 'Pool thread that ran the callback' }),
@@ -61,12 +77,12 @@ export const Work = Type.Object({
   error: Type.Union([Type.Ref('Problem'), Type.Null()]),
   invariantViolation: Type.Union([
     Type.Object({
-      kind: Type.Union([Type.Literal('acquired_while_held'), Type.Literal('released_after_acquired')]),
+      kind: Type.Union([Type.Literal('acquired_while_held'), Type.Literal('released_after_acquired'), Type.Literal('semaphore_over_maximum')]),
       previousWorkId: Type.String(),
       detail: Type.String(),
     }),
     Type.Null(),
-  ], { description: 'Set when the engine reported this acquisition overlapping the previous holder (a broken mutual exclusion, never expected); also logged and counted in tpmutex_invariant_violations_total' }),
+  ], { description: 'Set when the engine reported this acquisition overlapping the previous holder (a broken mutual exclusion), or more holders of a semaphore than its maximumCount (never expected); also logged and counted in tpmutex_invariant_violations_total' }),
 }, { $id: 'Work' });
 export type WorkView = Static<typeof Work>;
 
@@ -80,7 +96,8 @@ export const WorkListQuery = Type.Object({
   ...ListQuery,
   // Comma-separated on the wire (form style, not exploded); the route splits it before validation.
   state: Type.Optional(Type.Array(Type.String({ enum: [...WORK_STATES] }), { minItems: 1, style: 'form', explode: false, description: 'One state or several, comma-separated: ?state=queued,waiting' })),
-  mutex: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  mutex: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Only works that acquire this mutex' })),
+  semaphore: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'Only works that acquire this semaphore' })),
   label: Type.Optional(Type.String({ maxLength: 4096 })),
 }, { additionalProperties: false });
 
@@ -92,3 +109,10 @@ export const WorkGetQuery = Type.Object({
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', description: 'Same key + same body → the same work; same key + other body → 422' })),
 });
+
+/** POST /v1/mutexes/{name}/abandon. */
+export const AbandonRequest = Type.Object({
+  acquireTimeoutMs: Type.Optional(Type.Integer({ minimum: 0, default: 30000, description: 'How long its thread waits for the mutex (0 = try once)' })),
+  label: Type.Optional(Type.String({ description: 'Free text for filtering (≤ MAX_LABEL_LENGTH)' })),
+}, { $id: 'AbandonRequest', additionalProperties: false });
+export type AbandonRequestBody = Static<typeof AbandonRequest>;

@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import { readiness } from './readiness.js';
 
 export function buildStatus(services: Services): StatusView {
-  const { engine, mutexes, totals, events, sse, clock, lifecycle } = services;
+  const { engine, mutexes, semaphores, eventObjects, totals, events, sse, clock, lifecycle } = services;
   const held: StatusView['mutexes']['held'] = [];
   for (const record of mutexes.all()) {
     if (record.holder === null) continue;
@@ -30,9 +30,20 @@ export function buildStatus(services: Services): StatusView {
     engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: readiness(services).status === 'ready' },
     works: { ...totals.unfinished(), submitted: totals.submitted, finished: totals.finished() },
     mutexes: { open: mutexes.size, held },
+    semaphores: { open: semaphores.size, held: heldSemaphores(services) },
+    eventObjects: { open: eventObjects.size, pendingSetters: [...eventObjects.all()].reduce((n, r) => n + r.pendingSetters, 0) },
     pool: services.pool.view(),
     events: { lastSeq: events.lastSeq, subscribers: sse.size },
   };
+}
+
+function heldSemaphores(services: Services): StatusView['semaphores']['held'] {
+  const held: StatusView['semaphores']['held'] = [];
+  for (const record of services.semaphores.all()) {
+    if (record.holders.size === 0) continue;
+    held.push({ name: record.name, holders: record.holders.size, maximumCount: record.maximumCount, waiting: record.waiting, queued: record.queued });
+  }
+  return held.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** A strong validator: a digest of the exact bytes sent. */

@@ -6,6 +6,7 @@
  */
 import type { Phase } from '../engine/types.js';
 import type { MutexRecord } from '../mutex/registry.js';
+import type { SemaphoreRecord } from '../semaphore/registry.js';
 import type { InvariantViolation, WorkRecord } from './work-record.js';
 
 export type ViolationListener = (work: WorkRecord, violation: InvariantViolation) => void;
@@ -41,6 +42,20 @@ export class InvariantChecks {
     this.violate(next, {
       kind: 'released_after_acquired', previousWorkId: last.workId,
       detail: `work ${next.id} acquired ${mutex.name} at ${next.acquiredNs} ns, before work ${last.workId}'s release at ${last.atNs} ns`,
+    });
+  }
+
+  /**
+   * After an acquisition of a semaphore was counted: this service's holders can never
+   * be more than its maximumCount (HandoffOrder holds back an `acquired` whose unit came
+   * from a release still in flight, docs/design.md §1.4).
+   */
+  semaphoreAcquired(semaphore: SemaphoreRecord, work: WorkRecord): void {
+    if (semaphore.holders.size <= semaphore.maximumCount) return;
+    const oldest = semaphore.holders.keys().next().value ?? work.id;
+    this.violate(work, {
+      kind: 'semaphore_over_maximum', previousWorkId: oldest,
+      detail: `work ${work.id} acquired ${semaphore.name} while ${semaphore.holders.size - 1} works of this service held its ${semaphore.maximumCount} units`,
     });
   }
 

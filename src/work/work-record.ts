@@ -2,7 +2,7 @@
  * A work item as the service keeps it, its lifecycle state machine, and its API view.
  */
 import type { Clock } from '../clock.js';
-import type { Ns, Phase } from '../engine/types.js';
+import type { Ns, Phase, ReturnAction } from '../engine/types.js';
 import type { ProblemBody } from '../schemas/common.js';
 import { engineErrorBody } from '../schemas/engine-problems.js';
 import type { WorkState, WorkView } from '../schemas/work.js';
@@ -16,8 +16,8 @@ import type { ResolvedRequest } from './work-request.js';
  * release stamp.
  */
 export interface InvariantViolation {
-  readonly kind: 'acquired_while_held' | 'released_after_acquired';
-  /** The work that still held the mutex (or released it late). */
+  readonly kind: 'acquired_while_held' | 'released_after_acquired' | 'semaphore_over_maximum';
+  /** The work that still held the mutex (or released it late; for a semaphore: its oldest holder). */
   readonly previousWorkId: string;
   readonly detail: string;
 }
@@ -43,6 +43,8 @@ export interface WorkRecord {
   endedNs: Ns | null;
   error: ProblemBody | null;
   invariantViolation: InvariantViolation | null;
+  /** The pool's return actions, in its order, from `released`. */
+  actions: readonly ReturnAction[] | null;
 }
 
 /** From which states each phase may move a work (docs/design.md §3 States). */
@@ -68,9 +70,18 @@ const NEXT_STATE: Record<Phase['type'], WorkState> = {
   failed: 'failed',
 };
 
+/**
+ * A work that acquires nothing (it only sets an event on return) goes queued → waiting
+ * → released, its `returned` arriving while it is still `waiting` (no `acquired`).
+ */
 export function canApply(work: WorkRecord, phase: Phase): boolean {
+  if (acquiresNothing(work) && (phase.type === 'returned' || phase.type === 'released')) {
+    return work.state === 'waiting' && (phase.type === 'returned') === (work.returnedNs === null);
+  }
   return ALLOWED_FROM[phase.type].includes(work.state);
 }
+
+export const acquiresNothing = (work: WorkRecord) => work.request.mutex === null && work.request.semaphore === null;
 
 /**
  * Applies one engine phase to the record. Returns false (and changes nothing) when the
@@ -93,9 +104,15 @@ export function applyPhase(work: WorkRecord, phase: Phase): boolean {
     case 'returned':
       work.returnedNs = phase.atNs;
       work.signaled = phase.signaled;
+      // Nothing is owned: the work stays `waiting` until the pool has done its actions.
+      if (acquiresNothing(work)) return true;
       break;
     case 'released':
       work.releasedNs = phase.atNs;
+      work.endedNs = phase.atNs;
+      work.actions = phase.actions;
+      break;
+    case 'abandoned':
       work.endedNs = phase.atNs;
       break;
     case 'failed':
@@ -117,9 +134,15 @@ const nsText = (ns: Ns | null) => (ns === null ? null : ns.toString());
 export function toWorkView(work: WorkRecord, clock: Clock, boot: string): WorkView {
   const iso = (ns: Ns | null) => (ns === null ? null : clock.iso(ns));
   const { request } = work;
+  const semaphore = request.semaphore !== null;
   return {
     id: work.id,
+    operation: request.operation,
     mutex: request.mutex,
+    resource: request.mutex !== null ? { kind: 'mutex', name: request.mutex }
+      : request.semaphore !== null ? { kind: 'semaphore', name: request.semaphore } : null,
+    setEventOnReturn: request.setEventOnReturn,
+    actions: work.actions === null ? null : [...work.actions],
     label: request.label,
     state: work.state,
     request: {
@@ -129,7 +152,9 @@ export function toWorkView(work: WorkRecord, clock: Clock, boot: string): WorkVi
       spinMs: request.spinMs,
       mayRunLong: request.mayRunLong,
     },
-    fencingToken: work.fencingToken,
+    // A semaphore's sequence number is no fence: several works hold one at once.
+    fencingToken: semaphore ? null : work.fencingToken,
+    acquisitionSeq: semaphore ? work.fencingToken : null,
     boot,
     abandoned: work.abandoned,
     threadId: work.threadId,

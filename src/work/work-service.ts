@@ -11,21 +11,24 @@
  */
 import type { Clock } from '../clock.js';
 import { EngineError } from '../engine/errors.js';
-import type { Engine, Phase } from '../engine/types.js';
+import type { Engine, Phase, WorkSpec } from '../engine/types.js';
+import type { EventObjectRegistry } from '../event-object/registry.js';
 import type { EventLog } from '../events/event-log.js';
 import type { MutexRecord, MutexRegistry } from '../mutex/registry.js';
+import type { SemaphoreRegistry } from '../semaphore/registry.js';
 import type { WorkEventType } from '../schemas/events.js';
-import { isTerminal, type WorkRequestBody, type WorkState, type WorkView } from '../schemas/work.js';
+import { isTerminal, type AbandonRequestBody, type WorkRequestBody, type WorkState, type WorkView } from '../schemas/work.js';
 import { invalid, ServiceError } from '../service-error.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
 import { InvariantChecks, type ViolationListener } from './invariants.js';
 import { countSubmitted, countTransition } from './mutex-accounting.js';
+import { countSemaphoreSubmitted, countSemaphoreTransition, countSetterEnded } from './semaphore-accounting.js';
 import { TerminalWaiters } from './terminal-waiters.js';
 import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 import { checkAdmission, type AdmissionLimits } from './work-limits.js';
 import { WorkHistory } from './work-history.js';
 import { applyPhase, toWorkView, type WorkRecord } from './work-record.js';
-import { resolveRequest, type RequestLimits } from './work-request.js';
+import { objectNameOf, resolveAbandon, resolveRequest, type RequestLimits, type ResolvedRequest } from './work-request.js';
 
 export type WorkLimits = AdmissionLimits & RequestLimits;
 
@@ -33,6 +36,8 @@ export interface WorkServiceOptions {
   engine: Engine;
   events: EventLog;
   mutexes: MutexRegistry;
+  semaphores: SemaphoreRegistry;
+  eventObjects: EventObjectRegistry;
   clock: Clock;
   limits: WorkLimits;
   workHistory: number;
@@ -40,11 +45,13 @@ export interface WorkServiceOptions {
   onTransition?: (work: WorkRecord, type: WorkEventType) => void;
   /** Called when the engine's phases break mutual exclusion (logged as an error, counted). */
   onInvariantViolation?: ViolationListener;
+  /** The pool set an event object on a work's return (tpmutex_event_object_sets_total{source="return"}). */
+  onEventSetOnReturn?: () => void;
 }
 
 export interface SubmitResult { work: WorkView; replayed: boolean }
 
-export interface WorkFilter { states?: ReadonlySet<WorkState>; mutex?: string; label?: string }
+export interface WorkFilter { states?: ReadonlySet<WorkState>; mutex?: string; semaphore?: string; label?: string }
 
 export class WorkService {
   private readonly ids: WorkIds;
@@ -57,6 +64,9 @@ export class WorkService {
   private readonly engine: Engine;
   private readonly events: EventLog;
   private readonly mutexes: MutexRegistry;
+  private readonly semaphores: SemaphoreRegistry;
+  private readonly eventObjects: EventObjectRegistry;
+  private readonly onEventSetOnReturn: (() => void) | undefined;
   private readonly clock: Clock;
   private readonly limits: WorkLimits;
   private readonly onTransition: ((work: WorkRecord, type: WorkEventType) => void) | undefined;
@@ -65,6 +75,9 @@ export class WorkService {
     this.engine = options.engine;
     this.events = options.events;
     this.mutexes = options.mutexes;
+    this.semaphores = options.semaphores;
+    this.eventObjects = options.eventObjects;
+    this.onEventSetOnReturn = options.onEventSetOnReturn;
     this.clock = options.clock;
     this.limits = options.limits;
     this.onTransition = options.onTransition;
@@ -80,8 +93,24 @@ export class WorkService {
   get retainedCount(): number { return this.history.size; }
 
   submit(body: WorkRequestBody, idempotencyKey: string | undefined): SubmitResult {
+    this.refuseWhileDraining();
+    return this.accept(resolveRequest(body, this.limits), idempotencyKey);
+  }
+
+  /**
+   * Abandonment on cue (POST /v1/mutexes/{name}/abandon): a work whose dedicated thread
+   * acquires the mutex and exits owning it. The mutex opens on first use, as for a work.
+   */
+  abandon(mutex: string, body: AbandonRequestBody, idempotencyKey: string | undefined): SubmitResult {
+    this.refuseWhileDraining();
+    return this.accept(resolveAbandon(mutex, body, this.limits), idempotencyKey);
+  }
+
+  private refuseWhileDraining(): void {
     if (this.draining) throw new ServiceError('shutting-down', 'the service is shutting down and accepts no new work', { retryAfterSeconds: 1 });
-    const request = resolveRequest(body, this.limits);
+  }
+
+  private accept(request: ResolvedRequest, idempotencyKey: string | undefined): SubmitResult {
     // Only a keyed request needs its fingerprint.
     const print = idempotencyKey === undefined ? '' : fingerprint({ ...request });
     if (idempotencyKey !== undefined) {
@@ -92,36 +121,61 @@ export class WorkService {
           `Idempotency-Key ${JSON.stringify(idempotencyKey)} was used for work ${seen.workId} with a different request`);
       }
     }
-    const known = this.mutexes.get(request.mutex);
-    checkAdmission(this.unfinished, request.mutex, known, this.limits);
-    const mutex = known ?? this.mutexes.open(request.mutex).record;
-    // Another spelling of an open mutex (an alias) is that mutex: its name from here on.
-    const resolved = mutex.name === request.mutex ? request : { ...request, mutex: mutex.name };
-
+    const resolved = this.resolveObjects(request);
     const { seq, id } = this.ids.next();
     const work: WorkRecord = {
       seq, id, request: resolved, idempotencyKey: idempotencyKey ?? null, state: 'queued',
       fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
       queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
-      error: null, invariantViolation: null,
+      error: null, invariantViolation: null, actions: null,
     };
     // The engine reports phases asynchronously, so submitting before publishing
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
-    this.engine.submit({
-      workId: id,
-      acquire: { kind: 'mutex', name: resolved.mutex },
-      setEventOnReturn: null,
+    if (resolved.operation === 'abandon') {
+      this.engine.abandon({ workId: id, mutex: resolved.mutex!, acquireTimeoutMs: resolved.acquireTimeoutMs });
+    } else {
+      this.engine.submit(this.spec(id, resolved));
+    }
+    this.history.add(work);
+    if (idempotencyKey !== undefined) this.idempotency.remember(idempotencyKey, print, id);
+    this.unfinished++;
+    if (resolved.mutex !== null) countSubmitted(this.mutexes.require(resolved.mutex));
+    if (resolved.semaphore !== null) countSemaphoreSubmitted(this.semaphores.require(resolved.semaphore));
+    if (resolved.setEventOnReturn !== null) this.eventObjects.require(resolved.setEventOnReturn).pendingSetters++;
+    this.publish(work, 'work.queued');
+    return { work: this.view(work), replayed: false };
+  }
+
+  /**
+   * Checks the admission limits and finds the objects: a mutex opens on first use, a
+   * semaphore or event object must be open (they need their counts or type). Names
+   * become the records' names (another spelling of an open object is that object).
+   */
+  private resolveObjects(request: ResolvedRequest): ResolvedRequest {
+    const semaphore = request.semaphore === null ? null : this.semaphores.require(request.semaphore);
+    const event = request.setEventOnReturn === null ? null : this.eventObjects.require(request.setEventOnReturn);
+    const knownMutex = request.mutex === null ? undefined : this.mutexes.get(request.mutex);
+    checkAdmission(this.unfinished, objectNameOf(request), knownMutex ?? semaphore ?? undefined, this.limits);
+    const mutex = request.mutex === null ? null : knownMutex ?? this.mutexes.open(request.mutex).record;
+    return {
+      ...request,
+      mutex: mutex?.name ?? null,
+      semaphore: semaphore?.name ?? null,
+      setEventOnReturn: event?.name ?? null,
+    };
+  }
+
+  private spec(workId: string, request: ResolvedRequest): WorkSpec {
+    return {
+      workId,
+      acquire: request.mutex !== null ? { kind: 'mutex', name: request.mutex }
+        : request.semaphore !== null ? { kind: 'semaphore', name: request.semaphore } : { kind: 'none' },
+      setEventOnReturn: request.setEventOnReturn,
       acquireTimeoutMs: request.acquireTimeoutMs,
       spinMs: request.spinMs,
       holdMs: request.untilSignaled && request.holdMs === 0 ? this.limits.maxHoldMs : request.holdMs,
       mayRunLong: request.mayRunLong,
-    });
-    this.history.add(work);
-    if (idempotencyKey !== undefined) this.idempotency.remember(idempotencyKey, print, id);
-    this.unfinished++;
-    countSubmitted(mutex);
-    this.publish(work, 'work.queued');
-    return { work: this.view(work), replayed: false };
+    };
   }
 
   get(id: string): WorkView { return this.view(this.require(id)); }
@@ -146,6 +200,7 @@ export class WorkService {
       if (work.seq <= after) continue;
       if (filter.states && !filter.states.has(work.state)) continue;
       if (filter.mutex !== undefined && work.request.mutex !== this.mutexes.canonical(filter.mutex)) continue;
+      if (filter.semaphore !== undefined && work.request.semaphore !== (this.semaphores.get(filter.semaphore)?.name ?? filter.semaphore)) continue;
       if (filter.label !== undefined && work.request.label !== filter.label) continue;
       if (items.length === limit) { more = true; break; }
       items.push(this.view(work));
@@ -202,16 +257,27 @@ export class WorkService {
   private onPhase(phase: Phase): void {
     const work = this.history.get(phase.workId);
     if (!work) return;
-    const mutex = this.mutexes.get(work.request.mutex);
-    if (!mutex) return;
-    if (phase.type === 'acquired') this.checkPreviousHolder(mutex, work, phase);
+    const { request } = work;
+    const mutex = request.mutex === null ? undefined : this.mutexes.get(request.mutex);
+    if (phase.type === 'acquired' && mutex) this.checkPreviousHolder(mutex, work, phase);
     const before = work.state;
     // Phases of one work come in their own order (engine contract); one that does not
     // fit the state is dropped rather than allowed to move the work backwards.
     if (!applyPhase(work, phase)) return;
-    this.invariants.observe(mutex, work, phase);
-    countTransition(mutex, work, before);
-    if (before !== work.state && isTerminal(work.state)) this.finish(work);
+    if (mutex) {
+      this.invariants.observe(mutex, work, phase);
+      countTransition(mutex, work, before);
+    }
+    const semaphore = request.semaphore === null ? undefined : this.semaphores.get(request.semaphore);
+    if (semaphore) {
+      countSemaphoreTransition(semaphore, work, before);
+      if (phase.type === 'acquired') this.invariants.semaphoreAcquired(semaphore, work);
+    }
+    if (before !== work.state && isTerminal(work.state)) {
+      const event = request.setEventOnReturn === null ? undefined : this.eventObjects.get(request.setEventOnReturn);
+      if (event && countSetterEnded(event, work)) this.onEventSetOnReturn?.();
+      this.finish(work);
+    }
     this.publish(work, `work.${phase.type}`);
   }
 
@@ -236,7 +302,7 @@ export class WorkService {
     // scalars or never mutated) and the time, turned into JSON later.
     const atNs = this.clock.nowNs();
     const snapshot: WorkRecord = { ...work };
-    this.events.publish(type, () => this.clock.iso(atNs), () => ({ work: this.view(snapshot) }), { mutex: work.request.mutex, workId: work.id });
+    this.events.publish(type, () => this.clock.iso(atNs), () => ({ work: this.view(snapshot) }), { mutex: objectNameOf(work.request), workId: work.id });
     this.onTransition?.(work, type);
   }
 }

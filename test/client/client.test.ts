@@ -265,3 +265,39 @@ async function cuttableProxy(targetPort: string): Promise<{ port: number; reques
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); proxy.close(() => resolve()); }),
   };
 }
+
+describe('semaphores, event objects and abandonment', () => {
+  it('opens, reads, lists, sets and closes them; a work on a semaphore sets its event on return; abandon ends abandoned', async () => {
+    const sem = name('sem');
+    const ev = name('ev');
+    const opened = await client.openSemaphore(sem, { initialCount: 1, maximumCount: 2 });
+    assert.deepEqual([opened.name, opened.count, opened.maximumCount, opened.existed], [sem, 1, 2, false]);
+    assert.equal((await client.getSemaphore(sem)).count, 1);
+    assert.ok((await client.listSemaphores({ limit: 1000 })).items.some((s) => s.name === sem));
+    const event = await client.openEventObject(ev, { manualReset: true });
+    assert.deepEqual([event.signaled, event.manualReset], [false, true]);
+    assert.equal((await client.setEventObject(ev)).signaled, true);
+    assert.equal((await client.resetEventObject(ev)).signaled, false);
+    assert.ok((await client.listEventObjects()).items.some((e) => e.name === ev));
+
+    const work = await client.submitWork({ semaphore: sem, setEventOnReturn: ev, holdMs: 1 });
+    assert.deepEqual(work.resource, { kind: 'semaphore', name: sem });
+    const done = await client.waitUntilEnded(work.id);
+    assert.equal(done.state, 'released');
+    assert.deepEqual(done.actions, ['set_event', 'release_semaphore']);
+    assert.equal((await client.getEventObject(ev)).signaled, true);
+    assert.ok((await problemOf(client.openSemaphore(sem.replace('sem', 'bad'), { initialCount: 3, maximumCount: 2 }))).is('validation'));
+    assert.ok((await problemOf(client.openEventObject(sem))).is('name-conflict'));
+    await client.closeSemaphore(sem);
+    await client.closeEventObject(ev);
+    assert.ok((await problemOf(client.getSemaphore(sem))).is('object-not-open'));
+    assert.ok((await problemOf(client.getEventObject(ev))).is('object-not-open'));
+
+    const mutex = name('abandon');
+    const abandoned = await client.abandonMutex(mutex, { acquireTimeoutMs: 10_000 }, { idempotencyKey: `abandon-${mutex}` });
+    assert.equal(abandoned.operation, 'abandon');
+    assert.equal((await client.waitUntilEnded(abandoned.id)).state, 'abandoned');
+    const next = await client.waitUntilEnded((await client.submitWork({ mutex })).id);
+    assert.equal(next.abandoned, true);
+  });
+});

@@ -48,6 +48,7 @@ export function assertMutualExclusion(events: EventJson[]): { acquisitions: numb
   for (const e of events) {
     if (e.type !== 'work.acquired' && e.type !== 'work.released') continue;
     const name = workOf(e).mutex;
+    if (name === null) continue; // a semaphore work, or one that acquires nothing
     perMutex.set(name, [...(perMutex.get(name) ?? []), e]);
   }
   let acquisitions = 0;

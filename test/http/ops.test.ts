@@ -60,7 +60,49 @@ describe('name policy', () => {
   });
 });
 
+describe('name policy across kinds', () => {
+  it('OBJECT_ALLOW and OBJECT_GLOBAL=false refuse semaphore, event-object and abandon names alike, naming the variable', async (t) => {
+    const app = await buildTestApp(t, { OBJECT_ALLOW: 'Local\\ci-*,Global\\ci-*', OBJECT_GLOBAL: 'false' });
+    assert.equal((await app.inject({ method: 'PUT', url: '/v1/semaphores/ci-s' })).statusCode, 201);
+    assert.equal((await app.inject({ method: 'PUT', url: '/v1/event-objects/ci-e' })).statusCode, 201);
+    for (const [method, url, variable] of [
+      ['PUT', '/v1/semaphores/other', 'OBJECT_ALLOW'],
+      ['PUT', '/v1/event-objects/other', 'OBJECT_ALLOW'],
+      ['PUT', '/v1/semaphores/Global%5Cci-2', 'OBJECT_GLOBAL'],
+      ['PUT', '/v1/event-objects/Global%5Cci-3', 'OBJECT_GLOBAL'],
+      ['POST', '/v1/mutexes/other/abandon', 'OBJECT_ALLOW'],
+      ['PUT', '/v1/mutexes/other', 'OBJECT_ALLOW'],
+    ] as const) {
+      const res = await app.inject({ method, url });
+      assert.equal(res.statusCode, 403, `${method} ${url}`);
+      assert.match(res.json<{ detail: string }>().detail, new RegExp(variable), `${method} ${url}`);
+    }
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/semaphores' })).json<{ items: { name: string }[] }>().items.map((s) => s.name), ['Local\\ci-s']);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v1/event-objects' })).json<{ items: { name: string }[] }>().items.map((s) => s.name), ['Local\\ci-e']);
+  });
+
+  it('the old MUTEX_ALLOW still applies to every kind and is named in the refusal', async (t) => {
+    const app = await buildTestApp(t, { MUTEX_ALLOW: 'Local\\ci-*' });
+    const res = await app.inject({ method: 'PUT', url: '/v1/semaphores/other' });
+    assert.equal(res.statusCode, 403);
+    assert.match(res.json<{ detail: string }>().detail, /MUTEX_ALLOW/);
+  });
+});
+
 describe('limits', () => {
+  it('MAX_SEMAPHORES and MAX_EVENT_OBJECTS: one too many is 429 naming the limit, and opens nothing', async (t) => {
+    const app = await buildTestApp(t, { MAX_SEMAPHORES: '1', MAX_EVENT_OBJECTS: '1' });
+    assert.equal((await app.inject({ method: 'PUT', url: '/v1/semaphores/s1' })).statusCode, 201);
+    assert.equal((await app.inject({ method: 'PUT', url: '/v1/event-objects/e1' })).statusCode, 201);
+    for (const [url, limit] of [['/v1/semaphores/s2', 'MAX_SEMAPHORES'], ['/v1/event-objects/e2', 'MAX_EVENT_OBJECTS']] as const) {
+      const res = await app.inject({ method: 'PUT', url });
+      assert.equal(res.statusCode, 429, url);
+      assert.equal(res.json<{ limit: string }>().limit, limit);
+      assert.ok(res.headers['retry-after'] !== undefined);
+      assert.equal((await app.inject({ method: 'GET', url })).statusCode, 404);
+    }
+  });
+
   it('SSE_MAX_SUBSCRIBERS: one stream too many is 429 naming the limit', async (t) => {
     const app = await buildTestApp(t, { SSE_MAX_SUBSCRIBERS: '1' });
     await app.listen({ port: 0, host: '127.0.0.1' });
