@@ -46,6 +46,11 @@ interface Owner<M> {
   readonly token: number;
 }
 
+function isTerminal(phase: Phase): boolean {
+  return phase.type === 'released' || phase.type === 'abandoned' || phase.type === 'timed_out' ||
+    phase.type === 'cancelled' || phase.type === 'failed';
+}
+
 function newTurns(finishedThrough: number): Turns {
   return { finishedThrough, finishedAhead: new Set(), waiting: new Map(), deferredReleases: new Map() };
 }
@@ -54,8 +59,17 @@ function stampedNoLaterThan(phase: ReleasedPhase, atNs: Ns): ReleasedPhase {
   return phase.atNs <= atNs ? phase : { ...phase, atNs };
 }
 
+/** A semaphore's holders as delivered: `acquired` went out, the terminal phase has not. */
+interface Units {
+  readonly maximumCount: number;
+  readonly holders: Set<string>;
+  /** Works whose `acquired` waits for a delivered holder to end, by arrival. */
+  readonly queue: string[];
+}
+
 export class HandoffOrder<M> {
   private readonly turnsByMutex = new Map<M, Turns>();
+  private readonly unitsBySemaphore = new Map<M, Units>();
   /** Works held back: their `acquired` and everything after it, in per-work order. */
   private readonly held = new Map<string, HeldWork<M>>();
   /** Works whose `acquired` went out and whose terminal phase has not. */
@@ -74,10 +88,24 @@ export class HandoffOrder<M> {
   }
 
   /**
+   * A semaphore: an `acquired` is held back while this engine's delivered holders not
+   * yet ended number maximumCount (the unit it took came from a release whose terminal
+   * phase is still on its way), so the service never sees more holders than that.
+   */
+  newSemaphore(semaphore: M, maximumCount: number): void {
+    this.forget(semaphore);
+    this.unitsBySemaphore.set(semaphore, { maximumCount, holders: new Set(), queue: [] });
+  }
+
+  /**
    * The mutex is gone and no work uses it: deliver whatever it still holds (nothing,
    * when every turn ended; a phase is never lost anyway) and drop its state.
    */
   forget(mutex: M): void {
+    if (this.unitsBySemaphore.delete(mutex)) {
+      this.deliverHeld([...this.held.values()].filter((held) => held.mutex === mutex));
+      return;
+    }
     const turns = this.turnsByMutex.get(mutex);
     if (turns === undefined) return;
     this.turnsByMutex.delete(mutex);
@@ -92,6 +120,8 @@ export class HandoffOrder<M> {
       held.phases.push(phase);
       return;
     }
+    const units = this.unitsBySemaphore.get(mutex);
+    if (units !== undefined) return this.passUnit(mutex, units, phase);
     switch (phase.type) {
       case 'acquired': return this.passAcquired(mutex, phase);
       case 'released': return this.passReleased(phase);
@@ -123,7 +153,29 @@ export class HandoffOrder<M> {
       turns.deferredReleases.clear();
       turns.waiting.clear();
     }
+    for (const units of this.unitsBySemaphore.values()) units.queue.length = 0;
     this.deliverHeld([...this.held.values()]);
+  }
+
+  private passUnit(semaphore: M, units: Units, phase: Phase): void {
+    if (phase.type === 'acquired') {
+      if (units.holders.size >= units.maximumCount) {
+        units.queue.push(phase.workId);
+        this.held.set(phase.workId, { mutex: semaphore, phases: [phase] });
+        return;
+      }
+      units.holders.add(phase.workId);
+      this.deliver(phase);
+      return;
+    }
+    this.deliver(phase);
+    if (!isTerminal(phase) || !units.holders.delete(phase.workId)) return;
+    while (units.holders.size < units.maximumCount && units.queue.length > 0) {
+      const next = units.queue.shift()!;
+      const held = this.held.get(next);
+      this.held.delete(next);
+      for (const p of held?.phases ?? []) this.passUnit(semaphore, units, p);
+    }
   }
 
   private deliverHeld(rest: HeldWork<M>[]): void {
