@@ -21,8 +21,16 @@
  * than the release, never later than the next acquisition. When the next owner has
  * already stamped its acquisition (the mutex's fencing counter says so) but its
  * `acquired` has not been read yet, the `released` waits for it, and then goes first.
+ *
+ * Semaphores (newSemaphore) have a simpler rule: a semaphore work takes one unit, and
+ * its fencing token is only an acquisition sequence, not a turn. While this engine's
+ * holders whose `acquired` went out and whose terminal phase has not equal the
+ * semaphore's maximumCount, a further `acquired` (with the rest of its work) is held
+ * back: the unit it took can only have come from one of those holders' releases, still
+ * in flight. So the service never sees more holders than maximumCount. No stamp is
+ * clamped: with several holders nobody can tell whose release gave the unit.
  */
-import type { AcquiredPhase, Ns, Phase, ReleasedPhase } from './types.js';
+import { isTerminalPhase, type AcquiredPhase, type Ns, type Phase, type ReleasedPhase } from './types.js';
 
 interface Turns {
   /** Every token up to this one has finished its turn (its terminal phase went out). */
@@ -33,6 +41,14 @@ interface Turns {
   readonly waiting: Map<number, string>;
   /** `released` phases, by the releaser's token, waiting for the next owner's `acquired`. */
   readonly deferredReleases: Map<number, ReleasedPhase>;
+}
+
+interface SemaphoreSlots {
+  readonly maximumCount: number;
+  /** Works whose `acquired` went out and whose terminal phase has not. */
+  readonly holders: Set<string>;
+  /** Works whose `acquired` is held back for want of a free slot, in arrival order. */
+  readonly waiting: string[];
 }
 
 interface HeldWork<M> {
@@ -46,11 +62,6 @@ interface Owner<M> {
   readonly token: number;
 }
 
-function isTerminal(phase: Phase): boolean {
-  return phase.type === 'released' || phase.type === 'abandoned' || phase.type === 'timed_out' ||
-    phase.type === 'cancelled' || phase.type === 'failed';
-}
-
 function newTurns(finishedThrough: number): Turns {
   return { finishedThrough, finishedAhead: new Set(), waiting: new Map(), deferredReleases: new Map() };
 }
@@ -59,17 +70,9 @@ function stampedNoLaterThan(phase: ReleasedPhase, atNs: Ns): ReleasedPhase {
   return phase.atNs <= atNs ? phase : { ...phase, atNs };
 }
 
-/** A semaphore's holders as delivered: `acquired` went out, the terminal phase has not. */
-interface Units {
-  readonly maximumCount: number;
-  readonly holders: Set<string>;
-  /** Works whose `acquired` waits for a delivered holder to end, by arrival. */
-  readonly queue: string[];
-}
-
 export class HandoffOrder<M> {
   private readonly turnsByMutex = new Map<M, Turns>();
-  private readonly unitsBySemaphore = new Map<M, Units>();
+  private readonly slotsBySemaphore = new Map<M, SemaphoreSlots>();
   /** Works held back: their `acquired` and everything after it, in per-work order. */
   private readonly held = new Map<string, HeldWork<M>>();
   /** Works whose `acquired` went out and whose terminal phase has not. */
@@ -87,45 +90,39 @@ export class HandoffOrder<M> {
     this.turnsByMutex.set(mutex, newTurns(lastToken));
   }
 
-  /**
-   * A semaphore: an `acquired` is held back while this engine's delivered holders not
-   * yet ended number maximumCount (the unit it took came from a release whose terminal
-   * phase is still on its way), so the service never sees more holders than that.
-   */
-  newSemaphore(semaphore: M, maximumCount: number): void {
-    this.forget(semaphore);
-    this.unitsBySemaphore.set(semaphore, { maximumCount, holders: new Set(), queue: [] });
+  /** A new semaphore under `key`: at most `maximumCount` of this engine's works hold a unit at once. */
+  newSemaphore(key: M, maximumCount: number): void {
+    if (!Number.isInteger(maximumCount) || maximumCount < 1) throw new RangeError(`maximumCount must be a positive integer, got ${maximumCount}`);
+    this.forget(key);
+    this.slotsBySemaphore.set(key, { maximumCount, holders: new Set(), waiting: [] });
   }
 
   /**
-   * The mutex is gone and no work uses it: deliver whatever it still holds (nothing,
-   * when every turn ended; a phase is never lost anyway) and drop its state.
+   * The mutex or semaphore is gone and no work uses it: deliver whatever it still holds
+   * (nothing, when every turn ended; a phase is never lost anyway) and drop its state.
    */
-  forget(mutex: M): void {
-    if (this.unitsBySemaphore.delete(mutex)) {
-      this.deliverHeld([...this.held.values()].filter((held) => held.mutex === mutex));
-      return;
-    }
-    const turns = this.turnsByMutex.get(mutex);
-    if (turns === undefined) return;
-    this.turnsByMutex.delete(mutex);
-    for (const phase of turns.deferredReleases.values()) this.deliver(phase);
-    this.deliverHeld([...this.held.values()].filter((held) => held.mutex === mutex));
+  forget(key: M): void {
+    const turns = this.turnsByMutex.get(key);
+    const slots = this.slotsBySemaphore.get(key);
+    this.turnsByMutex.delete(key);
+    this.slotsBySemaphore.delete(key);
+    for (const phase of turns?.deferredReleases.values() ?? []) this.deliver(phase);
+    if (turns !== undefined || slots !== undefined) this.deliverHeld([...this.held.values()].filter((held) => held.mutex === key));
   }
 
-  /** The next phase of a work on `mutex`; phases of one work come in their own order. */
-  push(mutex: M, phase: Phase): void {
+  /** The next phase of a work on the mutex or semaphore `key`; phases of one work come in their own order. */
+  push(key: M, phase: Phase): void {
     const held = this.held.get(phase.workId);
     if (held !== undefined) {
       held.phases.push(phase);
       return;
     }
-    const units = this.unitsBySemaphore.get(mutex);
-    if (units !== undefined) return this.passUnit(mutex, units, phase);
+    const slots = this.slotsBySemaphore.get(key);
+    if (slots !== undefined) return this.passSemaphore(key, slots, phase);
     switch (phase.type) {
-      case 'acquired': return this.passAcquired(mutex, phase);
+      case 'acquired': return this.passAcquired(key, phase);
       case 'released': return this.passReleased(phase);
-      case 'timed_out': case 'cancelled': case 'failed': return this.passEnded(phase);
+      case 'abandoned': case 'timed_out': case 'cancelled': case 'failed': return this.passEnded(phase);
       default: this.deliver(phase);
     }
   }
@@ -148,33 +145,36 @@ export class HandoffOrder<M> {
 
   /** Deliver whatever is still held, in token order. Only for shutdown, when no phase can come any more. */
   flush(): void {
+    for (const slots of this.slotsBySemaphore.values()) slots.waiting.length = 0;
     for (const turns of this.turnsByMutex.values()) {
       for (const phase of turns.deferredReleases.values()) this.deliver(phase);
       turns.deferredReleases.clear();
       turns.waiting.clear();
     }
-    for (const units of this.unitsBySemaphore.values()) units.queue.length = 0;
     this.deliverHeld([...this.held.values()]);
   }
 
-  private passUnit(semaphore: M, units: Units, phase: Phase): void {
-    if (phase.type === 'acquired') {
-      if (units.holders.size >= units.maximumCount) {
-        units.queue.push(phase.workId);
-        this.held.set(phase.workId, { mutex: semaphore, phases: [phase] });
-        return;
-      }
-      units.holders.add(phase.workId);
-      this.deliver(phase);
+  private passSemaphore(key: M, slots: SemaphoreSlots, phase: Phase): void {
+    if (phase.type === 'acquired' && slots.holders.size >= slots.maximumCount) {
+      slots.waiting.push(phase.workId);
+      this.held.set(phase.workId, { mutex: key, phases: [phase] });
       return;
     }
     this.deliver(phase);
-    if (!isTerminal(phase) || !units.holders.delete(phase.workId)) return;
-    while (units.holders.size < units.maximumCount && units.queue.length > 0) {
-      const next = units.queue.shift()!;
-      const held = this.held.get(next);
-      this.held.delete(next);
-      for (const p of held?.phases ?? []) this.passUnit(semaphore, units, p);
+    if (phase.type === 'acquired') slots.holders.add(phase.workId);
+    else if (isTerminalPhase(phase) && slots.holders.delete(phase.workId)) this.admitWaiting(key, slots);
+  }
+
+  /** A slot came free: let held works in, in arrival order, while there is room. */
+  private admitWaiting(key: M, slots: SemaphoreSlots): void {
+    while (slots.holders.size < slots.maximumCount) {
+      const workId = slots.waiting.shift();
+      if (workId === undefined) return;
+      const held = this.held.get(workId);
+      this.held.delete(workId);
+      // Re-pushing may end this work too (its terminal phase was held with it); that
+      // frees its slot again through the same path.
+      for (const phase of held?.phases ?? []) this.push(key, phase);
     }
   }
 
@@ -234,7 +234,10 @@ export class HandoffOrder<M> {
     this.finishTurn(mutex, token);
   }
 
-  /** A terminal phase other than `released`: an owner that ends so died or failed owning the mutex. */
+  /**
+   * A terminal phase other than `released`: an owner that ends so died or failed owning
+   * the mutex, or (`abandoned`) its dedicated thread exited owning it, which frees it.
+   */
   private passEnded(phase: Phase): void {
     this.deliver(phase);
     const owner = this.owners.get(phase.workId);

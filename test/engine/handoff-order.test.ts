@@ -163,4 +163,120 @@ describe('engines: handoff order', () => {
     order.push(MUTEX, released('next'));
     assert.deepEqual(delivered, ['next:acquired', 'next:returned', 'next:released', 'later:acquired']);
   });
+
+  it('an abandon work\'s abandoned phase ends its turn like released', () => {
+    const { order, delivered } = recorder();
+    order.push(MUTEX, started('a'));
+    order.push(MUTEX, acquired('a', 1));
+    order.push(MUTEX, acquired('b', 2));
+    assert.deepEqual(delivered, ['a:started', 'a:acquired'], 'b waits for the abandoner');
+    order.push(MUTEX, { type: 'abandoned', workId: 'a', atNs: 0n });
+    assert.deepEqual(delivered, ['a:started', 'a:acquired', 'a:abandoned', 'b:acquired']);
+  });
+});
+
+describe('engines: handoff order for semaphores', () => {
+  const SEM = 9;
+  const semRecorder = (maximumCount: number): Recorder => {
+    const rec = recorder();
+    rec.order.newSemaphore(SEM, maximumCount);
+    return rec;
+  };
+
+  it('delivers up to maximumCount acquired phases at once, in any token order', () => {
+    const { order, delivered } = semRecorder(2);
+    order.push(SEM, acquired('b', 2));
+    order.push(SEM, acquired('a', 1));
+    assert.deepEqual(delivered, ['b:acquired', 'a:acquired'], 'no fencing-token order for a semaphore');
+  });
+
+  it('holds an acquired beyond maximumCount, with the rest of its work, until a holder ends', () => {
+    const { order, delivered } = semRecorder(2);
+    order.push(SEM, acquired('a', 1));
+    order.push(SEM, acquired('b', 2));
+    order.push(SEM, started('c'));
+    order.push(SEM, acquired('c', 3));
+    order.push(SEM, returned('c'));
+    order.push(SEM, returned('a'));
+    assert.deepEqual(delivered, ['a:acquired', 'b:acquired', 'c:started', 'a:returned'], 'c took a unit whose release is in flight');
+    order.push(SEM, released('a'));
+    assert.deepEqual(delivered, ['a:acquired', 'b:acquired', 'c:started', 'a:returned', 'a:released', 'c:acquired', 'c:returned']);
+    order.push(SEM, released('c'));
+    order.push(SEM, released('b'));
+    assert.deepEqual(delivered.slice(-2), ['c:released', 'b:released']);
+  });
+
+  it('never more than maximumCount holders delivered at once, whatever order phases come in', () => {
+    const { order, phases } = semRecorder(1);
+    for (const id of ['c', 'b', 'a']) {
+      order.push(SEM, acquired(id, id.charCodeAt(0)));
+      order.push(SEM, returned(id));
+      order.push(SEM, released(id));
+    }
+    let holders = 0;
+    let most = 0;
+    for (const phase of phases) {
+      if (phase.type === 'acquired') holders++;
+      if (phase.type === 'released') holders--;
+      most = Math.max(most, holders);
+    }
+    assert.equal(most, 1);
+    assert.equal(phases.filter((p) => p.type === 'released').length, 3, 'every work ends');
+  });
+
+  it('a held work whose own terminal phase was held with it frees its slot for the next one', () => {
+    const { order, delivered } = semRecorder(1);
+    order.push(SEM, acquired('a', 1));
+    order.push(SEM, acquired('b', 2));
+    order.push(SEM, returned('b'));
+    order.push(SEM, released('b'));
+    order.push(SEM, acquired('c', 3));
+    order.push(SEM, failed('a'));
+    assert.deepEqual(delivered, ['a:acquired', 'a:failed', 'b:acquired', 'b:returned', 'b:released', 'c:acquired']);
+  });
+
+  it('timed out and cancelled works that never held a unit free nothing and are never held', () => {
+    const { order, delivered } = semRecorder(1);
+    order.push(SEM, acquired('a', 1));
+    order.push(SEM, started('t'));
+    order.push(SEM, { type: 'timed_out', workId: 't', atNs: 0n });
+    order.push(SEM, { type: 'cancelled', workId: 'x', atNs: 0n });
+    order.push(SEM, acquired('b', 2));
+    assert.deepEqual(delivered, ['a:acquired', 't:started', 't:timed_out', 'x:cancelled']);
+  });
+
+  it('keeps release stamps as they are', () => {
+    const rec = semRecorder(1);
+    rec.order.push(SEM, acquired('a', 1, 10n));
+    rec.order.push(SEM, returned('a', 20n));
+    rec.order.push(SEM, acquired('b', 2, 25n));
+    rec.order.push(SEM, released('a', 30n));
+    assert.equal(releasedAt(rec, 'a'), 30n);
+    assert.deepEqual(rec.delivered, ['a:acquired', 'a:returned', 'a:released', 'b:acquired']);
+  });
+
+  it('forget and flush deliver what a semaphore still holds', () => {
+    const { order, delivered } = semRecorder(1);
+    order.push(SEM, acquired('a', 1));
+    order.push(SEM, acquired('b', 2));
+    order.flush();
+    assert.deepEqual(delivered, ['a:acquired', 'b:acquired']);
+    const other = semRecorder(1);
+    other.order.push(SEM, acquired('a', 1));
+    other.order.push(SEM, acquired('b', 2));
+    other.order.forget(SEM);
+    assert.deepEqual(other.delivered, ['a:acquired', 'b:acquired']);
+  });
+
+  it('newSemaphore refuses a maximumCount below 1', () => {
+    const { order } = recorder();
+    assert.throws(() => order.newSemaphore(SEM, 0), RangeError);
+  });
+
+  it('a key reused for a mutex after a semaphore follows the mutex rules again', () => {
+    const { order, delivered } = semRecorder(2);
+    order.newMutex(SEM);
+    order.push(SEM, acquired('b', 2));
+    assert.deepEqual(delivered, [], 'token 1 has not had its turn');
+  });
 });

@@ -3,33 +3,39 @@
  *
  * - Callbacks run on a pool of worker_threads (see pool.ts) that grows while callbacks
  *   block, like the Windows pool.
- * - Mutexes live in a SharedArrayBuffer table (mutex-table.ts); a callback waits for
- *   its mutex on its own thread with Atomics.wait and the real timeout, owns it under
- *   its thread id, and its epilog releases it after the body returns (callback.ts).
+ * - Mutexes, semaphores and events live in a SharedArrayBuffer table (mutex-table.ts);
+ *   a callback waits for its mutex or semaphore unit on its own thread with
+ *   Atomics.wait and the real timeout, and its epilog performs the return actions after
+ *   the body returns, in Windows' order: mutex → event → semaphore (callback.ts,
+ *   docs/design.md §1.3).
  * - A worker that dies owning a mutex leaves it abandoned; the next acquirer is told.
- * - Mutex names are process-local: nothing outside this engine instance sees them. Each
- *   name still gets the kernel name Windows would give it in the configured session
- *   (option `session`, default 1), and names with the same kernel name are one mutex.
+ *   abandon() does that on cue, on a dedicated thread (abandon-thread.ts).
+ * - Names are process-local: nothing outside this engine instance sees them. Each name
+ *   still gets the kernel name Windows would give it in the configured session (option
+ *   `session`, default 1), names with the same kernel name are one object, and the three
+ *   kinds share one namespace (object-handles.ts).
  * - The main thread never blocks: it only reads, stores and notifies shared words.
  */
-import { mutexOnly, unsupported } from '../unsupported.js';
 import type { AbandonSpec, EventInit, EventOpened, EventProbe, SemaphoreInit, SemaphoreOpened, SemaphoreProbe } from '../types.js';
 import { EngineError, type EngineErrorCode } from '../errors.js';
 import { checkMutexName } from '../mutex-name.js';
 import {
   isTerminalPhase, type Engine, type EngineCloseOptions, type EngineInfo, type EngineOptions, type MutexOpened,
-  type MutexProbe, type Ns, type PhaseListener, type PoolLimits, type PoolStats, type TerminalPhase, type WorkSpec,
+  type MutexProbe, type Ns, type Phase, type PhaseListener, type PoolLimits, type PoolStats, type TerminalPhase, type WorkSpec,
 } from '../types.js';
 import { checkWorkTimes } from '../work-times.js';
 import { nowNs } from './clock.js';
-import { MutexHandles } from './mutex-handles.js';
+import { ObjectHandles } from './object-handles.js';
+import { AbandonThread } from './abandon-thread.js';
+import { initEvent, readEventProbe, resetEventEntry, setEventEntry } from './event-entry.js';
+import { initSemaphore, readSemaphoreProbe, releaseUnit, semaphoreMaximum } from './semaphore-entry.js';
 import { HandoffOrder } from '../handoff-order.js';
-import { abandonIfOwnedBy, chunkBytes, lastFencingToken, readProbe, wakeWaiters } from './mutex-entry.js';
+import { abandonIfOwnedBy, chunkBytes, lastFencingToken, readProbe, wakeWaiters, type EntryRef } from './mutex-entry.js';
 import { MutexTable } from './mutex-table.js';
 import { PhaseSink } from './phase-sink.js';
 import { checkPoolLimits } from '../pool-limits.js';
 import { WorkerPool } from './pool.js';
-import type { RunPhase } from './protocol.js';
+import { NO_ENTRY, type RunPhase, type WorkerPhase } from './protocol.js';
 import type { Job } from './job.js';
 
 export interface EmulatedEngineOptions extends EngineOptions {
@@ -49,12 +55,16 @@ export interface EmulatedEngineOptions extends EngineOptions {
 export type OpenRefusal = Extract<EngineErrorCode, 'access_denied' | 'privilege_required'>;
 
 const DEFAULT_IDLE_RETIRE_MS = 30_000;
+/** The largest semaphore count Windows accepts (LONG). */
+const MAX_SEMAPHORE_COUNT = 0x7fffffff;
 const DEFAULT_TABLE_CHUNK_SLOTS = 1024;
 
 export class EmulatedEngine implements Engine {
   readonly info: EngineInfo;
   private readonly table: MutexTable;
-  private readonly handles: MutexHandles;
+  private readonly handles: ObjectHandles;
+  /** The dedicated threads of abandon works that have not exited. */
+  private readonly abandonThreads = new Set<AbandonThread>();
   private readonly pool: WorkerPool;
   private readonly sink = new PhaseSink();
   /** Per-mutex handoff order (docs/design.md §1.4): `released(prev)` before `acquired(next)`, release stamps no later than the next acquisition. */
@@ -78,7 +88,7 @@ export class EmulatedEngine implements Engine {
     const idleRetireMs = options.idleRetireMs ?? DEFAULT_IDLE_RETIRE_MS;
     // The pool exists before the first chunk is added (at the first openMutex).
     this.table = new MutexTable(chunkEntries, (index, buffer) => this.pool.shareTableChunk(index, buffer));
-    this.handles = new MutexHandles(this.table, options.session ?? 1);
+    this.handles = new ObjectHandles(this.table, options.session ?? 1);
     this.pool = new WorkerPool(limits, this.table, {
       phase: (job, phase) => this.onWorkerPhase(job, phase),
       workerDied: (job, threadId, error) => this.onWorkerDied(job, threadId, error),
@@ -95,6 +105,9 @@ export class EmulatedEngine implements Engine {
         tableChunkEntries: chunkEntries,
         idleRetireMs,
         session: options.session ?? 1,
+        // The order of ReleasedPhase.actions: Windows' (mutex → event → semaphore), not
+        // Wine's (mutex → semaphore → event); docs/design.md §1.3.
+        returnActionOrder: 'windows',
         node: process.version,
       },
     };
@@ -134,7 +147,7 @@ export class EmulatedEngine implements Engine {
     checkMutexName(name);
     const refusal = this.refusals.get(name);
     if (refusal !== undefined) throw refusedOpen(name, refusal);
-    const { existed, kernelName, entry, lastToken } = this.handles.open(name);
+    const { existed, kernelName, entry, lastToken } = this.handles.open(name, 'mutex');
     if (!existed) this.handoffs.newMutex(entry, lastToken);
     return { existed, kernelName };
   }
@@ -144,23 +157,107 @@ export class EmulatedEngine implements Engine {
    * stays valid until that work ends. Throws EngineError('mutex_not_open').
    */
   closeMutex(name: string): void {
-    this.handles.close(name);
+    this.handles.close(name, 'mutex');
   }
 
   /** Throws EngineError('mutex_not_open'). */
   probeMutex(name: string): MutexProbe {
-    return readProbe(this.table.ref(this.handles.entryOf(name)));
+    return readProbe(this.table.ref(this.handles.entryOf(name, 'mutex')));
   }
 
-  openSemaphore(_name: string, _init: SemaphoreInit): SemaphoreOpened { return unsupported('openSemaphore'); }
-  closeSemaphore(_name: string): void { unsupported('closeSemaphore'); }
-  probeSemaphore(_name: string): SemaphoreProbe { return unsupported('probeSemaphore'); }
-  openEvent(_name: string, _init: EventInit): EventOpened { return unsupported('openEvent'); }
-  closeEvent(_name: string): void { unsupported('closeEvent'); }
-  probeEvent(_name: string): EventProbe { return unsupported('probeEvent'); }
-  setEvent(_name: string): void { unsupported('setEvent'); }
-  resetEvent(_name: string): void { unsupported('resetEvent'); }
-  abandon(_spec: AbandonSpec): void { unsupported('abandon'); }
+  /**
+   * Open or create; an existing semaphore keeps its own counts (the init is ignored, as
+   * CreateSemaphoreExW ignores them for an existing object), but the init is checked
+   * either way, as CreateSemaphoreExW checks its arguments first.
+   */
+  openSemaphore(name: string, init: SemaphoreInit): SemaphoreOpened {
+    this.assertOpen();
+    checkMutexName(name);
+    const { initialCount, maximumCount } = init;
+    if (!Number.isInteger(maximumCount) || maximumCount < 1 || maximumCount > MAX_SEMAPHORE_COUNT) {
+      throw new RangeError(`semaphore ${name}: maximumCount must be an integer from 1 to ${MAX_SEMAPHORE_COUNT} (got ${maximumCount})`);
+    }
+    if (!Number.isInteger(initialCount) || initialCount < 0 || initialCount > maximumCount) {
+      throw new RangeError(`semaphore ${name}: initialCount must be an integer from 0 to maximumCount ${maximumCount} (got ${initialCount})`);
+    }
+    const { existed, kernelName, entry } = this.handles.open(name, 'semaphore', (fresh) => initSemaphore(this.table.ref(fresh), initialCount, maximumCount));
+    const maximum = semaphoreMaximum(this.table.ref(entry));
+    if (!existed) this.handoffs.newSemaphore(entry, maximum);
+    return { existed, kernelName, maximumCount: maximum };
+  }
+
+  /** Throws EngineError('object_not_open' | 'object_in_use'). */
+  closeSemaphore(name: string): void {
+    this.handles.close(name, 'semaphore');
+  }
+
+  /** Throws EngineError('object_not_open'). */
+  probeSemaphore(name: string): SemaphoreProbe {
+    return readSemaphoreProbe(this.table.ref(this.handles.entryOf(name, 'semaphore')));
+  }
+
+  openEvent(name: string, init: EventInit): EventOpened {
+    this.assertOpen();
+    checkMutexName(name);
+    const { existed, kernelName } = this.handles.open(name, 'event', (fresh) => initEvent(this.table.ref(fresh), init.manualReset, init.initialState));
+    return { existed, kernelName };
+  }
+
+  /** Throws EngineError('object_not_open' | 'object_in_use'). */
+  closeEvent(name: string): void {
+    this.handles.close(name, 'event');
+  }
+
+  /** Throws EngineError('object_not_open'). */
+  probeEvent(name: string): EventProbe {
+    return readEventProbe(this.eventRef(name));
+  }
+
+  /** Throws EngineError('object_not_open'). */
+  setEvent(name: string): void {
+    setEventEntry(this.eventRef(name));
+  }
+
+  /** Throws EngineError('object_not_open'). */
+  resetEvent(name: string): void {
+    resetEventEntry(this.eventRef(name));
+  }
+
+  /**
+   * Abandonment on cue, on a dedicated thread (abandon-thread.ts says why not a pool
+   * thread). Throws EngineError('shutting_down' | 'mutex_not_open'); a reused work id
+   * or a bad timeout throws like submit.
+   */
+  abandon(spec: AbandonSpec): void {
+    this.assertOpen();
+    if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
+    const asWork: WorkSpec = {
+      workId: spec.workId, acquire: { kind: 'mutex', name: spec.mutex }, setEventOnReturn: null,
+      acquireTimeoutMs: spec.acquireTimeoutMs, spinMs: 0, holdMs: 0, mayRunLong: false,
+    };
+    checkWorkTimes(asWork);
+    const entry = this.handles.entryOf(spec.mutex, 'mutex');
+    const job: Job = { spec: asWork, entry, eventEntry: NO_ENTRY, abandon: true, stage: 'dispatched', thread: undefined, signaledEarly: false, acquired: false };
+    let thread: AbandonThread | undefined;
+    try {
+      thread = new AbandonThread(
+        { tableChunks: this.table.buffers(), chunkEntries: this.table.chunkEntries, entry, acquireTimeoutMs: spec.acquireTimeoutMs },
+        {
+          phase: (phase) => this.onAbandonPhase(job, phase),
+          exit: (threadId, error) => {
+            if (thread !== undefined) this.abandonThreads.delete(thread);
+            this.onAbandonExit(job, threadId, error);
+          },
+        },
+      );
+    } catch (error) {
+      throw new EngineError('os_error', `emulated engine: the abandon thread could not start: ${String(error)}`, { cause: error });
+    }
+    job.thread = thread;
+    this.abandonThreads.add(thread);
+    this.handles.use(entry);
+    this.works.set(spec.workId, job);
+  }
 
   /**
    * Throws EngineError('shutting_down' | 'mutex_not_open'). A reused work id or a time
@@ -170,9 +267,12 @@ export class EmulatedEngine implements Engine {
     this.assertOpen();
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
     checkWorkTimes(spec);
-    const entry = this.handles.entryOf(mutexOnly(spec));
-    const job: Job = { spec, entry, stage: 'pending', thread: undefined, signaledEarly: false };
-    this.handles.use(entry);
+    const { acquire } = spec;
+    const entry = acquire.kind === 'none' ? NO_ENTRY : this.handles.entryOf(acquire.name, acquire.kind);
+    const eventEntry = spec.setEventOnReturn === null ? NO_ENTRY : this.handles.entryOf(spec.setEventOnReturn, 'event');
+    const job: Job = { spec, entry, eventEntry, abandon: false, stage: 'pending', thread: undefined, signaledEarly: false, acquired: false };
+    if (entry !== NO_ENTRY) this.handles.use(entry);
+    if (eventEntry !== NO_ENTRY) this.handles.use(eventEntry);
     this.works.set(spec.workId, job);
     this.submitted++;
     this.pool.addPending(job);
@@ -260,21 +360,44 @@ export class EmulatedEngine implements Engine {
     // after every waiter among these was told to give up, so none of them takes over.
     for (const job of running) {
       job.thread?.cancel();
-      // A waiter sleeps on its mutex's wake word, not on its control words.
-      wakeWaiters(this.table.ref(job.entry));
+      // A waiter sleeps on its object's wake word, not on its control words.
+      if (job.entry !== NO_ENTRY) wakeWaiters(this.table.ref(job.entry));
     }
     for (const job of running) job.thread?.signal();
   }
 
   private onWorkerPhase(job: Job, phase: RunPhase): void {
     if (phase.type === 'started') job.stage = 'running';
+    if (phase.type === 'acquired') job.acquired = true;
     if (isTerminalPhase(phase)) this.finish(job, phase, 'now');
-    else this.handoffs.push(job.entry, phase);
+    else this.route(job, phase);
   }
 
-  private onWorkerDied(job: Job, threadId: number, error: Error | undefined): void {
-    const { workId } = job.spec;
+  private onAbandonPhase(job: Job, unnamed: WorkerPhase): void {
+    // Same shape plus the id: the spread of one union member with workId is that member.
+    this.onWorkerPhase(job, { ...unnamed, workId: job.spec.workId } as RunPhase);
+  }
+
+  /**
+   * The abandon thread is gone. If it owned the mutex, the mutex is marked abandoned
+   * now, and only then is the work's `abandoned` phase delivered.
+   */
+  private onAbandonExit(job: Job, threadId: number, error: Error | undefined): void {
+    if (this.works.get(job.spec.workId) !== job) return;
     const lastToken = abandonIfOwnedBy(this.table.ref(job.entry), threadId);
+    if (lastToken !== undefined && job.acquired) {
+      this.finish(job, { type: 'abandoned', workId: job.spec.workId, atNs: nowNs() }, 'now');
+      return;
+    }
+    this.onWorkerDied(job, threadId, error, lastToken);
+  }
+
+  private onWorkerDied(job: Job, threadId: number, error: Error | undefined, abandonedToken?: number): void {
+    const { workId } = job.spec;
+    const lastToken = abandonedToken ?? (job.spec.acquire.kind === 'mutex' ? abandonIfOwnedBy(this.table.ref(job.entry), threadId) : undefined);
+    // A semaphore unit it held goes back, so the failed work owns nothing afterwards
+    // (FailedPhase); a unit taken but not yet reported is not known here and stays taken.
+    if (job.spec.acquire.kind === 'semaphore' && job.acquired) giveUnitBack(this.table.ref(job.entry));
     const message = `worker thread ${threadId} died running work ${workId}` +
       (lastToken === undefined ? '' : `; mutex ${(job.spec.acquire.kind === 'mutex' ? job.spec.acquire.name : '')} is abandoned`);
     this.finish(job, {
@@ -300,12 +423,24 @@ export class EmulatedEngine implements Engine {
   private finish(job: Job, phase: TerminalPhase, when: 'now' | 'soon'): void {
     if (this.works.get(job.spec.workId) !== job) return;
     this.works.delete(job.spec.workId);
-    this.handles.unuse(job.entry);
-    this.completed++;
+    if (job.entry !== NO_ENTRY) this.handles.unuse(job.entry);
+    if (job.eventEntry !== NO_ENTRY) this.handles.unuse(job.eventEntry);
+    // Abandon works are not pool work: the pool's counters leave them out.
+    if (!job.abandon) this.completed++;
     // A pending work never owned anything: no handoff to order it behind.
-    if (when === 'now') this.handoffs.push(job.entry, phase);
+    if (when === 'now') this.route(job, phase);
     else this.sink.deliverSoon(phase);
     if (this.works.size === 0) this.onDrained?.();
+  }
+
+  /** A phase of a work on its way out: through the handoff order of its object, if it has one. */
+  private route(job: Job, phase: Phase): void {
+    if (job.entry === NO_ENTRY) this.sink.deliver(phase);
+    else this.handoffs.push(job.entry, phase);
+  }
+
+  private eventRef(name: string): EntryRef {
+    return this.table.ref(this.handles.entryOf(name, 'event'));
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
@@ -313,6 +448,7 @@ export class EmulatedEngine implements Engine {
     for (const job of this.pool.takePending()) this.finish(job, { type: 'cancelled', workId: job.spec.workId, atNs }, 'soon');
     this.abort(this.works.values());
     await this.drained(timeoutMs);
+    await Promise.all([...this.abandonThreads].map((thread) => thread.terminate()));
     await this.pool.shutdown();
     // Every worker is gone, so every turn has ended; nothing should be held, but a phase
     // must never be lost.
@@ -341,4 +477,13 @@ function refusedOpen(name: string, refusal: OpenRefusal): EngineError {
   return refusal === 'access_denied'
     ? new EngineError('access_denied', `mutex ${name} exists and denies this process SYNCHRONIZE | MUTEX_MODIFY_STATE access (created by another account or a service)`)
     : new EngineError('privilege_required', `creating ${name} needs SeCreateGlobalPrivilege, which this process does not have (only session 0 services and administrators have it by default)`);
+}
+
+/** Give back the unit of a worker that died holding it; a full semaphore (the unit was already back) stays as it is. */
+function giveUnitBack(entry: EntryRef): void {
+  try {
+    releaseUnit(entry);
+  } catch {
+    // Already at its maximum: the epilog had released the unit before the thread died.
+  }
 }

@@ -14,8 +14,15 @@ export interface JobThread {
 
 export interface Job {
   readonly spec: WorkSpec;
-  /** The mutex's table entry, resolved at submit so a later close of the name cannot lose it. */
+  /**
+   * The table entry of the mutex or semaphore it acquires (NO_ENTRY for none), resolved
+   * at submit so a later close of the name cannot lose it.
+   */
   readonly entry: number;
+  /** The table entry of the event it sets on return, or NO_ENTRY. */
+  readonly eventEntry: number;
+  /** An abandon work (Engine.abandon), run on a dedicated thread, not in the pool. */
+  readonly abandon: boolean;
   /**
    * pending: in the pool's FIFO, waiting for a thread; dispatched: posted to a worker
    * whose callback has not reported `started` (pending and dispatched are the API's
@@ -26,4 +33,6 @@ export interface Job {
   thread: JobThread | undefined;
   /** A signal that came before dispatch, kept so the hold ends at once after acquiring. */
   signaledEarly: boolean;
+  /** Its `acquired` phase was reported (an abandon work then ends `abandoned`). */
+  acquired: boolean;
 }

@@ -5,8 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import {
-  CONTROL_BYTES, CONTROL_CANCEL, CONTROL_ORDER, CONTROL_SIGNAL, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS,
-  ORDER_MAY_RUN_LONG, ORDER_ENTRY, ORDER_SPIN_MS, type MainToWorker, type WorkerInit, type WorkerToMain,
+  CONTROL_BYTES, CONTROL_CANCEL, CONTROL_ORDER, CONTROL_SIGNAL, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_EVENT_ENTRY, ORDER_HOLD_MS,
+  ORDER_KIND, ORDER_KIND_MUTEX, ORDER_KIND_NONE, ORDER_KIND_SEMAPHORE, ORDER_MAY_RUN_LONG, ORDER_ENTRY, ORDER_SPIN_MS, type MainToWorker, type WorkerInit, type WorkerToMain,
 } from './protocol.js';
 import type { Job } from './job.js';
 
@@ -86,7 +86,10 @@ export class PoolWorker {
     const { spec } = job;
     Atomics.store(this.control, CONTROL_CANCEL, 0);
     Atomics.store(this.control, CONTROL_SIGNAL, job.signaledEarly ? 1 : 0);
+    this.control[ORDER_KIND] = spec.acquire.kind === 'mutex' ? ORDER_KIND_MUTEX
+      : spec.acquire.kind === 'semaphore' ? ORDER_KIND_SEMAPHORE : ORDER_KIND_NONE;
     this.control[ORDER_ENTRY] = job.entry;
+    this.control[ORDER_EVENT_ENTRY] = job.eventEntry;
     this.control[ORDER_MAY_RUN_LONG] = spec.mayRunLong ? 1 : 0;
     this.times[ORDER_ACQUIRE_TIMEOUT_MS] = spec.acquireTimeoutMs;
     this.times[ORDER_SPIN_MS] = spec.spinMs;

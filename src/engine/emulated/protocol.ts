@@ -21,15 +21,27 @@ export const CONTROL_SIGNAL = 0;
 export const CONTROL_CANCEL = 1;
 /** How many orders the main thread has given this worker; the worker runs each new one. */
 export const CONTROL_ORDER = 2;
-/** The order: mutex table entry, and 1 if the callback asks CallbackMayRunLong. */
+/** The order: the table entry of the object to acquire (-1 for none), and 1 if the callback asks CallbackMayRunLong. */
 export const ORDER_ENTRY = 3;
 export const ORDER_MAY_RUN_LONG = 4;
+/** What the order acquires: ORDER_KIND_MUTEX, ORDER_KIND_SEMAPHORE or ORDER_KIND_NONE. */
+export const ORDER_KIND = 5;
+/** The table entry of the event to set on return, or -1. */
+export const ORDER_EVENT_ENTRY = 6;
 /** The order's times, as Float64 indexes into the same buffer (Infinity = no limit). */
-export const ORDER_ACQUIRE_TIMEOUT_MS = 3;
-export const ORDER_SPIN_MS = 4;
-export const ORDER_HOLD_MS = 5;
-/** Int32 words 0–5, then Float64 3–5. */
-export const CONTROL_BYTES = 6 * Float64Array.BYTES_PER_ELEMENT;
+export const ORDER_ACQUIRE_TIMEOUT_MS = 4;
+export const ORDER_SPIN_MS = 5;
+export const ORDER_HOLD_MS = 6;
+/** Int32 words 0–7, then Float64 4–6. */
+export const CONTROL_BYTES = 7 * Float64Array.BYTES_PER_ELEMENT;
+
+export const ORDER_KIND_MUTEX = 0;
+export const ORDER_KIND_SEMAPHORE = 1;
+export const ORDER_KIND_NONE = 2;
+export type OrderKind = typeof ORDER_KIND_MUTEX | typeof ORDER_KIND_SEMAPHORE | typeof ORDER_KIND_NONE;
+
+/** No table entry (no object to acquire, no event to set). */
+export const NO_ENTRY = -1;
 
 /** Pool state words (Int32 indexes), written by the main thread, read by callbacks for CallbackMayRunLong. */
 /** Workers the pool has (starting, idle or busy). */
@@ -49,9 +61,13 @@ export interface WorkerInit {
   readonly chunkEntries: number;
 }
 
-/** One callback to run: the spec with the mutex name resolved to its table entry. */
+/** One callback to run: the spec with the names resolved to their table entries. */
 export interface RunOrder {
+  readonly kind: OrderKind;
+  /** The object to acquire, or NO_ENTRY. */
   readonly entry: number;
+  /** The event to set on return, or NO_ENTRY. */
+  readonly eventEntry: number;
   readonly acquireTimeoutMs: number;
   readonly spinMs: number;
   readonly holdMs: number;

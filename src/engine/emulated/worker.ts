@@ -11,7 +11,8 @@ import { parentPort, receiveMessageOnPort, threadId, workerData, type MessagePor
 import { runCallback, type CallbackThread, type PhaseReporter } from './callback.js';
 import { entryRef, tableChunk, type TableChunk } from './mutex-entry.js';
 import {
-  CONTROL_ORDER, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_HOLD_MS, ORDER_MAY_RUN_LONG, ORDER_ENTRY, ORDER_SPIN_MS,
+  CONTROL_ORDER, ORDER_ACQUIRE_TIMEOUT_MS, ORDER_EVENT_ENTRY, ORDER_HOLD_MS, ORDER_KIND, ORDER_MAY_RUN_LONG, ORDER_ENTRY, ORDER_SPIN_MS,
+  type OrderKind,
   type MainToWorker, type RunOrder, type WorkerInit, type WorkerPhase, type WorkerToMain,
 } from './protocol.js';
 
@@ -58,7 +59,10 @@ function serve(): void {
     order = next;
     takeTableChunks(port, tableChunks);
     const run: RunOrder = {
+      // The main thread only ever writes an OrderKind there.
+      kind: control[ORDER_KIND]! as OrderKind,
       entry: control[ORDER_ENTRY]!,
+      eventEntry: control[ORDER_EVENT_ENTRY]!,
       mayRunLong: control[ORDER_MAY_RUN_LONG] !== 0,
       acquireTimeoutMs: times[ORDER_ACQUIRE_TIMEOUT_MS]!,
       spinMs: times[ORDER_SPIN_MS]!,
