@@ -190,6 +190,7 @@ describe('win32 engine: semaphores, events, abandonment', { skip: onWindows || s
     engine.openSemaphore(sem, { initialCount: 1, maximumCount: 1 });
     engine.openEvent(event, { manualReset: true, initialState: false });
     const wine = engine.info.details['wine'] === true;
+    assert.equal(engine.info.details['returnActionOrder'], wine ? 'wine' : 'windows');
     const seen: { count: number; event: boolean }[] = [];
     h.onDeliver = (p) => { if (p.type === 'released') seen.push({ count: engine.probeSemaphore(sem).count, event: engine.probeEvent(event).signaled }); };
     const rounds = 20;
@@ -201,6 +202,26 @@ describe('win32 engine: semaphores, events, abandonment', { skip: onWindows || s
       assert.deepEqual(released.actions, wine ? ['release_semaphore', 'set_event'] : ['set_event', 'release_semaphore'], `engine.info.details.wine = ${wine}`);
     }
     assert.deepEqual(seen, Array.from({ length: rounds }, () => ({ count: 1, event: true })), 'unit back and event set whenever released was delivered');
+  });
+
+  it('checked mode, semaphores: a second release action is refused, the work fails naming the rule, and the unit is back', async (t) => {
+    const { TPM_BREAK_ACTION_TWICE } = await import('../../src/engine/win32/protocol.js');
+    const { Win32Engine } = await import('../../src/engine/win32/engine.js');
+    const engine = new Win32Engine({ pool: { minThreads: 1, maxThreads: 2 }, checked: true, testFlags: (id) => (id === 'twice' ? TPM_BREAK_ACTION_TWICE : 0) });
+    await engine.start();
+    t.after(() => engine.close({ timeoutMs: 10_000 }));
+    const phases: Phase[] = [];
+    engine.onPhase((p) => phases.push(p));
+    const sem = unique('checked');
+    engine.openSemaphore(sem, { initialCount: 1, maximumCount: 1 });
+    engine.submit(work('twice', { kind: 'semaphore', name: sem }));
+    await eventually('twice failed', () => typesOf(phases, 'twice').includes('failed'));
+    const failed = phaseOf(phases, 'twice', 'failed')!;
+    assert.equal(failed.error.code, 'rule_violation');
+    assert.equal(failed.error.fn, 'ReleaseSemaphoreWhenCallbackReturns');
+    assert.deepEqual(engine.probeSemaphore(sem), { count: 1, maximumCount: 1 }, 'the unit it took is back');
+    engine.submit(work('after', { kind: 'semaphore', name: sem }));
+    await eventually('after released', () => typesOf(phases, 'after').includes('released'));
   });
 
   it('an acquire of nothing only sets the event: started → returned → released [set_event]', async (t) => {

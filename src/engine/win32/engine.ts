@@ -132,6 +132,8 @@ export class Win32Engine implements Engine {
     if (this.res !== undefined) {
       Object.assign(details, this.res.native.details);
       details['qpcFrequency'] = Number(this.res.qpcFrequency);
+      // The order released.actions lists (docs/design.md §1.3): the pool's own, which differs under Wine.
+      details['returnActionOrder'] = this.res.native.isWine ? 'wine' : 'windows';
     }
     return { kind: 'win32', nameScope: 'os', clock: 'QueryPerformanceCounter (ns, monotonic)', details };
   }
