@@ -12,14 +12,14 @@
  * Errors: 409 { error, code, fn } for a Win32 failure or a call that does not fit the
  * object (e.g. /wait on a mutex), 404 for an unknown route.
  *
- *   POST /open?name=N[&sddl=S]   mutex: CreateMutexExW (opens or creates) → { existed, kind };
+ *   POST /open?name=N[&sddl=S]   mutex: CreateMutexExW (opens or creates) → { existed };
  *                                with sddl, creates it with that security descriptor,
  *                                as another account would (restricted-mutex.ts)
  *   POST /open?kind=semaphore&name=N&initial=I&maximum=M
- *                                CreateSemaphoreExW → { existed, kind } (an existing one
+ *                                CreateSemaphoreExW → { existed } (an existing one
  *                                keeps its own counts)
  *   POST /open?kind=event&name=N&manualReset=0|1&initialState=0|1
- *                                CreateEventExW → { existed, kind }
+ *                                CreateEventExW → { existed }
  *   POST /acquire?[name=N&]timeoutMs=T
  *                                mutex: wait → { result: acquired | abandoned | timeout }
  *                                (abandoned = WAIT_ABANDONED: the previous owner died
@@ -100,7 +100,7 @@ function objectOf(url: URL, ...kinds: ObjectKind[]): Held {
   return held;
 }
 
-function open(url: URL): { existed: boolean; kind: ObjectKind } {
+function open(url: URL): { existed: boolean } {
   const name = url.searchParams.get('name') ?? '';
   const kind = (url.searchParams.get('kind') ?? 'mutex') as ObjectKind;
   const flag = (key: string): boolean => url.searchParams.get(key) === '1' || url.searchParams.get(key) === 'true';
@@ -117,7 +117,7 @@ function open(url: URL): { existed: boolean; kind: ObjectKind } {
   }
   objects.set(name, { kind, handle: opened.handle });
   last = name;
-  return { existed: opened.lastError === 183, kind };
+  return { existed: opened.lastError === 183 };
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

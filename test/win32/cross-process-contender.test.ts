@@ -31,8 +31,8 @@ describe('cross-process: the contender\'s semaphores, events and WAIT_ABANDONED'
 
   it('semaphore units are shared: taken by one process, counted and given back across both', async () => {
     const name = `Local\\tpmutex-xp-sem-${runId}`;
-    assert.deepEqual(await a.openSemaphore(name, 1, 2), { existed: false, kind: 'semaphore' });
-    assert.deepEqual(await b.openSemaphore(name, 0, 9), { existed: true, kind: 'semaphore' });
+    assert.deepEqual(await a.openSemaphore(name, 1, 2), { existed: false });
+    assert.deepEqual(await b.openSemaphore(name, 0, 9), { existed: true });
     assert.deepEqual(await b.probeSemaphore(name), { kind: 'semaphore', count: 1, maximumCount: 2 }, 'the object keeps its own counts');
     assert.deepEqual(await a.acquire(WAIT_MS, name), { result: 'acquired' });
     assert.deepEqual(await b.acquire(0, name), { result: 'timeout' });
