@@ -99,10 +99,12 @@ enum {
 
 /* Callback-return actions, one bit each in tpm_job_t.actions. */
 enum {
-  TPM_ACTION_SET_EVENT = 1,
+  TPM_ACTION_SET_EVENT = 1,         /* setEventOnReturn: the user's event */
   TPM_ACTION_RELEASE_MUTEX = 2,
-  TPM_ACTION_RELEASE_SEMAPHORE = 4
+  TPM_ACTION_RELEASE_SEMAPHORE = 4,
+  TPM_ACTION_NOTICE_EVENT = 8       /* the shim's own `done` notice (same kind as SET_EVENT) */
 };
+#define TPM_EVENT_ACTIONS (TPM_ACTION_SET_EVENT | TPM_ACTION_NOTICE_EVENT)
 
 /* One per open mutex or semaphore, allocated by the engine (koffi). */
 typedef struct tpm_mutex_s {
@@ -315,7 +317,8 @@ static LONG tpm__query_semaphore(HANDLE handle, tpm_semaphore_info_t *info) {
  * the callback returns; Wine ignores it. A second claim is refused (the caller must
  * not register) and recorded as the rule, in every mode: it costs a bit test. */
 static int tpm__claim_action(tpm_job_t *job, LONG action) {
-  if ((job->actions & action) != 0) {
+  LONG kind = (action & TPM_EVENT_ACTIONS) != 0 ? TPM_EVENT_ACTIONS : action; /* one event action of either use */
+  if ((job->actions & kind) != 0) {
     job->rule = TPM_RULE_ACTION_TWICE;
     return 0;
   }
@@ -525,11 +528,30 @@ static void tpm__hold_then_return(tpm_job_t *job, LONG64 freq) {
   tpm__post(job, TPM_PACKET_RETURNED, job->returned_qpc);
 }
 
+/*
+ * Which `done` notice a work job uses (docs/design.md §1.3):
+ * - the pool's: SetEventWhenCallbackReturns(done), registered first thing, for a plain
+ *   mutex (or nothing) work without setEventOnReturn — the event action then is the
+ *   last action on both platforms (Windows: mutex → event; Wine: mutex → event), and
+ *   it is the path measured fastest (the wait callback need not wait for anything);
+ * - the callback's own: a plain SetEvent(done) as its very last statement, then the
+ *   wait callback waits for the epilog (WaitForThreadpoolWorkCallbacks), when the event
+ *   kind is the user's (setEventOnReturn) or a semaphore is released (on Windows after
+ *   the event action).
+ * Both sides compute it from fields the engine set before the launch.
+ */
+static int tpm__pool_sets_done(const tpm_job_t *job) {
+  return job->user_event == NULL && (job->kind == TPM_KIND_MUTEX || job->kind == TPM_KIND_NONE);
+}
+
 /* The work callback's steps; every return leads to tpm_work_callback's last step. */
 static void tpm__run(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
   LARGE_INTEGER freq;
   DWORD result;
 
+  /* Before the claim, as ever: the pool sets `done` on every path, a lost claim too. */
+  if (tpm__pool_sets_done(job) && tpm__claim_action(job, TPM_ACTION_NOTICE_EVENT))
+    SetEventWhenCallbackReturns(instance, job->done);
   if (!tpm__claim_job(job))
     return;
   /* setEventOnReturn: registered first, so the pool sets the event on every return
@@ -558,26 +580,31 @@ static void tpm__run(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
  * The TP_WORK callback. Exactly one terminal packet per job comes from here or from
  * tpm_job_cancel; the record is handed back by tpm_wait_callback after the return.
  *
- * Its very last step sets `done`, a plain SetEvent and no callback-return action: a
- * callback may register only one action per kind, and with setEventOnReturn the event
- * kind is the user's; besides, on Windows the pool sets the event BEFORE it releases a
- * semaphore (docs/design.md §1.3), so an event-action notice could come before the
- * last action. The TP_WAIT callback on `done` then waits for the epilog itself
- * (WaitForThreadpoolWorkCallbacks on this TP_WORK), see tpm_wait_callback.
+ * Unless the pool sets `done` (tpm__pool_sets_done), its very last step sets it, a
+ * plain SetEvent and no callback-return action: a callback may register only one
+ * action per kind, and with setEventOnReturn the event kind is the user's; besides, on
+ * Windows the pool sets the event BEFORE it releases a semaphore (docs/design.md §1.3),
+ * so an event-action notice could come before the last action. The TP_WAIT callback on
+ * `done` then waits for the epilog itself (WaitForThreadpoolWorkCallbacks on this
+ * TP_WORK), see tpm_wait_callback.
  */
 static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WORK work) {
   tpm_job_t *job = (tpm_job_t *)context;
   HANDLE done = job->done;
+  int pool_sets_done = tpm__pool_sets_done(job);
 
   (void)work;
   tpm__run(job, instance);
-  SetEvent(done); /* cannot fail on an open event handle; the engine keeps it open */
+  if (!pool_sets_done)
+    SetEvent(done); /* cannot fail on an open event handle; the engine keeps it open */
 }
 
 /*
  * The TP_WAIT callback on `done` (work jobs) or on the thread handle (abandon jobs).
  *
- * Work jobs: `done` is set by the work callback's last statement, so the callback has
+ * Work jobs whose `done` the pool sets (tpm__pool_sets_done): it is the last return
+ * action, so the mutex is released already. Other work jobs: `done` is set by the
+ * work callback's last statement, so the callback has
  * returned or is about to; WaitForThreadpoolWorkCallbacks(job->work, FALSE) then
  * returns only once the pool finished the callback's epilog, return actions included:
  * Wine's tp_object_execute (dlls/ntdll/threadpool.c) runs the cleanup actions (CS,
@@ -601,7 +628,7 @@ static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
   (void)wait;
   (void)wait_result; /* armed without a timeout: always WAIT_OBJECT_0 */
 
-  if (job->kind != TPM_KIND_ABANDON && job->work != NULL)
+  if (job->kind != TPM_KIND_ABANDON && !tpm__pool_sets_done(job) && job->work != NULL)
     WaitForThreadpoolWorkCallbacks(job->work, FALSE);
   now = tpm__now();
 

@@ -46,6 +46,8 @@ export const TPM_KIND_ABANDON = 3;
 export const TPM_ACTION_SET_EVENT = 1;
 export const TPM_ACTION_RELEASE_MUTEX = 2;
 export const TPM_ACTION_RELEASE_SEMAPHORE = 4;
+/** The shim's own `done` notice through the pool (an event action, never reported). */
+export const TPM_ACTION_NOTICE_EVENT = 8;
 
 /** tpm_job_t.error_fn, as in shim.c. */
 export const TPM_FN_NAMES: Readonly<Record<number, string>> = {
