@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PoolLimits, WorkSpec } from '../../src/engine/types.js';
+import { isTerminalPhase, type PoolLimits, type WorkSpec } from '../../src/engine/types.js';
 import { MAX_WORK_TIME_MS } from '../../src/engine/work-times.js';
 import { engineFactories } from './factories.js';
 import { assertEngineError, EngineHarness, HOLD_UNTIL_SIGNALED_MS, msBetween, WAIT_TIMEOUT_MS } from './harness.js';
@@ -568,6 +568,424 @@ for (const factory of engineFactories) {
       await h.close();
       await h.close();
       assertEngineError(() => h.engine.submit({ workId: 'late', acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 0, spinMs: 0, holdMs: 0, mayRunLong: false }), 'shutting_down');
+    });
+  });
+}
+
+/** Resolves once `ready()` holds, checking every few ms; for state the engine changes with no phase to say so. */
+async function eventually(description: string, ready: () => boolean, timeoutMs = WAIT_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * The most holders one semaphore had at once, as the service sees it: in delivery order,
+ * +1 for each `acquired`, −1 for each holder's terminal phase.
+ */
+function mostHoldersDelivered(h: EngineHarness, workIds: readonly string[]): number {
+  const phases = workIds.flatMap((id) => h.phasesOf(id)).sort((a, b) => h.deliveredAt(a) - h.deliveredAt(b));
+  const holders = new Set<string>();
+  let most = 0;
+  for (const phase of phases) {
+    if (phase.type === 'acquired') holders.add(phase.workId);
+    else if (isTerminalPhase(phase)) holders.delete(phase.workId);
+    most = Math.max(most, holders.size);
+  }
+  return most;
+}
+
+for (const factory of engineFactories) {
+  describe(`engine conformance, semaphores: ${factory.kind}`, () => {
+    const open = (t: Parameters<typeof EngineHarness.open>[0], pool: PoolLimits = { minThreads: 1, maxThreads: 6 }): Promise<EngineHarness> =>
+      EngineHarness.open(t, factory, pool);
+
+    it('openSemaphore: existed, kernel name, the object keeps its own maximum; counts checked; close and not-open errors', async (t) => {
+      const h = await open(t);
+      const name = h.openSemaphore('open', { initialCount: 2, maximumCount: 3 });
+      assert.deepEqual(h.engine.probeSemaphore(name), { count: 2, maximumCount: 3 });
+      const again = h.call(() => h.engine.openSemaphore(name, { initialCount: 1, maximumCount: 7 }));
+      assert.equal(again.existed, true);
+      assert.equal(again.maximumCount, 3, 'an existing semaphore keeps its maximum');
+      assert.match(again.kernelName, /\\BaseNamedObjects\\/);
+      assert.deepEqual(h.engine.probeSemaphore(name), { count: 2, maximumCount: 3 }, 'and its count');
+      for (const bad of [{ initialCount: 2, maximumCount: 1 }, { initialCount: 0, maximumCount: 0 }, { initialCount: -1, maximumCount: 1 }]) {
+        assert.throws(() => h.engine.openSemaphore(`Local\\${h.freshName('bad')}`, bad), RangeError, JSON.stringify(bad));
+      }
+      assertEngineError(() => h.engine.openSemaphore('Local\\a\\b', { initialCount: 1, maximumCount: 1 }), 'name_invalid');
+      // One handle per name, as for mutexes: opening a name again does not stack.
+      h.engine.closeSemaphore(name);
+      assertEngineError(() => h.engine.probeSemaphore(name), 'object_not_open');
+      assertEngineError(() => h.engine.closeSemaphore(name), 'object_not_open');
+      assertEngineError(() => h.submit({ semaphore: name }), 'object_not_open');
+      assert.equal(h.call(() => h.engine.openSemaphore(name, { initialCount: 1, maximumCount: 1 })).existed, false, 'closing the last handle destroyed it');
+      h.engine.closeSemaphore(name);
+    });
+
+    it('N units held by N works, the N+1th waits and acquires after a release; counts are live; never more holders than maximumCount', async (t) => {
+      const h = await open(t);
+      const sem = h.openSemaphore('units', { initialCount: 3, maximumCount: 3 });
+      const holders = [0, 1, 2].map(() => h.submit({ semaphore: sem, holdMs: HOLD_UNTIL_SIGNALED_MS }));
+      await h.waitFor('three holders', () => holders.every((id) => h.phase(id, 'acquired') !== undefined));
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 0, maximumCount: 3 });
+      for (const id of holders) assert.equal(h.expectPhase(id, 'acquired').abandoned, false);
+      const fourth = h.submit({ semaphore: sem, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(fourth, 'started');
+      const tryer = h.submit({ semaphore: sem, acquireTimeoutMs: 0 });
+      await h.waitTerminal([tryer]);
+      assert.deepEqual(h.typesOf(tryer), ['started', 'timed_out']);
+      assert.equal(h.phase(fourth, 'acquired'), undefined, 'no unit left for the fourth');
+      h.signal(holders[0] ?? '');
+      const acquired = await h.waitPhase(fourth, 'acquired');
+      const released = h.expectPhase(holders[0] ?? '', 'released');
+      assert.deepEqual(released.actions, ['release_semaphore']);
+      assert.ok(h.deliveredAt(released) < h.deliveredAt(acquired), 'the release that gave the unit is delivered first');
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 0, maximumCount: 3 });
+      for (const id of [...holders, fourth]) h.signal(id);
+      const all = [...holders, fourth, tryer];
+      await h.waitTerminal(all);
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 3, maximumCount: 3 }, 'every unit is back');
+      const tokens = [...holders, fourth].map((id) => h.expectPhase(id, 'acquired').fencingToken).sort((a, b) => a - b);
+      assert.deepEqual(tokens, [1, 2, 3, 4], 'an acquisition sequence per semaphore');
+      assert.equal(mostHoldersDelivered(h, all), 3);
+      h.assertClean();
+    });
+
+    it('a semaphore with no unit: try once times out at once, a 200 ms timeout is honoured, a cancel aborts the wait', async (t) => {
+      const h = await open(t);
+      const sem = h.openSemaphore('empty', { initialCount: 0, maximumCount: 2 });
+      const once = h.submit({ semaphore: sem, acquireTimeoutMs: 0 });
+      const timed = h.submit({ semaphore: sem, acquireTimeoutMs: 200 });
+      await h.waitTerminal([once, timed]);
+      assert.deepEqual(h.typesOf(once), ['started', 'timed_out']);
+      assert.deepEqual(h.typesOf(timed), ['started', 'timed_out']);
+      const waited = msBetween(h.expectPhase(timed, 'started').atNs, h.expectPhase(timed, 'timed_out').atNs);
+      assert.ok(waited >= 200 * EARLY_TOLERANCE, `waited ${waited} ms for a 200 ms timeout`);
+      const waiter = h.submit({ semaphore: sem, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(waiter, 'started');
+      h.cancel(waiter);
+      await h.waitTerminal([waiter]);
+      assert.deepEqual(h.typesOf(waiter), ['started', 'cancelled']);
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 0, maximumCount: 2 }, 'nothing taken, nothing given');
+      h.assertClean();
+    });
+
+    it('a cancel made before a release wins on a semaphore too', async (t) => {
+      const h = await open(t);
+      const sem = h.openSemaphore('cancel-race', { initialCount: 1, maximumCount: 1 });
+      for (let round = 0; round < 5; round++) {
+        const holder = h.submit({ semaphore: sem, holdMs: HOLD_UNTIL_SIGNALED_MS });
+        await h.waitPhase(holder, 'acquired');
+        const waiter = h.submit({ semaphore: sem, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS, holdMs: HOLD_UNTIL_SIGNALED_MS });
+        await h.waitPhase(waiter, 'started');
+        h.cancel(waiter);
+        h.signal(holder);
+        await h.waitTerminal([holder, waiter]);
+        assert.deepEqual(h.typesOf(waiter), ['started', 'cancelled'], `round ${round}`);
+        assert.deepEqual(h.engine.probeSemaphore(sem), { count: 1, maximumCount: 1 });
+      }
+      h.assertClean();
+    });
+
+    it('handoff on a one-unit semaphore: released(prev) delivered before acquired(next), in acquisition order', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 4 });
+      const sem = h.openSemaphore('handoff', { initialCount: 1, maximumCount: 1 });
+      const ids = Array.from({ length: 10 }, () => h.submit({ semaphore: sem, holdMs: 1 }));
+      await h.waitTerminal(ids);
+      const holders = ids.map((id) => ({ id, acquired: h.expectPhase(id, 'acquired'), returned: h.expectPhase(id, 'returned'), released: h.expectPhase(id, 'released') }))
+        .sort((a, b) => a.acquired.fencingToken - b.acquired.fencingToken);
+      for (let i = 1; i < holders.length; i++) {
+        const prev = holders[i - 1]!;
+        const next = holders[i]!;
+        assert.ok(h.deliveredAt(prev.released) < h.deliveredAt(next.acquired), `released(${prev.id}) delivered before acquired(${next.id})`);
+        assert.ok(prev.returned.atNs <= next.acquired.atNs, `${prev.id} returned before ${next.id} acquired`);
+      }
+      assert.equal(mostHoldersDelivered(h, ids), 1);
+      h.assertClean();
+    });
+
+    it('80 works on a two-unit semaphore: never more than two holders delivered, every unit back, one terminal each', async (t) => {
+      const h = await open(t, { minThreads: 2, maxThreads: 6 });
+      const seed = Date.now() % 1_000_000;
+      t.diagnostic(`seed ${seed}`);
+      const random = randomSource(seed);
+      const sem = h.openSemaphore('stress', { initialCount: 2, maximumCount: 2 });
+      const ids = Array.from({ length: 80 }, () => h.submit({
+        semaphore: sem, acquireTimeoutMs: random() < 0.1 ? 0 : 120_000, holdMs: Math.floor(random() * 3),
+      }));
+      const terminals = await h.waitTerminal(ids, 120_000);
+      for (const terminal of terminals) assert.ok(terminal.type === 'released' || terminal.type === 'timed_out', `${terminal.workId} ended ${terminal.type}`);
+      assert.ok(mostHoldersDelivered(h, ids) <= 2, 'never more holders than maximumCount');
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 2, maximumCount: 2 });
+      h.assertClean();
+    });
+
+    it('closeSemaphore while a work on it has not ended is object_in_use', async (t) => {
+      const h = await open(t);
+      const sem = h.openSemaphore('in-use', { initialCount: 1, maximumCount: 1 });
+      const holder = h.submit({ semaphore: sem, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      assertEngineError(() => h.engine.closeSemaphore(sem), 'object_in_use');
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 0, maximumCount: 1 }, 'still open');
+      h.signal(holder);
+      await h.waitTerminal([holder]);
+      h.engine.closeSemaphore(sem);
+      h.assertClean();
+    });
+  });
+
+  describe(`engine conformance, events and setEventOnReturn: ${factory.kind}`, () => {
+    const open = (t: Parameters<typeof EngineHarness.open>[0], pool: PoolLimits = { minThreads: 1, maxThreads: 4 }): Promise<EngineHarness> =>
+      EngineHarness.open(t, factory, pool);
+
+    it('openEvent, probe, set and reset, manual and auto-reset; close and not-open errors', async (t) => {
+      const h = await open(t);
+      const manual = h.openEvent('manual', { manualReset: true, initialState: true });
+      const auto = h.openEvent('auto', { manualReset: false, initialState: false });
+      assert.deepEqual(h.engine.probeEvent(manual), { signaled: true, manualReset: true });
+      assert.deepEqual(h.engine.probeEvent(auto), { signaled: false, manualReset: false });
+      const again = h.call(() => h.engine.openEvent(auto, { manualReset: true, initialState: true }));
+      assert.equal(again.existed, true);
+      assert.deepEqual(h.engine.probeEvent(auto), { signaled: false, manualReset: false }, 'an existing event keeps its type and state');
+      h.engine.resetEvent(manual);
+      assert.deepEqual(h.engine.probeEvent(manual), { signaled: false, manualReset: true });
+      h.engine.setEvent(auto);
+      h.engine.setEvent(auto);
+      assert.deepEqual(h.engine.probeEvent(auto), { signaled: true, manualReset: false }, 'an auto-reset event with no waiter stays set');
+      h.engine.resetEvent(auto);
+      assert.equal(h.engine.probeEvent(auto).signaled, false);
+      h.engine.closeEvent(auto);
+      for (const fn of [() => h.engine.probeEvent(auto), () => h.engine.setEvent(auto), () => h.engine.resetEvent(auto), () => h.engine.closeEvent(auto)]) {
+        assertEngineError(fn, 'object_not_open');
+      }
+      assertEngineError(() => h.submit({ setEventOnReturn: auto }), 'object_not_open');
+      assertEngineError(() => h.engine.openEvent('Local\\a\\b', { manualReset: true, initialState: false }), 'name_invalid');
+      h.engine.closeEvent(manual);
+    });
+
+    it('setEventOnReturn with a mutex: the event is set after the mutex is free (release_mutex, set_event)', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('with-event');
+      const event = h.openEvent('after-mutex', { manualReset: true, initialState: false });
+      // At the moment `released` is delivered, both actions have happened.
+      let atReleased: { mutex: string; signaled: boolean } | undefined;
+      const id = h.submit({ mutex, setEventOnReturn: event, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      h.tap((phase) => {
+        if (phase.workId === id && phase.type === 'released') {
+          atReleased = { mutex: h.engine.probeMutex(mutex).state, signaled: h.engine.probeEvent(event).signaled };
+        }
+      });
+      await h.waitPhase(id, 'acquired');
+      assert.equal(h.engine.probeEvent(event).signaled, false, 'not set while the callback holds');
+      h.signal(id);
+      await h.waitTerminal([id]);
+      assert.deepEqual(atReleased, { mutex: 'free', signaled: true });
+      assert.deepEqual(h.expectPhase(id, 'released').actions, h.expectedActions('mutex', true));
+      assert.deepEqual(h.expectPhase(id, 'released').actions, ['release_mutex', 'set_event']);
+      h.assertClean();
+    });
+
+    it('setEventOnReturn with a semaphore: both actions, in the platform order', async (t) => {
+      const h = await open(t);
+      const sem = h.openSemaphore('with-event', { initialCount: 1, maximumCount: 1 });
+      const event = h.openEvent('after-semaphore', { manualReset: true, initialState: false });
+      const id = h.submit({ semaphore: sem, setEventOnReturn: event });
+      await h.waitTerminal([id]);
+      const { actions } = h.expectPhase(id, 'released');
+      assert.deepEqual(actions, h.expectedActions('semaphore', true));
+      assert.deepEqual([...actions].sort(), ['release_semaphore', 'set_event']);
+      assert.deepEqual(h.engine.probeEvent(event), { signaled: true, manualReset: true });
+      assert.deepEqual(h.engine.probeSemaphore(sem), { count: 1, maximumCount: 1 });
+      h.assertClean();
+    });
+
+    it('a work that acquires nothing: started → returned → released with set_event; a signal ends its hold', async (t) => {
+      const h = await open(t);
+      const event = h.openEvent('none', { manualReset: false, initialState: false });
+      const quick = h.submit({ setEventOnReturn: event });
+      await h.waitTerminal([quick]);
+      assert.deepEqual(h.typesOf(quick), ['started', 'returned', 'released']);
+      assert.deepEqual(h.expectPhase(quick, 'released').actions, ['set_event']);
+      assert.equal(h.engine.probeEvent(event).signaled, true);
+      h.engine.resetEvent(event);
+      const held = h.submit({ setEventOnReturn: event, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(held, 'started');
+      assert.equal(h.engine.probeEvent(event).signaled, false);
+      h.signal(held);
+      await h.waitTerminal([held]);
+      assert.deepEqual(h.typesOf(held), ['started', 'returned', 'released']);
+      assert.equal(h.expectPhase(held, 'returned').signaled, true);
+      assert.equal(h.engine.probeEvent(event).signaled, true);
+      h.assertClean();
+    });
+
+    it('the event is set on every return path once the callback started: after a timeout and after a cancelled wait', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('paths');
+      const event = h.openEvent('paths', { manualReset: true, initialState: false });
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const timedOut = h.submit({ mutex, acquireTimeoutMs: 0, setEventOnReturn: event });
+      await h.waitTerminal([timedOut]);
+      assert.deepEqual(h.typesOf(timedOut), ['started', 'timed_out']);
+      await eventually('the event set after the timed-out callback returned', () => h.engine.probeEvent(event).signaled);
+      h.engine.resetEvent(event);
+      const waiter = h.submit({ mutex, acquireTimeoutMs: HOLD_UNTIL_SIGNALED_MS, setEventOnReturn: event });
+      await h.waitPhase(waiter, 'started');
+      h.cancel(waiter);
+      await h.waitTerminal([waiter]);
+      assert.deepEqual(h.typesOf(waiter), ['started', 'cancelled']);
+      await eventually('the event set after the cancelled callback returned', () => h.engine.probeEvent(event).signaled);
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'held', recursion: 1 }, 'the holder still holds');
+      h.signal(holder);
+      await h.waitTerminal([holder]);
+      h.assertClean();
+    });
+
+    it('closeEvent while a work that sets it has not ended is object_in_use', async (t) => {
+      const h = await open(t);
+      const event = h.openEvent('in-use', { manualReset: true, initialState: false });
+      const id = h.submit({ setEventOnReturn: event, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(id, 'started');
+      assertEngineError(() => h.engine.closeEvent(event), 'object_in_use');
+      h.signal(id);
+      await h.waitTerminal([id]);
+      h.engine.closeEvent(event);
+      h.assertClean();
+    });
+
+    it('one namespace: a name open as one kind of object is name_conflict as any other kind', async (t) => {
+      const h = await open(t);
+      const kinds = ['mutex', 'semaphore', 'event'] as const;
+      const openAs = (kind: typeof kinds[number], name: string): unknown => (kind === 'mutex' ? h.engine.openMutex(name)
+        : kind === 'semaphore' ? h.engine.openSemaphore(name, { initialCount: 1, maximumCount: 1 })
+          : h.engine.openEvent(name, { manualReset: false, initialState: false }));
+      for (const first of kinds) {
+        const bare = h.freshName(`ns-${first}`);
+        h.call(() => openAs(first, `Local\\${bare}`));
+        for (const other of kinds.filter((kind) => kind !== first)) {
+          // Another spelling of the same kernel name is the same object.
+          for (const spelling of [`Local\\${bare}`, bare]) assertEngineError(() => openAs(other, spelling), 'name_conflict');
+        }
+        if (first !== 'mutex') assertEngineError(() => h.engine.probeMutex(`Local\\${bare}`), 'mutex_not_open');
+        if (first !== 'semaphore') assertEngineError(() => h.engine.probeSemaphore(`Local\\${bare}`), 'object_not_open');
+        if (first !== 'event') assertEngineError(() => h.engine.probeEvent(`Local\\${bare}`), 'object_not_open');
+        // The first object is untouched.
+        if (first === 'mutex') h.engine.closeMutex(`Local\\${bare}`);
+        else if (first === 'semaphore') h.engine.closeSemaphore(`Local\\${bare}`);
+        else h.engine.closeEvent(`Local\\${bare}`);
+      }
+    });
+  });
+
+  describe(`engine conformance, abandonment on cue: ${factory.kind}`, () => {
+    const open = (t: Parameters<typeof EngineHarness.open>[0], pool: PoolLimits = { minThreads: 1, maxThreads: 4 }): Promise<EngineHarness> =>
+      EngineHarness.open(t, factory, pool);
+
+    it('abandon: started → acquired → abandoned; probe says abandoned; the next acquirer gets abandoned: true', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('abandon');
+      assertEngineError(() => h.engine.abandon({ workId: 'nope', mutex: `Local\\${h.freshName('unopened')}`, acquireTimeoutMs: 0 }), 'mutex_not_open');
+      const abandoner = h.abandon(mutex);
+      await h.waitTerminal([abandoner]);
+      assert.deepEqual(h.typesOf(abandoner), ['started', 'acquired', 'abandoned']);
+      assert.equal(h.expectPhase(abandoner, 'acquired').abandoned, false, 'it found the mutex free');
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'abandoned', recursion: 0 });
+      // Abandoning an abandoned mutex: that abandoner is the one told.
+      const second = h.abandon(mutex);
+      await h.waitTerminal([second]);
+      assert.equal(h.expectPhase(second, 'acquired').abandoned, true);
+      const next = h.submit({ mutex });
+      await h.waitTerminal([next]);
+      const acquired = h.expectPhase(next, 'acquired');
+      assert.equal(acquired.abandoned, true);
+      assert.equal(acquired.fencingToken, h.expectPhase(second, 'acquired').fencingToken + 1, 'one fencing sequence');
+      assert.deepEqual(h.expectPhase(next, 'released').actions, ['release_mutex']);
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 }, 'the next acquirer consumed the abandoned state');
+      const after = h.submit({ mutex });
+      await h.waitTerminal([after]);
+      assert.equal(h.expectPhase(after, 'acquired').abandoned, false);
+      h.assertClean();
+    });
+
+    it('abandon waits like a work: a waiter behind it gets abandoned: true, delivered after the abandoned phase; signal is ignored', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('abandon-queue');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const abandoner = h.abandon(mutex);
+      await h.waitPhase(abandoner, 'started');
+      h.signal(abandoner);
+      const waiter = h.submit({ mutex });
+      await h.waitPhase(waiter, 'started');
+      h.signal(holder);
+      await h.waitTerminal([holder, abandoner, waiter]);
+      assert.deepEqual(h.typesOf(abandoner), ['started', 'acquired', 'abandoned']);
+      const [first, second] = [abandoner, waiter].sort((a, b) => h.expectPhase(a, 'acquired').fencingToken - h.expectPhase(b, 'acquired').fencingToken);
+      if (first === abandoner && second !== undefined) {
+        assert.equal(h.expectPhase(waiter, 'acquired').abandoned, true);
+        assert.ok(h.deliveredAt(h.expectPhase(abandoner, 'abandoned')) < h.deliveredAt(h.expectPhase(waiter, 'acquired')));
+      } else {
+        // The waiter got there first; the abandoner took it after its release.
+        assert.ok(h.deliveredAt(h.expectPhase(waiter, 'released')) < h.deliveredAt(h.expectPhase(abandoner, 'acquired')));
+        assert.deepEqual(h.engine.probeMutex(mutex), { state: 'abandoned', recursion: 0 });
+      }
+      assert.ok(h.deliveredAt(h.expectPhase(holder, 'released')) < h.deliveredAt(h.expectPhase(first ?? '', 'acquired')));
+      h.assertClean();
+    });
+
+    it('abandon on a held mutex: timed_out after its timeout, cancelled by cancel; the holder keeps it', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('abandon-held');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const timed = h.abandon(mutex, 200);
+      await h.waitTerminal([timed]);
+      assert.deepEqual(h.typesOf(timed), ['started', 'timed_out']);
+      const waited = msBetween(h.expectPhase(timed, 'started').atNs, h.expectPhase(timed, 'timed_out').atNs);
+      assert.ok(waited >= 200 * EARLY_TOLERANCE, `waited ${waited} ms for a 200 ms timeout`);
+      const once = h.abandon(mutex, 0);
+      await h.waitTerminal([once]);
+      assert.deepEqual(h.typesOf(once), ['started', 'timed_out']);
+      const cancelled = h.abandon(mutex, HOLD_UNTIL_SIGNALED_MS);
+      await h.waitPhase(cancelled, 'started');
+      h.cancel(cancelled);
+      await h.waitTerminal([cancelled]);
+      assert.deepEqual(h.typesOf(cancelled), ['started', 'cancelled']);
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'held', recursion: 1 });
+      h.signal(holder);
+      await h.waitTerminal([holder]);
+      assert.deepEqual(h.engine.probeMutex(mutex), { state: 'free', recursion: 0 }, 'nobody abandoned it');
+      h.assertClean();
+    });
+
+    it('abandon does not take a pool thread: with maxThreads 1 busy, an abandon still runs', async (t) => {
+      const h = await open(t, { minThreads: 1, maxThreads: 1 });
+      const busy = h.submit({ mutex: h.openMutex('busy'), holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(busy, 'acquired');
+      const mutex = h.openMutex('dedicated');
+      const abandoner = h.abandon(mutex);
+      await h.waitTerminal([abandoner]);
+      assert.equal(h.terminalOf(abandoner)?.type, 'abandoned');
+      assert.notEqual(h.expectPhase(abandoner, 'started').threadId, h.expectPhase(busy, 'started').threadId);
+      h.signal(busy);
+      await h.waitTerminal([busy]);
+      h.assertClean();
+    });
+
+    it('close() ends a waiting abandon with cancelled; every work ends exactly once', async (t) => {
+      const h = await open(t);
+      const mutex = h.openMutex('abandon-close');
+      const holder = h.submit({ mutex, holdMs: HOLD_UNTIL_SIGNALED_MS });
+      await h.waitPhase(holder, 'acquired');
+      const abandoner = h.abandon(mutex);
+      await h.waitPhase(abandoner, 'started');
+      await h.close(20_000);
+      h.assertClean();
+      assert.equal(h.terminalOf(holder)?.type, 'released');
+      assert.deepEqual(h.typesOf(abandoner), ['started', 'cancelled']);
     });
   });
 }

@@ -250,7 +250,65 @@ describe('emulated engine', () => {
     h.assertClean();
   });
 
-  it('a process exits by itself after close(), even with works holding, waiting and queued', async (t) => {
+  it('a worker that dies holding a semaphore unit fails its work and the unit goes back', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 2 });
+    const sem = h.openSemaphore('crash', { initialCount: 1, maximumCount: 1 });
+    const holder = h.submit({ semaphore: sem, holdMs: HOLD_UNTIL_SIGNALED_MS });
+    await h.waitPhase(holder, 'acquired');
+    const waiter = h.submit({ semaphore: sem });
+    await h.waitPhase(waiter, 'started');
+    await engine.crashWorkerOf(holder);
+    assertThreadDied(h, holder);
+    await h.waitTerminal([waiter]);
+    assert.equal(h.terminalOf(waiter)?.type, 'released');
+    assert.ok(h.deliveredAt(h.expectPhase(holder, 'failed')) < h.deliveredAt(h.expectPhase(waiter, 'acquired')));
+    assert.deepEqual(engine.probeSemaphore(sem), { count: 1, maximumCount: 1 });
+    h.assertClean();
+  });
+
+  it('abandon threads are not pool threads: pool stats leave them out', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    const before = engine.poolStats();
+    const mutex = h.openMutex('stats');
+    const abandoner = h.abandon(mutex);
+    await h.waitTerminal([abandoner]);
+    const after = engine.poolStats();
+    assert.equal(after.threads, before.threads);
+    assert.equal(after.submitted, before.submitted);
+    assert.equal(after.completed, before.completed);
+    h.assertClean();
+  });
+
+  it('one namespace across kinds follows the session: in session 0 Global\\x and Local\\x conflict, in session 1 they do not', async (t) => {
+    const { engine: zero, h: h0 } = await openEmulated(t, { minThreads: 1, maxThreads: 1 }, { session: 0 });
+    const bare = h0.freshName('ns0');
+    zero.openMutex(`Global\\${bare}`);
+    assertEngineError(() => zero.openSemaphore(`Local\\${bare}`, { initialCount: 1, maximumCount: 1 }), 'name_conflict');
+    assertEngineError(() => zero.openEvent(bare, { manualReset: true, initialState: false }), 'name_conflict');
+    const { engine: one, h: h1 } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    const other = h1.freshName('ns1');
+    one.openMutex(`Global\\${other}`);
+    assert.equal(one.openSemaphore(`Local\\${other}`, { initialCount: 1, maximumCount: 1 }).existed, false);
+    assertEngineError(() => one.openEvent(other, { manualReset: true, initialState: false }), 'name_conflict');
+  });
+
+  it('a semaphore reopened after close is new, and its acquisition sequence continues', async (t) => {
+    const { engine, h } = await openEmulated(t, { minThreads: 1, maxThreads: 1 });
+    const sem = h.openSemaphore('reopen', { initialCount: 1, maximumCount: 1 });
+    const first = h.submit({ semaphore: sem });
+    await h.waitTerminal([first]);
+    engine.closeSemaphore(sem);
+    const reopened = engine.openSemaphore(sem, { initialCount: 2, maximumCount: 4 });
+    assert.equal(reopened.existed, false);
+    assert.equal(reopened.maximumCount, 4);
+    assert.deepEqual(engine.probeSemaphore(sem), { count: 2, maximumCount: 4 });
+    const second = h.submit({ semaphore: sem });
+    await h.waitTerminal([second]);
+    assert.equal(h.expectPhase(second, 'acquired').fencingToken, h.expectPhase(first, 'acquired').fencingToken + 1);
+    h.assertClean();
+  });
+
+  it('a process exits by itself after close(), even with works holding, waiting and queued and an abandon waiting', async (t) => {
     const engineUrl = new URL('../../src/engine/emulated/engine.js', import.meta.url).href;
     const script = `
       import { EmulatedEngine } from ${JSON.stringify(engineUrl)};
@@ -266,13 +324,15 @@ describe('emulated engine', () => {
         seen.add(phase.workId + ':' + phase.type);
         // h and w run on two workers in either order: one holds a, the other waits for it.
         if ((seen.has('h:acquired') || seen.has('w:acquired')) && seen.has('h:started') && seen.has('w:started')) waiting();
-        if (['released', 'timed_out', 'cancelled', 'failed'].includes(phase.type)) terminal.push(phase.type + (phase.workId === 'q' ? ':q' : ''));
+        if (['released', 'abandoned', 'timed_out', 'cancelled', 'failed'].includes(phase.type)) terminal.push(phase.type + (phase.workId === 'q' ? ':q' : ''));
       });
-      const work = (workId, mutex) => ({ workId, mutex, acquireTimeoutMs: 600000, spinMs: 0, holdMs: 600000, mayRunLong: false });
+      const work = (workId, mutex) => ({ workId, acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs: 600000, spinMs: 0, holdMs: 600000, mayRunLong: false });
       engine.submit(work('h', 'Local\\\\a'));
       engine.submit(work('w', 'Local\\\\a'));
       engine.submit(work('q', 'Local\\\\b'));
       await bothRunning;
+      // An abandon thread waiting for the held mutex: not a pool worker, and it must not keep the process alive either.
+      engine.abandon({ workId: 'x', mutex: 'Local\\\\a', acquireTimeoutMs: 600000 });
       await engine.close({ timeoutMs: 10000 });
       console.log(terminal.sort().join(' '));
     `;
@@ -296,7 +356,7 @@ describe('emulated engine', () => {
       });
     });
     assert.equal(code, 0);
-    // The holder released, the waiter and the queued work were cancelled.
-    assert.equal(stdout.trim(), 'cancelled cancelled:q released');
+    // The holder released, the waiter, the abandoner and the queued work were cancelled.
+    assert.equal(stdout.trim(), 'cancelled cancelled cancelled:q released');
   });
 });

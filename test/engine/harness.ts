@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { isEngineError, type EngineErrorCode } from '../../src/engine/errors.js';
-import { isTerminalPhase, type Engine, type Phase, type PhaseType, type PoolLimits, type TerminalPhase, type WorkSpec } from '../../src/engine/types.js';
+import {
+  isTerminalPhase, type EventInit, type Engine, type Phase, type PhaseType, type PoolLimits, type ReturnAction, type SemaphoreInit,
+  type TerminalPhase, type WorkSpec,
+} from '../../src/engine/types.js';
 import type { EngineFactory } from './factories.js';
 
 export type PhaseOf<T extends PhaseType> = Extract<Phase, { readonly type: T }>;
@@ -18,20 +21,42 @@ export const WAIT_TIMEOUT_MS = 30_000;
 /** A hold that only a signal or cancel ends within any test's lifetime. */
 export const HOLD_UNTIL_SIGNALED_MS = 600_000;
 
+/** What a work acquires: `mutex`, `semaphore` (one unit), or neither (acquire none). */
 export interface WorkOptions {
-  readonly mutex: string;
+  readonly mutex?: string;
+  readonly semaphore?: string;
+  /** An open event the pool sets when the callback returns. */
+  readonly setEventOnReturn?: string;
   readonly acquireTimeoutMs?: number;
   readonly spinMs?: number;
   readonly holdMs?: number;
   readonly mayRunLong?: boolean;
 }
 
-/** Which phase may follow which, for one work (undefined: nothing delivered yet). */
-const NEXT_PHASES: Readonly<Record<'none' | 'started' | 'acquired' | 'returned', readonly PhaseType[]>> = {
+type WorkState = 'none' | 'started' | 'acquired' | 'returned';
+
+/** Which phase may follow which, for a work that acquires a mutex or semaphore (undefined: nothing delivered yet). */
+const NEXT_PHASES: Readonly<Record<WorkState, readonly PhaseType[]>> = {
   none: ['started', 'cancelled', 'failed'],
   started: ['acquired', 'timed_out', 'cancelled', 'failed'],
   acquired: ['returned', 'failed'],
   returned: ['released', 'failed'],
+};
+
+/** A work that acquires nothing: started → returned → released. */
+const NEXT_PHASES_NONE: Readonly<Record<WorkState, readonly PhaseType[]>> = {
+  none: ['started', 'cancelled', 'failed'],
+  started: ['returned', 'cancelled', 'failed'],
+  acquired: [],
+  returned: ['released', 'failed'],
+};
+
+/** An abandon work: started → acquired → abandoned. */
+const NEXT_PHASES_ABANDON: Readonly<Record<WorkState, readonly PhaseType[]>> = {
+  none: ['started', 'cancelled', 'failed'],
+  started: ['acquired', 'timed_out', 'cancelled', 'failed'],
+  acquired: ['abandoned', 'failed'],
+  returned: [],
 };
 
 interface Waiter {
@@ -54,10 +79,13 @@ export class EngineHarness {
   readonly specs = new Map<string, WorkSpec>();
   /** Broken contract rules seen so far; a test ends with assertClean(). */
   readonly violations: string[] = [];
+  /** The works started with abandon() (their spec is recorded as a mutex work). */
+  readonly abandonIds = new Set<string>();
   private readonly phases = new Map<string, Phase[]>();
   /** Position of every phase in the order the engine delivered them, across all works. */
   private readonly deliveryOrder = new Map<Phase, number>();
   private readonly waiters = new Set<Waiter>();
+  private readonly taps: ((phase: Phase) => void)[] = [];
   private insideEngineCall = false;
   private nextWork = 0;
   private closing: Promise<void> | undefined;
@@ -91,11 +119,29 @@ export class EngineHarness {
     return name;
   }
 
+  /** Open a semaphore under a fresh name. */
+  openSemaphore(tag: string, init: SemaphoreInit): string {
+    const name = `Local\\${this.freshName(tag)}`;
+    const opened = this.call(() => this.engine.openSemaphore(name, init));
+    assert.equal(opened.existed, false, `${name} is new`);
+    assert.equal(opened.maximumCount, init.maximumCount);
+    return name;
+  }
+
+  /** Open an event under a fresh name. */
+  openEvent(tag: string, init: EventInit): string {
+    const name = `Local\\${this.freshName(tag)}`;
+    const opened = this.call(() => this.engine.openEvent(name, init));
+    assert.equal(opened.existed, false, `${name} is new`);
+    return name;
+  }
+
   submit(options: WorkOptions): string {
     const spec: WorkSpec = {
       workId: `w${++this.nextWork}`,
-      acquire: { kind: 'mutex', name: options.mutex },
-      setEventOnReturn: null,
+      acquire: options.mutex !== undefined ? { kind: 'mutex', name: options.mutex }
+        : options.semaphore !== undefined ? { kind: 'semaphore', name: options.semaphore } : { kind: 'none' },
+      setEventOnReturn: options.setEventOnReturn ?? null,
       acquireTimeoutMs: options.acquireTimeoutMs ?? WAIT_TIMEOUT_MS,
       spinMs: options.spinMs ?? 0,
       holdMs: options.holdMs ?? 0,
@@ -106,12 +152,41 @@ export class EngineHarness {
     return spec.workId;
   }
 
+  /** Abandon the mutex on cue (Engine.abandon). */
+  abandon(mutex: string, acquireTimeoutMs = WAIT_TIMEOUT_MS): string {
+    const workId = `a${++this.nextWork}`;
+    this.specs.set(workId, { workId, acquire: { kind: 'mutex', name: mutex }, setEventOnReturn: null, acquireTimeoutMs, spinMs: 0, holdMs: 0, mayRunLong: false });
+    this.abandonIds.add(workId);
+    this.call(() => this.engine.abandon({ workId, mutex, acquireTimeoutMs }));
+    return workId;
+  }
+
+  /**
+   * The return actions a work that holds `acquire` and sets an event reports, in the
+   * order the engine's platform performs them (docs/design.md §1.3): Windows and the
+   * emulated engine mutex → event → semaphore, Wine mutex → semaphore → event. The engine
+   * says which in info.details.returnActionOrder ('windows' | 'wine'); an engine that only
+   * says whether it runs under Wine (details.wine, the win32 engine) is read from that.
+   */
+  expectedActions(acquire: 'mutex' | 'semaphore' | 'none', setsEvent: boolean): ReturnAction[] {
+    const { details } = this.engine.info;
+    const order = details['returnActionOrder'] ?? (typeof details['wine'] === 'boolean' ? (details['wine'] ? 'wine' : 'windows') : undefined);
+    assert.ok(order === 'windows' || order === 'wine', `info.details.returnActionOrder is 'windows' or 'wine' (got ${String(order)})`);
+    const all: ReturnAction[] = order === 'windows' ? ['release_mutex', 'set_event', 'release_semaphore'] : ['release_mutex', 'release_semaphore', 'set_event'];
+    return all.filter((action) => (action === 'set_event' ? setsEvent : action === `release_${acquire}`));
+  }
+
   signal(workId: string): void {
     this.call(() => this.engine.signal(workId));
   }
 
   cancel(workId: string): void {
     this.call(() => this.engine.cancel(workId));
+  }
+
+  /** Also call `fn` with every phase, right as it is delivered (to look at live state at that moment). */
+  tap(fn: (phase: Phase) => void): void {
+    this.taps.push(fn);
   }
 
   /** Run an engine method; a phase delivered while it runs breaks the threading contract. */
@@ -208,6 +283,7 @@ export class EngineHarness {
     list.push(phase);
     this.phases.set(phase.workId, list);
     this.deliveryOrder.set(phase, this.deliveryOrder.size);
+    for (const tap of this.taps) tap(phase);
     for (const waiter of [...this.waiters]) {
       if (waiter.ready()) {
         this.waiters.delete(waiter);
@@ -223,8 +299,10 @@ export class EngineHarness {
       this.violations.push(`phase after the terminal phase (${where})`);
       return;
     }
-    const state = last === undefined ? 'none' : last.type as keyof typeof NEXT_PHASES;
-    if (!NEXT_PHASES[state].includes(phase.type)) this.violations.push(`phase out of order (${where})`);
+    const state = last === undefined ? 'none' : last.type as WorkState;
+    const table = this.abandonIds.has(phase.workId) ? NEXT_PHASES_ABANDON
+      : this.specs.get(phase.workId)?.acquire.kind === 'none' ? NEXT_PHASES_NONE : NEXT_PHASES;
+    if (!table[state].includes(phase.type)) this.violations.push(`phase out of order (${where})`);
     if (last !== undefined && phase.atNs < last.atNs) this.violations.push(`timestamp goes back (${where})`);
     if (phase.type === 'acquired') {
       const started = before.find((p): p is PhaseOf<'started'> => p.type === 'started');

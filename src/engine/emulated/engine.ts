@@ -172,7 +172,7 @@ export class EmulatedEngine implements Engine {
    */
   openSemaphore(name: string, init: SemaphoreInit): SemaphoreOpened {
     this.assertOpen();
-    checkMutexName(name);
+    checkMutexName(name, 'semaphore');
     const { initialCount, maximumCount } = init;
     if (!Number.isInteger(maximumCount) || maximumCount < 1 || maximumCount > MAX_SEMAPHORE_COUNT) {
       throw new RangeError(`semaphore ${name}: maximumCount must be an integer from 1 to ${MAX_SEMAPHORE_COUNT} (got ${maximumCount})`);
@@ -198,7 +198,7 @@ export class EmulatedEngine implements Engine {
 
   openEvent(name: string, init: EventInit): EventOpened {
     this.assertOpen();
-    checkMutexName(name);
+    checkMutexName(name, 'event');
     const { existed, kernelName } = this.handles.open(name, 'event', (fresh) => initEvent(this.table.ref(fresh), init.manualReset, init.initialState));
     return { existed, kernelName };
   }
@@ -260,7 +260,8 @@ export class EmulatedEngine implements Engine {
   }
 
   /**
-   * Throws EngineError('shutting_down' | 'mutex_not_open'). A reused work id or a time
+   * Throws EngineError('shutting_down' | 'mutex_not_open' | 'object_not_open': the mutex,
+   * semaphore or event it names is not open). A reused work id or a time
    * outside 0..MAX_WORK_TIME_MS is a caller bug (the service validates): Error / RangeError.
    */
   submit(spec: WorkSpec): void {

@@ -58,7 +58,7 @@ export class ObjectHandles {
    * EngineError('name_conflict') when the kernel name is open as another kind.
    */
   open(name: string, kind: ObjectKind, init: (entry: number) => void = () => undefined): OpenedEntry {
-    checkMutexName(name);
+    checkMutexName(name, kind);
     const kernelName = this.kernelNames.get(name) ?? sessionKernelName(name, this.session);
     const existing = this.objects.get(kernelName);
     if (existing !== undefined) {
