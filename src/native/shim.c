@@ -165,8 +165,10 @@ typedef struct tpm_job_s {
   LONG kind;                  /* TPM_KIND_*; `mutex` is the mutex or semaphore record (NULL for none) */
   HANDLE user_event;          /* SetEventWhenCallbackReturns target, or NULL */
   PTP_WORK work;              /* the job's own TP_WORK, for WaitForThreadpoolWorkCallbacks */
-  /* Written by tpm_abandon_start: the dedicated thread (the engine waits on it and closes it). */
+  /* Written by tpm_abandon_start: the dedicated thread (the engine closes it at the
+   * handback) and the registered wait on it (unregistered by its own callback). */
   HANDLE thread;
+  HANDLE exit_wait;
 } tpm_job_t;
 
 static LONG64 tpm__now(void) {
@@ -600,7 +602,7 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
 }
 
 /*
- * The TP_WAIT callback on `done` (work jobs) or on the thread handle (abandon jobs).
+ * The TP_WAIT callback on `done`.
  *
  * Work jobs whose `done` the pool sets (tpm__pool_sets_done): it is the last return
  * action, so the mutex is released already. Other work jobs: `done` is set by the
@@ -616,9 +618,7 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
  * callback of the same TP_WORK may not wait for itself). A stamp taken after it is
  * never earlier than the last return action.
  *
- * Abandon jobs: the thread handle is signalled when the thread has exited; Windows
- * (and wineserver) abandon the mutexes a thread owned at exit before that, so a
- * client that sees ABANDONED finds the mutex abandoned.
+ * Abandon jobs never come here (tpm_abandon_exited reports their end).
  */
 static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WAIT wait, TP_WAIT_RESULT wait_result) {
   tpm_job_t *job = (tpm_job_t *)context;
@@ -628,14 +628,11 @@ static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
   (void)wait;
   (void)wait_result; /* armed without a timeout: always WAIT_OBJECT_0 */
 
-  if (job->kind != TPM_KIND_ABANDON && !tpm__pool_sets_done(job) && job->work != NULL)
+  if (!tpm__pool_sets_done(job) && job->work != NULL)
     WaitForThreadpoolWorkCallbacks(job->work, FALSE);
   now = tpm__now();
 
-  if (job->kind == TPM_KIND_ABANDON && job->owned != 0) {
-    job->ended_qpc = now;
-    tpm__post(job, TPM_PACKET_ABANDONED, now);
-  } else if (job->owned != 0) {
+  if (job->owned != 0) {
     /* Checked mode: the handle must still have been open when the pool released it
      * (a closed one raises on Windows). It is open now, so it was then: the engine
      * closes a handle only after this packet. A refusal is reported in the record;
@@ -654,6 +651,33 @@ static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
   } else {
     if (job->cancel_seen != 0)
       InterlockedExchange(&job->cancel_seen, 2); /* before the post: the record is still ours */
+    tpm__post(job, TPM_PACKET_RETIRED, now);
+  }
+  /* The engine may recycle the record from here on: touch nothing after the post. */
+}
+
+/*
+ * An abandon job's thread has exited (RegisterWaitForSingleObject on its handle, run
+ * in the wait thread of the process's default pool — NOT the engine's private pool,
+ * whose threads may all be busy holding: the terminal phase of an abandon must not wait
+ * for a pool thread). Windows (and wineserver) abandon the mutexes a thread owned at
+ * exit before its handle is signalled, so a client that sees ABANDONED finds the mutex
+ * abandoned. Posts ABANDONED (a handback) if the thread acquired it, else RETIRED.
+ */
+static VOID CALLBACK tpm_abandon_exited(PVOID context, BOOLEAN timed_out) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  LONG64 now = tpm__now();
+
+  (void)timed_out; /* registered without a timeout */
+  /* Non-blocking from inside its own callback (ERROR_IO_PENDING: unregistered, the
+   * callback finishes); before the post, which hands the record back. */
+  UnregisterWait(job->exit_wait);
+  if (job->owned != 0) {
+    job->ended_qpc = now;
+    tpm__post(job, TPM_PACKET_ABANDONED, now);
+  } else {
+    if (job->cancel_seen != 0)
+      InterlockedExchange(&job->cancel_seen, 2);
     tpm__post(job, TPM_PACKET_RETIRED, now);
   }
   /* The engine may recycle the record from here on: touch nothing after the post. */
@@ -717,18 +741,38 @@ TPM_EXPORT DWORD tpm_platform(LONG *out_wine) {
 }
 
 /* Starts an abandon job (kind TPM_KIND_ABANDON, armed like a work) on a dedicated
- * thread; *out_thread is its handle, which the engine waits on (TP_WAIT, whose
- * callback posts the terminal packet) and closes after that packet. Called on the JS
- * thread; never blocks. */
+ * thread; *out_thread is its handle, which the engine closes after the job's handback
+ * packet. The exit is watched by tpm_abandon_exited (RegisterWaitForSingleObject), which
+ * posts that packet. The thread starts suspended, so the watch is in place before it
+ * can touch the record. Called on the JS thread; never blocks. */
 TPM_EXPORT DWORD tpm_abandon_start(tpm_job_t *job, HANDLE *out_thread) {
   HANDLE thread;
+  HANDLE exit_wait = NULL;
+  DWORD error;
   if (job == NULL || out_thread == NULL || job->kind != TPM_KIND_ABANDON || job->mutex == NULL)
     return ERROR_INVALID_PARAMETER;
   /* A small stack: the thread only waits. */
-  thread = CreateThread(NULL, 64 * 1024, tpm_abandon_thread, job, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+  thread = CreateThread(NULL, 64 * 1024, tpm_abandon_thread, job, CREATE_SUSPENDED | STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
   if (thread == NULL)
     return GetLastError();
   job->thread = thread;
+  if (!RegisterWaitForSingleObject(&exit_wait, thread, tpm_abandon_exited, job, INFINITE, WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD)) {
+    error = GetLastError();
+    TerminateThread(thread, 0); /* suspended before its first instruction: owns nothing */
+    CloseHandle(thread);
+    job->thread = NULL;
+    return error;
+  }
+  job->exit_wait = exit_wait;
+  if (ResumeThread(thread) == (DWORD)-1) {
+    error = GetLastError();
+    UnregisterWaitEx(exit_wait, INVALID_HANDLE_VALUE); /* waits for a callback in flight: none can be */
+    TerminateThread(thread, 0);
+    CloseHandle(thread);
+    job->thread = NULL;
+    job->exit_wait = NULL;
+    return error;
+  }
   *out_thread = thread;
   return 0;
 }

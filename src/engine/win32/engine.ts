@@ -15,7 +15,9 @@
  *   it waits for the callback's epilog (WaitForThreadpoolWorkCallbacks) and reports
  *   "released" from another pool callback (docs/design.md §2.1).
  * - An abandon job runs on a dedicated thread (tpm_abandon_start), which exits owning
- *   the mutex; a TP_WAIT on the thread handle reports "abandoned" after the exit.
+ *   the mutex; a wait on the thread handle outside the private pool
+ *   (RegisterWaitForSingleObject, so a busy pool cannot delay it) reports "abandoned"
+ *   after the exit.
  * - Steps arrive as packets on one I/O completion port, read by a blocking
  *   GetQueuedCompletionStatusEx loop on the drain's own thread: neither the event loop
  *   nor a libuv pool thread waits for packets. No koffi callback is registered
@@ -221,7 +223,7 @@ export class Win32Engine implements Engine {
    */
   openSemaphore(name: string, init: SemaphoreInit): SemaphoreOpened {
     const res = this.assertRunning();
-    checkMutexName(name);
+    checkMutexName(name, 'semaphore');
     const { initialCount, maximumCount } = init;
     if (!Number.isSafeInteger(maximumCount) || maximumCount < 1 || maximumCount > 0x7fffffff) {
       throw new RangeError(`maximumCount must be an integer from 1 to ${0x7fffffff}, got ${maximumCount}`);
@@ -251,7 +253,7 @@ export class Win32Engine implements Engine {
   /** CreateEventExW (CREATE_EVENT_MANUAL_RESET / CREATE_EVENT_INITIAL_SET) with least access. */
   openEvent(name: string, init: EventInit): EventOpened {
     const res = this.assertRunning();
-    checkMutexName(name);
+    checkMutexName(name, 'event');
     const { existed, kernelName } = this.events.open(res, name, (native) => native.CreateNamedEventExW(name, init.manualReset, init.initialState));
     return { existed, kernelName };
   }
@@ -607,8 +609,8 @@ export class Win32Engine implements Engine {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
     // Abandon threads are no members of the cleanup group: wait for their handbacks
-    // (the cancel ended their waits; an owner exits at once) before the group cancels
-    // the TP_WAITs on them, so no thread uses a record after release().
+    // (the cancel ended their waits; an owner exits at once), so no thread and no exit
+    // watch uses a record after release().
     const abandonsGone = this.abandonsInFlight === 0 ? Promise.resolve(true)
       : new Promise<true>((resolve) => { this.onAbandonsDone = () => resolve(true); });
     const returned = await Promise.race([

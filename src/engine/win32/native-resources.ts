@@ -58,7 +58,7 @@ export class NativeResources {
   /**
    * A free job slot (recycled, or new) armed for `job`, under a new launch generation;
    * throws, keeping nothing, on failure. A work's TP_WAIT is armed on `done`; an abandon
-   * job's is armed on its thread by startAbandon.
+   * job's end is watched by the shim (startAbandon).
    */
   arm(job: Job, checks: number): JobSlot {
     const { native } = this;
@@ -74,7 +74,7 @@ export class NativeResources {
         wait_result: 0, owned: 0, abandoned: 0, signaled: 0, error: 0, error_fn: 0, post_error: 0,
         checks, actions: 0, rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0, cancel_seen: 0,
         fencing_token: 0, started_qpc: 0, acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0,
-        kind: KIND_CODES[kind], user_event: job.event?.handle ?? null, work: slot.work, thread: null,
+        kind: KIND_CODES[kind], user_event: job.event?.handle ?? null, work: slot.work, thread: null, exit_wait: null,
       } satisfies Record<keyof TpmJob, unknown>);
       // A recycled slot's events may still be set from its last work.
       native.ResetEvent(slot.signal);
@@ -91,14 +91,12 @@ export class NativeResources {
   }
 
   /**
-   * Starts an armed abandon job's thread and arms the slot's TP_WAIT on it: the wait
-   * callback posts the terminal packet once the thread has exited. Throws (the slot is
-   * not launched then; give it back with recycle).
+   * Starts an armed abandon job's thread. The shim watches its exit outside the
+   * engine's pool (whose threads may all be busy) and posts the terminal packet then.
+   * Throws (the slot is not launched then; give it back with recycle).
    */
   startAbandon(slot: JobSlot): void {
-    const thread = this.native.tpm_abandon_start(slot.record);
-    slot.thread = thread;
-    this.native.SetThreadpoolWait(slot.wait, thread);
+    slot.thread = this.native.tpm_abandon_start(slot.record);
   }
 
   /** The slot a packet's key names, if that key is its current launch (else the packet is stale). */

@@ -115,6 +115,8 @@ export interface TpmJob {
   work: bigint | null;
   /** An abandon job's thread (written by tpm_abandon_start). */
   thread: bigint | null;
+  /** The registered wait on an abandon job's thread (RegisterWaitForSingleObject). */
+  exit_wait: bigint | null;
 }
 
 

@@ -59,6 +59,7 @@ export const cTpmJob = koffi.struct('tpm_job_t', {
   user_event: cHANDLE,
   work: cPVOID,
   thread: cHANDLE,
+  exit_wait: cHANDLE,
 });
 
 export interface Shim {

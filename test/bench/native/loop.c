@@ -89,6 +89,7 @@ typedef struct tpm_job_s {
   HANDLE user_event;  /* setEventOnReturn: none here */
   PTP_WORK work;      /* the wait callback waits for this TP_WORK's epilog (ABI 3) */
   HANDLE thread;      /* abandon jobs only */
+  HANDLE exit_wait;   /* abandon jobs only */
 } tpm_job_t;
 
 typedef DWORD (*tpm_abi_fn)(DWORD *out_version, DWORD *out_job_size, DWORD *out_mutex_size);

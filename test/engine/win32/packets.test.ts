@@ -17,7 +17,7 @@ function record(over: Partial<TpmJob> = {}): TpmJob {
     may_run_long: 0, state: TPM_JOB_STARTED, signal_requested: 0, cancel_requested: 0, thread_id: 7, may_run_long_result: -1,
     wait_result: 0, owned: 0, abandoned: 0, signaled: 0, error: 0, error_fn: 0, post_error: 0, checks: 0, actions: 0,
     rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0, cancel_seen: 0, fencing_token: 0, started_qpc: 0,
-    acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0, kind: TPM_KIND_MUTEX, user_event: null, work: null, thread: null, ...over,
+    acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0, kind: TPM_KIND_MUTEX, user_event: null, work: null, thread: null, exit_wait: null, ...over,
   };
 }
 
