@@ -32,7 +32,7 @@
 
 /* Bumped whenever a record layout or a packet meaning changes; the engine refuses a
  * DLL with another version (see tpm_abi). */
-#define TPM_ABI_VERSION 2
+#define TPM_ABI_VERSION 3
 
 /* Packet kinds (dwNumberOfBytesTransferred). Their twins, and every other number the
  * engine shares with this file, are in src/engine/win32/protocol.ts (which
@@ -45,7 +45,17 @@ enum {
   TPM_PACKET_TIMED_OUT = 5, /* the acquire wait timed out */
   TPM_PACKET_CANCELLED = 6, /* cancelled before owning (queued, or wait aborted) */
   TPM_PACKET_FAILED = 7,    /* a wait failed; error/error_fn say why */
-  TPM_PACKET_RETIRED = 8    /* wait callback for a job that never owned: record free */
+  TPM_PACKET_RETIRED = 8,   /* wait callback for a job that never owned: record free */
+  TPM_PACKET_ABANDONED = 9  /* wait callback on an abandon thread that exited owning the
+                             * mutex: it is abandoned now; record free */
+};
+
+/* tpm_job_t.kind: what the job acquires (set by the engine). */
+enum {
+  TPM_KIND_NONE = 0,      /* nothing: a work that only sets an event on return */
+  TPM_KIND_MUTEX = 1,     /* ReleaseMutexWhenCallbackReturns */
+  TPM_KIND_SEMAPHORE = 2, /* ReleaseSemaphoreWhenCallbackReturns(instance, sem, 1) */
+  TPM_KIND_ABANDON = 3    /* a mutex, on a dedicated thread that exits owning it */
 };
 
 /* tpm_job_t.state: who got the job first, the callback or a cancel. */
@@ -61,7 +71,8 @@ enum {
   TPM_FN_WAIT_FOR_MULTIPLE_OBJECTS = 1,
   TPM_FN_WAIT_FOR_SINGLE_OBJECT = 2,
   TPM_FN_RESET_EVENT = 3,
-  TPM_FN_CHECKED_RULE = 4 /* checked mode refused a step; tpm_job_t.rule says which */
+  TPM_FN_CHECKED_RULE = 4, /* checked mode refused a step; tpm_job_t.rule says which */
+  TPM_FN_WAIT_FOR_WORK_CALLBACKS = 5 /* not used: WaitForThreadpoolWorkCallbacks cannot fail */
 };
 
 /* tpm_job_t.checks, set by the engine. TPM_CHECKED turns on the checks below; the
@@ -69,7 +80,7 @@ enum {
  * and are ignored unless TPM_CHECKED is set too. */
 enum {
   TPM_CHECKED = 1,
-  TPM_BREAK_ACTION_TWICE = 2,      /* ask for SetEventWhenCallbackReturns a second time */
+  TPM_BREAK_ACTION_TWICE = 2,      /* ask for the release action (mutex or semaphore) a second time */
   TPM_BREAK_RELEASE_NOT_OWNED = 4, /* give up ownership before registering the release */
   TPM_BREAK_HANDLE_CLOSED = 8,     /* register the release on a handle that was closed */
   TPM_TEST_LATE_CANCEL_POST = 16   /* tpm_job_cancel posts CANCELLED after the callback returned */
@@ -82,20 +93,25 @@ enum {
   TPM_RULE_NONE = 0,
   TPM_RULE_ACTION_TWICE = 1,      /* the same callback-return action registered twice */
   TPM_RULE_RELEASE_NOT_OWNED = 2, /* release of a mutex the thread does not own exactly once */
-  TPM_RULE_HANDLE_CLOSED = 3      /* the pool would release a handle that is not open */
+  TPM_RULE_HANDLE_CLOSED = 3,     /* the pool would release a handle that is not open */
+  TPM_RULE_SEMAPHORE_LIMIT = 4    /* the pool's release would exceed the semaphore's maximum */
 };
 
 /* Callback-return actions, one bit each in tpm_job_t.actions. */
 enum {
-  TPM_ACTION_SET_EVENT = 1,
-  TPM_ACTION_RELEASE_MUTEX = 2
+  TPM_ACTION_SET_EVENT = 1,         /* setEventOnReturn: the user's event */
+  TPM_ACTION_RELEASE_MUTEX = 2,
+  TPM_ACTION_RELEASE_SEMAPHORE = 4,
+  TPM_ACTION_NOTICE_EVENT = 8       /* the shim's own `done` notice (same kind as SET_EVENT) */
 };
+#define TPM_EVENT_ACTIONS (TPM_ACTION_SET_EVENT | TPM_ACTION_NOTICE_EVENT)
 
-/* One per open mutex, allocated by the engine (koffi). */
+/* One per open mutex or semaphore, allocated by the engine (koffi). */
 typedef struct tpm_mutex_s {
   HANDLE handle;
   /* Last fencing token issued. Incremented (InterlockedIncrement64) only by a thread
-   * that owns the mutex, so tokens are strictly increasing in acquisition order. */
+   * that owns the mutex, so tokens are strictly increasing in acquisition order. For a
+   * semaphore it is the acquisition sequence number (incremented holding a unit). */
   volatile LONG64 fencing;
 } tpm_mutex_t;
 
@@ -144,6 +160,15 @@ typedef struct tpm_job_s {
   LONG64 acquired_qpc;
   LONG64 returned_qpc;
   LONG64 ended_qpc;           /* stamp of the terminal step */
+
+  /* Set by the engine before the launch (ABI 3). */
+  LONG kind;                  /* TPM_KIND_*; `mutex` is the mutex or semaphore record (NULL for none) */
+  HANDLE user_event;          /* SetEventWhenCallbackReturns target, or NULL */
+  PTP_WORK work;              /* the job's own TP_WORK, for WaitForThreadpoolWorkCallbacks */
+  /* Written by tpm_abandon_start: the dedicated thread (the engine closes it at the
+   * handback) and the registered wait on it (unregistered by its own callback). */
+  HANDLE thread;
+  HANDLE exit_wait;
 } tpm_job_t;
 
 static LONG64 tpm__now(void) {
@@ -262,17 +287,31 @@ typedef struct tpm_mutant_info_s {
   BOOLEAN AbandonedState;
 } tpm_mutant_info_t;
 
-typedef LONG (NTAPI *tpm_nt_query_mutant_t)(HANDLE, int, PVOID, ULONG, PULONG);
+/* SEMAPHORE_BASIC_INFORMATION (ntdll, class 0): { LONG CurrentCount; LONG MaximumCount; }. */
+typedef struct tpm_semaphore_info_s {
+  LONG CurrentCount;
+  LONG MaximumCount;
+} tpm_semaphore_info_t;
 
-/* NtQueryMutant, resolved per call: no global state, and only checked mode pays. */
-static LONG tpm__query_mutant(HANDLE handle, tpm_mutant_info_t *info) {
+typedef LONG (NTAPI *tpm_nt_query_t)(HANDLE, int, PVOID, ULONG, PULONG);
+
+/* NtQueryMutant / NtQuerySemaphore (class 0 of both), resolved per call: no global
+ * state, and only checked mode pays. */
+static LONG tpm__nt_query(const char *fn, HANDLE handle, PVOID info, ULONG size) {
   HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
   /* Through void (*)(void), the one function type that converts to any other. */
-  tpm_nt_query_mutant_t query = ntdll == NULL ? NULL
-    : (tpm_nt_query_mutant_t)(void (*)(void))GetProcAddress(ntdll, "NtQueryMutant");
+  tpm_nt_query_t query = ntdll == NULL ? NULL : (tpm_nt_query_t)(void (*)(void))GetProcAddress(ntdll, fn);
   if (query == NULL)
     return (LONG)0xC0000002; /* STATUS_NOT_IMPLEMENTED */
-  return query(handle, 0 /* MutantBasicInformation */, info, (ULONG)sizeof *info, NULL);
+  return query(handle, 0 /* *BasicInformation */, info, size, NULL);
+}
+
+static LONG tpm__query_mutant(HANDLE handle, tpm_mutant_info_t *info) {
+  return tpm__nt_query("NtQueryMutant", handle, info, (ULONG)sizeof *info);
+}
+
+static LONG tpm__query_semaphore(HANDLE handle, tpm_semaphore_info_t *info) {
+  return tpm__nt_query("NtQuerySemaphore", handle, info, (ULONG)sizeof *info);
 }
 
 /* Claims one callback-return action for this callback. Guard: on real Windows,
@@ -280,7 +319,8 @@ static LONG tpm__query_mutant(HANDLE handle, tpm_mutant_info_t *info) {
  * the callback returns; Wine ignores it. A second claim is refused (the caller must
  * not register) and recorded as the rule, in every mode: it costs a bit test. */
 static int tpm__claim_action(tpm_job_t *job, LONG action) {
-  if ((job->actions & action) != 0) {
+  LONG kind = (action & TPM_EVENT_ACTIONS) != 0 ? TPM_EVENT_ACTIONS : action; /* one event action of either use */
+  if ((job->actions & kind) != 0) {
     job->rule = TPM_RULE_ACTION_TWICE;
     return 0;
   }
@@ -315,17 +355,46 @@ static int tpm__may_release(tpm_job_t *job, HANDLE handle) {
   return 1;
 }
 
+/* Checked mode, semaphores: the pool's ReleaseSemaphore(sem, 1) fails (and raises on
+ * Windows) if it would take the count above the maximum, e.g. when another process
+ * released a unit it never took. NtQuerySemaphore right before registering: the unit
+ * this callback holds must still fit. rule_count/rule_owned record count/maximum. */
+static int tpm__may_release_unit(tpm_job_t *job, HANDLE handle) {
+  tpm_semaphore_info_t info;
+  LONG status;
+
+  info.CurrentCount = 0;
+  info.MaximumCount = 0;
+  status = tpm__query_semaphore(handle, &info);
+  job->rule_status = status;
+  job->rule_count = info.CurrentCount;
+  job->rule_owned = info.MaximumCount;
+  if (status < 0) {
+    job->rule = TPM_RULE_HANDLE_CLOSED;
+    return 0;
+  }
+  if (info.CurrentCount >= info.MaximumCount) {
+    job->rule = TPM_RULE_SEMAPHORE_LIMIT;
+    return 0;
+  }
+  return 1;
+}
+
 /* Test entry point, honoured only in checked mode: breaks one rule on purpose right
  * before the release is registered, so a test proves that the check stops it. The
  * broken step itself never reaches the pool: the checks refuse it first. */
-static HANDLE tpm__break_rule(tpm_job_t *job, HANDLE handle, PTP_CALLBACK_INSTANCE instance) {
+static HANDLE tpm__break_rule(tpm_job_t *job, HANDLE handle, LONG release_action) {
   HANDLE copy = NULL;
   if ((job->checks & TPM_CHECKED) == 0)
     return handle;
-  if ((job->checks & TPM_BREAK_ACTION_TWICE) != 0 && tpm__claim_action(job, TPM_ACTION_SET_EVENT))
-    SetEventWhenCallbackReturns(instance, job->done); /* not reached: the claim is refused */
-  if ((job->checks & TPM_BREAK_RELEASE_NOT_OWNED) != 0)
-    ReleaseMutex(handle);
+  if ((job->checks & TPM_BREAK_ACTION_TWICE) != 0)
+    (void)tpm__claim_action(job, release_action); /* the real claim that follows is refused */
+  if ((job->checks & TPM_BREAK_RELEASE_NOT_OWNED) != 0) {
+    if (job->kind == TPM_KIND_SEMAPHORE)
+      ReleaseSemaphore(handle, 1, NULL);
+    else
+      ReleaseMutex(handle);
+  }
   if ((job->checks & TPM_BREAK_HANDLE_CLOSED) != 0 &&
       DuplicateHandle(GetCurrentProcess(), handle, GetCurrentProcess(), &copy, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
     CloseHandle(copy);
@@ -348,15 +417,9 @@ static void tpm__end_unowned(tpm_job_t *job, DWORD kind) {
   tpm__post(job, kind, job->ended_qpc);
 }
 
-/* The callback's first step: arms the `done` notice and claims the job from a cancel.
- * Every path of the callback, including an early return, ends with the pool setting
- * `done`, which wakes tpm_wait_callback; on Windows the pool sets it after releasing
- * the mutex. The first claim of a fresh record always succeeds (the engine zeroes
- * `actions` before each submission). Returns 0 if a cancel got the job first: then
- * tpm_job_cancel already posted the CANCELLED packet and nothing may be waited for. */
-static int tpm__claim_job(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
-  if (tpm__claim_action(job, TPM_ACTION_SET_EVENT))
-    SetEventWhenCallbackReturns(instance, job->done);
+/* The callback's first step: claims the job from a cancel. Returns 0 if a cancel got
+ * the job first: then tpm_job_cancel already posted the CANCELLED packet. */
+static int tpm__claim_job(tpm_job_t *job) {
   if (InterlockedCompareExchange(&job->state, TPM_JOB_STARTED, TPM_JOB_QUEUED) != TPM_JOB_QUEUED) {
     InterlockedExchange(&job->cancel_seen, 1);
     return 0;
@@ -365,19 +428,20 @@ static int tpm__claim_job(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
 }
 
 /* Reports STARTED: the thread, and CallbackMayRunLong's answer if asked for (it must
- * run on this thread). */
+ * run on this thread; never for an abandon thread, which is no pool thread). */
 static void tpm__report_start(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
   job->thread_id = GetCurrentThreadId();
   job->may_run_long_result = -1;
-  if (job->may_run_long != 0)
+  if (job->may_run_long != 0 && instance != NULL)
     job->may_run_long_result = CallbackMayRunLong(instance) ? 1 : 0;
   job->started_qpc = tpm__now();
   tpm__post(job, TPM_PACKET_STARTED, job->started_qpc);
 }
 
-/* Waits for the mutex. Returns 1 when this thread owns it (result in *out_result); else
- * the job's terminal packet (TIMED_OUT, CANCELLED, FAILED) is posted and it returns 0. */
-static int tpm__wait_for_mutex(tpm_job_t *job, LONG64 freq, DWORD *out_result) {
+/* Waits for the mutex or semaphore. Returns 1 when this thread owns it (result in
+ * *out_result); else the job's terminal packet (TIMED_OUT, CANCELLED, FAILED) is posted
+ * and it returns 0. */
+static int tpm__wait_for_object(tpm_job_t *job, LONG64 freq, DWORD *out_result) {
   DWORD result = tpm__acquire(job, freq);
   *out_result = result;
   switch (result) {
@@ -399,38 +463,52 @@ static int tpm__wait_for_mutex(tpm_job_t *job, LONG64 freq, DWORD *out_result) {
   }
 }
 
-/*
- * Registers the pool's release of the mutex this thread now owns, and reports ACQUIRED
- * with the next fencing token. Returns 0 if a guard refused (FAILED is posted).
- *
- * Guard: on real Windows, ReleaseMutexWhenCallbackReturns on a mutex this thread
- * does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED when the
- * callback returns, and so does registering it twice or the pool releasing a closed
- * handle; Wine silently ignores all three. Hence: registered only after a wait that
- * returned WAIT_OBJECT_0 or WAIT_ABANDONED_0 (this thread owns the mutex exactly
- * once: it owned none of ours when the callback began, because every earlier
- * callback on this thread had its ownership released by the pool), through the
- * one-claim-per-kind gate, and in checked mode only after NtQueryMutant confirmed
- * an open handle owned once by this thread. A refusal fails the work and leaves
- * nothing owned, instead of a process that dies on Windows.
- */
-static int tpm__take_ownership(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance, DWORD result) {
-  HANDLE handle = tpm__break_rule(job, job->mutex->handle, instance);
-  if (job->rule != TPM_RULE_NONE ||
-      ((job->checks & TPM_CHECKED) != 0 && !tpm__may_release(job, handle)) ||
-      !tpm__claim_action(job, TPM_ACTION_RELEASE_MUTEX)) {
-    tpm__disown(job->mutex->handle);
-    job->error = (DWORD)job->rule;
-    job->error_fn = TPM_FN_CHECKED_RULE;
-    tpm__end_unowned(job, TPM_PACKET_FAILED);
-    return 0;
-  }
-  ReleaseMutexWhenCallbackReturns(instance, handle);
+/* Reports ACQUIRED with the next fencing token (taken while owning). */
+static void tpm__report_acquired(tpm_job_t *job, DWORD result) {
   job->owned = 1;
   job->abandoned = result == WAIT_ABANDONED_0;
   job->fencing_token = InterlockedIncrement64(&job->mutex->fencing); /* while owning */
   job->acquired_qpc = tpm__now();
   tpm__post(job, TPM_PACKET_ACQUIRED, job->acquired_qpc);
+}
+
+/*
+ * Registers the pool's release of the mutex this thread now owns (or of the semaphore
+ * unit it took), and reports ACQUIRED. Returns 0 if a guard refused (FAILED is posted,
+ * nothing is left owned).
+ *
+ * Guard: on real Windows, ReleaseMutexWhenCallbackReturns on a mutex this thread
+ * does not own raises STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED when the
+ * callback returns, and so does registering an action twice, the pool releasing a
+ * closed handle, or a semaphore release above the maximum; Wine silently ignores them
+ * all. Hence: registered only after a wait that returned WAIT_OBJECT_0 or
+ * WAIT_ABANDONED_0 (this thread owns the mutex exactly once: every earlier callback on
+ * this thread had its ownership released by the pool), through the one-claim-per-kind
+ * gate, and in checked mode only after NtQueryMutant / NtQuerySemaphore confirmed it.
+ * A refusal fails the work instead of a process that dies on Windows.
+ */
+static int tpm__take_ownership(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance, DWORD result) {
+  int semaphore = job->kind == TPM_KIND_SEMAPHORE;
+  LONG action = semaphore ? TPM_ACTION_RELEASE_SEMAPHORE : TPM_ACTION_RELEASE_MUTEX;
+  HANDLE handle = tpm__break_rule(job, job->mutex->handle, action);
+  int checked = (job->checks & TPM_CHECKED) != 0;
+  if (job->rule != TPM_RULE_NONE ||
+      (checked && !(semaphore ? tpm__may_release_unit(job, handle) : tpm__may_release(job, handle))) ||
+      !tpm__claim_action(job, action)) {
+    if (semaphore)
+      ReleaseSemaphore(job->mutex->handle, 1, NULL); /* the unit it took; fails harmlessly at the maximum */
+    else
+      tpm__disown(job->mutex->handle);
+    job->error = (DWORD)job->rule;
+    job->error_fn = TPM_FN_CHECKED_RULE;
+    tpm__end_unowned(job, TPM_PACKET_FAILED);
+    return 0;
+  }
+  if (semaphore)
+    ReleaseSemaphoreWhenCallbackReturns(instance, handle, 1);
+  else
+    ReleaseMutexWhenCallbackReturns(instance, handle);
+  tpm__report_acquired(job, result);
   return 1;
 }
 
@@ -446,32 +524,54 @@ static void tpm__hold_then_return(tpm_job_t *job, LONG64 freq) {
   job->signaled = signaled;
 
   /* Timing honesty: "returned" is stamped as late as possible, right before the
-   * return; the pool releases the mutex after it, and the RELEASED stamp is taken
-   * later still, in tpm_wait_callback — never earlier than the real release. */
+   * return; the pool performs the return actions after it, and the RELEASED stamp is
+   * taken later still, in tpm_wait_callback — never earlier than the last of them. */
   job->returned_qpc = tpm__now();
   tpm__post(job, TPM_PACKET_RETURNED, job->returned_qpc);
 }
 
 /*
- * The TP_WORK callback, step by step. Exactly one terminal packet per job comes from
- * here or from tpm_job_cancel; the record is handed back by tpm_wait_callback after
- * the return.
+ * Which `done` notice a work job uses (docs/design.md §1.3):
+ * - the pool's: SetEventWhenCallbackReturns(done), registered first thing, for a plain
+ *   mutex (or nothing) work without setEventOnReturn — the event action then is the
+ *   last action on both platforms (Windows: mutex → event; Wine: mutex → event), and
+ *   it is the path measured fastest (the wait callback need not wait for anything);
+ * - the callback's own: a plain SetEvent(done) as its very last statement, then the
+ *   wait callback waits for the epilog (WaitForThreadpoolWorkCallbacks), when the event
+ *   kind is the user's (setEventOnReturn) or a semaphore is released (on Windows after
+ *   the event action).
+ * Both sides compute it from fields the engine set before the launch.
  */
-static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WORK work) {
-  tpm_job_t *job = (tpm_job_t *)context;
+static int tpm__pool_sets_done(const tpm_job_t *job) {
+  return job->user_event == NULL && (job->kind == TPM_KIND_MUTEX || job->kind == TPM_KIND_NONE);
+}
+
+/* The work callback's steps; every return leads to tpm_work_callback's last step. */
+static void tpm__run(tpm_job_t *job, PTP_CALLBACK_INSTANCE instance) {
   LARGE_INTEGER freq;
   DWORD result;
 
-  (void)work;
-  if (!tpm__claim_job(job, instance))
+  /* Before the claim, as ever: the pool sets `done` on every path, a lost claim too. */
+  if (tpm__pool_sets_done(job) && tpm__claim_action(job, TPM_ACTION_NOTICE_EVENT))
+    SetEventWhenCallbackReturns(instance, job->done);
+  if (!tpm__claim_job(job))
     return;
+  /* setEventOnReturn: registered first, so the pool sets the event on every return
+   * path from here on (timed out, cancelled while waiting, failed) — the contract. */
+  if (job->user_event != NULL && tpm__claim_action(job, TPM_ACTION_SET_EVENT))
+    SetEventWhenCallbackReturns(instance, job->user_event);
   QueryPerformanceFrequency(&freq);
   tpm__report_start(job, instance);
   if (InterlockedCompareExchange(&job->cancel_requested, 0, 0) != 0) {
     tpm__end_unowned(job, TPM_PACKET_CANCELLED);
     return;
   }
-  if (!tpm__wait_for_mutex(job, freq.QuadPart, &result))
+  if (job->kind == TPM_KIND_NONE) {
+    job->owned = 1; /* nothing to own, but its end is the pool's (event) action: RELEASED */
+    tpm__hold_then_return(job, freq.QuadPart);
+    return;
+  }
+  if (!tpm__wait_for_object(job, freq.QuadPart, &result))
     return;
   if (!tpm__take_ownership(job, instance, result))
     return;
@@ -479,27 +579,73 @@ static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
 }
 
 /*
- * The TP_WAIT callback on `done`: runs after the work callback returned and the pool
- * performed its return actions (on Windows: release the mutex, then set the event;
- * on Wine: mutex, semaphore, event — in both the mutex is free before `done` is set).
- * So a stamp taken here is never earlier than the release.
+ * The TP_WORK callback. Exactly one terminal packet per job comes from here or from
+ * tpm_job_cancel; the record is handed back by tpm_wait_callback after the return.
+ *
+ * Unless the pool sets `done` (tpm__pool_sets_done), its very last step sets it, a
+ * plain SetEvent and no callback-return action: a callback may register only one
+ * action per kind, and with setEventOnReturn the event kind is the user's; besides, on
+ * Windows the pool sets the event BEFORE it releases a semaphore (docs/design.md §1.3),
+ * so an event-action notice could come before the last action. The TP_WAIT callback on
+ * `done` then waits for the epilog itself (WaitForThreadpoolWorkCallbacks on this
+ * TP_WORK), see tpm_wait_callback.
+ */
+static VOID CALLBACK tpm_work_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WORK work) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  HANDLE done = job->done;
+  int pool_sets_done = tpm__pool_sets_done(job);
+
+  (void)work;
+  tpm__run(job, instance);
+  if (!pool_sets_done)
+    SetEvent(done); /* cannot fail on an open event handle; the engine keeps it open */
+}
+
+/*
+ * The TP_WAIT callback on `done`.
+ *
+ * Work jobs whose `done` the pool sets (tpm__pool_sets_done): it is the last return
+ * action, so the mutex is released already. Other work jobs: `done` is set by the
+ * work callback's last statement, so the callback has
+ * returned or is about to; WaitForThreadpoolWorkCallbacks(job->work, FALSE) then
+ * returns only once the pool finished the callback's epilog, return actions included:
+ * Wine's tp_object_execute (dlls/ntdll/threadpool.c) runs the cleanup actions (CS,
+ * mutex, semaphore, event, library) and only then decrements num_running_callbacks
+ * and wakes the waiters; MSDN: "waits for outstanding work callbacks to complete".
+ * The wait is short and bounded: the callback it waits for has already returned, and
+ * the job's TP_WORK has no other submission (the slot is relaunched only after this
+ * packet). It is called from another object's callback, which is allowed (only a
+ * callback of the same TP_WORK may not wait for itself). A stamp taken after it is
+ * never earlier than the last return action.
+ *
+ * Abandon jobs never come here (tpm_abandon_exited reports their end).
  */
 static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID context, PTP_WAIT wait, TP_WAIT_RESULT wait_result) {
   tpm_job_t *job = (tpm_job_t *)context;
-  LONG64 now = tpm__now();
+  LONG64 now;
 
   (void)instance;
   (void)wait;
   (void)wait_result; /* armed without a timeout: always WAIT_OBJECT_0 */
 
+  if (!tpm__pool_sets_done(job) && job->work != NULL)
+    WaitForThreadpoolWorkCallbacks(job->work, FALSE);
+  now = tpm__now();
+
   if (job->owned != 0) {
-    tpm_mutant_info_t info;
     /* Checked mode: the handle must still have been open when the pool released it
      * (a closed one raises on Windows). It is open now, so it was then: the engine
-     * closes a mutex handle only after this packet. A refusal is reported in the
-     * record; the engine fails the work instead of reporting `released`. */
-    if ((job->checks & TPM_CHECKED) != 0 && (job->rule_status = tpm__query_mutant(job->mutex->handle, &info)) < 0)
-      job->rule = TPM_RULE_HANDLE_CLOSED;
+     * closes a handle only after this packet. A refusal is reported in the record;
+     * the engine fails the work instead of reporting `released`. */
+    if ((job->checks & TPM_CHECKED) != 0 && job->kind == TPM_KIND_MUTEX) {
+      tpm_mutant_info_t info;
+      if ((job->rule_status = tpm__query_mutant(job->mutex->handle, &info)) < 0)
+        job->rule = TPM_RULE_HANDLE_CLOSED;
+    } else if ((job->checks & TPM_CHECKED) != 0 && job->kind == TPM_KIND_SEMAPHORE) {
+      tpm_semaphore_info_t info;
+      if ((job->rule_status = tpm__query_semaphore(job->mutex->handle, &info)) < 0)
+        job->rule = TPM_RULE_HANDLE_CLOSED;
+    }
     job->ended_qpc = now;
     tpm__post(job, TPM_PACKET_RELEASED, now);
   } else {
@@ -508,6 +654,59 @@ static VOID CALLBACK tpm_wait_callback(PTP_CALLBACK_INSTANCE instance, PVOID con
     tpm__post(job, TPM_PACKET_RETIRED, now);
   }
   /* The engine may recycle the record from here on: touch nothing after the post. */
+}
+
+/*
+ * An abandon job's thread has exited (RegisterWaitForSingleObject on its handle, run
+ * in the wait thread of the process's default pool — NOT the engine's private pool,
+ * whose threads may all be busy holding: the terminal phase of an abandon must not wait
+ * for a pool thread). Windows (and wineserver) abandon the mutexes a thread owned at
+ * exit before its handle is signalled, so a client that sees ABANDONED finds the mutex
+ * abandoned. Posts ABANDONED (a handback) if the thread acquired it, else RETIRED.
+ */
+static VOID CALLBACK tpm_abandon_exited(PVOID context, BOOLEAN timed_out) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  LONG64 now = tpm__now();
+
+  (void)timed_out; /* registered without a timeout */
+  /* Non-blocking from inside its own callback (ERROR_IO_PENDING: unregistered, the
+   * callback finishes); before the post, which hands the record back. */
+  UnregisterWait(job->exit_wait);
+  if (job->owned != 0) {
+    job->ended_qpc = now;
+    tpm__post(job, TPM_PACKET_ABANDONED, now);
+  } else {
+    if (job->cancel_seen != 0)
+      InterlockedExchange(&job->cancel_seen, 2);
+    tpm__post(job, TPM_PACKET_RETIRED, now);
+  }
+  /* The engine may recycle the record from here on: touch nothing after the post. */
+}
+
+/*
+ * The dedicated thread of an abandon job (not a pool thread: the pool would release
+ * what a callback registered). Same claim and acquire as a work callback; once it
+ * owns the mutex it reports ACQUIRED (fencing token taken while owning) and exits
+ * WITHOUT releasing: the OS abandons the mutex at the thread's exit, and the wait
+ * callback on the thread handle reports ABANDONED after that.
+ */
+static DWORD WINAPI tpm_abandon_thread(LPVOID context) {
+  tpm_job_t *job = (tpm_job_t *)context;
+  LARGE_INTEGER freq;
+  DWORD result;
+
+  if (!tpm__claim_job(job))
+    return 0;
+  QueryPerformanceFrequency(&freq);
+  tpm__report_start(job, NULL);
+  if (InterlockedCompareExchange(&job->cancel_requested, 0, 0) != 0) {
+    tpm__end_unowned(job, TPM_PACKET_CANCELLED);
+    return 0;
+  }
+  if (!tpm__wait_for_object(job, freq.QuadPart, &result))
+    return 0;
+  tpm__report_acquired(job, result);
+  return 0; /* owning the mutex: abandoned at exit */
 }
 
 /* Version and record sizes, so the engine can refuse a DLL whose layout differs from
@@ -527,6 +726,54 @@ TPM_EXPORT DWORD tpm_callbacks(PTP_WORK_CALLBACK *out_work, PTP_WAIT_CALLBACK *o
     return ERROR_INVALID_PARAMETER;
   *out_work = tpm_work_callback;
   *out_wait = tpm_wait_callback;
+  return 0;
+}
+
+/* Whether this process runs under Wine (ntdll exports wine_get_version there and
+ * nowhere on Windows): the pool's return-action order differs (docs/design.md §1.3). */
+TPM_EXPORT DWORD tpm_platform(LONG *out_wine) {
+  HMODULE ntdll;
+  if (out_wine == NULL)
+    return ERROR_INVALID_PARAMETER;
+  ntdll = GetModuleHandleW(L"ntdll.dll");
+  *out_wine = ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL ? 1 : 0;
+  return 0;
+}
+
+/* Starts an abandon job (kind TPM_KIND_ABANDON, armed like a work) on a dedicated
+ * thread; *out_thread is its handle, which the engine closes after the job's handback
+ * packet. The exit is watched by tpm_abandon_exited (RegisterWaitForSingleObject), which
+ * posts that packet. The thread starts suspended, so the watch is in place before it
+ * can touch the record. Called on the JS thread; never blocks. */
+TPM_EXPORT DWORD tpm_abandon_start(tpm_job_t *job, HANDLE *out_thread) {
+  HANDLE thread;
+  HANDLE exit_wait = NULL;
+  DWORD error;
+  if (job == NULL || out_thread == NULL || job->kind != TPM_KIND_ABANDON || job->mutex == NULL)
+    return ERROR_INVALID_PARAMETER;
+  /* A small stack: the thread only waits. */
+  thread = CreateThread(NULL, 64 * 1024, tpm_abandon_thread, job, CREATE_SUSPENDED | STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+  if (thread == NULL)
+    return GetLastError();
+  job->thread = thread;
+  if (!RegisterWaitForSingleObject(&exit_wait, thread, tpm_abandon_exited, job, INFINITE, WT_EXECUTEONLYONCE | WT_EXECUTEINWAITTHREAD)) {
+    error = GetLastError();
+    TerminateThread(thread, 0); /* suspended before its first instruction: owns nothing */
+    CloseHandle(thread);
+    job->thread = NULL;
+    return error;
+  }
+  job->exit_wait = exit_wait;
+  if (ResumeThread(thread) == (DWORD)-1) {
+    error = GetLastError();
+    UnregisterWaitEx(exit_wait, INVALID_HANDLE_VALUE); /* waits for a callback in flight: none can be */
+    TerminateThread(thread, 0);
+    CloseHandle(thread);
+    job->thread = NULL;
+    job->exit_wait = NULL;
+    return error;
+  }
+  *out_thread = thread;
   return 0;
 }
 

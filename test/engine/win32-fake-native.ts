@@ -14,12 +14,14 @@
 import { sessionKernelName } from '../../src/engine/mutex-name.js';
 import type { HANDLE, Packet, PVOID, Win32Native } from '../../src/engine/win32/native.js';
 import {
-  TPM_JOB_CANCELLED, TPM_JOB_QUEUED, TPM_JOB_STARTED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED, TPM_PACKET_FAILED,
+  TPM_ACTION_RELEASE_MUTEX, TPM_ACTION_RELEASE_SEMAPHORE, TPM_ACTION_SET_EVENT,
+  TPM_JOB_CANCELLED, TPM_JOB_QUEUED, TPM_JOB_STARTED, TPM_KIND_ABANDON, TPM_KIND_NONE, TPM_KIND_SEMAPHORE,
+  TPM_PACKET_ABANDONED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED, TPM_PACKET_FAILED,
   TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_RETURNED, TPM_PACKET_STARTED, TPM_PACKET_TIMED_OUT, type TpmJob,
 } from '../../src/engine/win32/protocol.js';
 import { Win32Error } from '../../src/engine/win32/win32-error.js';
 
-type Kind = 'mutex' | 'event' | 'port' | 'pool' | 'group' | 'work' | 'wait';
+type Kind = 'mutex' | 'semaphore' | 'event' | 'port' | 'pool' | 'group' | 'work' | 'wait' | 'thread';
 
 /** One SubmitThreadpoolWork: the record and the completion key it was launched with. */
 export interface Launch {
@@ -27,12 +29,16 @@ export interface Launch {
   readonly key: bigint;
   /** The callback has returned (its wait callback may still be due). */
   returned: boolean;
+  /** An abandon job's dedicated thread (tpm_abandon_start), not a pool work. */
+  readonly abandon: boolean;
   /** The wait callback ran: the record is handed back. */
   handedBack: boolean;
 }
 
 export class FakeWin32Native implements Win32Native {
   readonly details = { native: 'fake (test/engine/win32-fake-native.ts)' };
+  /** Plays Wine (return actions mutex → semaphore → event) when true, Windows otherwise. */
+  isWine = false;
   /** Every SubmitThreadpoolWork, in order. */
   readonly launches: Launch[] = [];
   /** What would have killed the process on Windows. */
@@ -47,6 +53,9 @@ export class FakeWin32Native implements Win32Native {
   private readonly jobs = new Map<PVOID, TpmJob>();
   private readonly mutexRecords = new Map<PVOID, { handle: HANDLE; fencing: number }>();
   private readonly mutexNames = new Set<string>();
+  /** Named semaphores and events (one namespace with the mutexes, as in the OS). */
+  private readonly semaphores = new Map<string, { count: number; max: number }>();
+  private readonly events = new Map<string, { manual: boolean; set: boolean }>();
   private readonly workRecord = new Map<HANDLE, PVOID>();
   private packets: Packet[] = [];
   private wake: (() => void) | undefined;
@@ -58,6 +67,7 @@ export class FakeWin32Native implements Win32Native {
   QueryPerformanceCounter(): bigint { return (this.qpc += 1_000n); }
 
   CreateMutexExW(name: string): { handle: HANDLE; lastError: number } {
+    if (this.semaphores.has(name) || this.events.has(name)) throw new Win32Error(6, 'CreateMutexExW'); // another kind
     const existed = this.mutexNames.has(name);
     this.mutexNames.add(name);
     return { handle: this.handle('mutex', name), lastError: existed ? 183 : 0 };
@@ -98,7 +108,66 @@ export class FakeWin32Native implements Win32Native {
   }
 
   CreateEventExW(): HANDLE { return this.handle('event'); }
-  ResetEvent(handle: HANDLE): void { this.expectOpen(handle, 'ResetEvent'); }
+
+  ResetEvent(handle: HANDLE): void {
+    const { name } = this.expectOpen(handle, 'ResetEvent');
+    const event = name === undefined ? undefined : this.events.get(name);
+    if (event !== undefined) event.set = false;
+  }
+
+  SetEvent(handle: HANDLE): void {
+    const { name } = this.expectOpen(handle, 'SetEvent');
+    const event = name === undefined ? undefined : this.events.get(name);
+    if (event !== undefined) event.set = true;
+  }
+
+  CreateSemaphoreExW(name: string, initialCount: number, maximumCount: number): { handle: HANDLE; lastError: number } {
+    if (this.mutexNames.has(name) || this.events.has(name)) throw new Win32Error(6, 'CreateSemaphoreExW');
+    const existed = this.semaphores.has(name);
+    if (!existed) this.semaphores.set(name, { count: initialCount, max: maximumCount });
+    return { handle: this.handle('semaphore', name), lastError: existed ? 183 : 0 };
+  }
+
+  OpenSemaphoreW(name: string): HANDLE {
+    if (!this.semaphores.has(name)) throw new Win32Error(2, 'OpenSemaphoreW');
+    return this.handle('semaphore', name);
+  }
+
+  NtQuerySemaphore(handle: HANDLE): { CurrentCount: number; MaximumCount: number } {
+    const { name } = this.expectOpen(handle, 'NtQuerySemaphore');
+    const semaphore = this.semaphores.get(name ?? '');
+    if (semaphore === undefined) throw new Win32Error(0xc0000024, 'NtQuerySemaphore'); // STATUS_OBJECT_TYPE_MISMATCH
+    return { CurrentCount: semaphore.count, MaximumCount: semaphore.max };
+  }
+
+  CreateNamedEventExW(name: string, manualReset: boolean, initialState: boolean): { handle: HANDLE; lastError: number } {
+    if (this.mutexNames.has(name) || this.semaphores.has(name)) throw new Win32Error(6, 'CreateEventExW');
+    const existed = this.events.has(name);
+    if (!existed) this.events.set(name, { manual: manualReset, set: initialState });
+    return { handle: this.handle('event', name), lastError: existed ? 183 : 0 };
+  }
+
+  OpenEventW(name: string): HANDLE {
+    if (!this.events.has(name)) throw new Win32Error(2, 'OpenEventW');
+    return this.handle('event', name);
+  }
+
+  NtQueryEvent(handle: HANDLE): { EventType: number; EventState: number } {
+    const { name } = this.expectOpen(handle, 'NtQueryEvent');
+    const event = this.events.get(name ?? '');
+    if (event === undefined) throw new Win32Error(0xc0000024, 'NtQueryEvent');
+    return { EventType: event.manual ? 0 : 1, EventState: event.set ? 1 : 0 };
+  }
+
+  /** A named event's state, or undefined. */
+  eventState(name: string): boolean | undefined {
+    return this.events.get(name)?.set;
+  }
+
+  /** A named semaphore's count, or undefined. */
+  semaphoreCount(name: string): number | undefined {
+    return this.semaphores.get(name)?.count;
+  }
 
   CreateIoCompletionPort(): HANDLE { return this.handle('port'); }
 
@@ -141,7 +210,17 @@ export class FakeWin32Native implements Win32Native {
 
   SubmitThreadpoolWork(work: HANDLE): void {
     const record = this.workRecord.get(work)!;
-    this.launches.push({ record, key: BigInt(this.job(record).key), returned: false, handedBack: false });
+    this.launches.push({ record, key: BigInt(this.job(record).key), returned: false, handedBack: false, abandon: false });
+  }
+
+  /** As shim.c: the dedicated thread of an abandon job (its steps are moved by the test). */
+  tpm_abandon_start(record: PVOID): HANDLE {
+    const job = this.job(record);
+    if (job.kind !== TPM_KIND_ABANDON) throw new Win32Error(87, 'tpm_abandon_start'); // ERROR_INVALID_PARAMETER
+    const thread = this.handle('thread');
+    job.thread = thread;
+    this.launches.push({ record, key: BigInt(job.key), returned: false, handedBack: false, abandon: true });
+    return thread;
   }
 
   SetThreadpoolWait(): void {}
@@ -228,6 +307,8 @@ export class FakeWin32Native implements Win32Native {
       return false;
     }
     job.state = TPM_JOB_STARTED;
+    if (job.user_event !== null && job.user_event !== 0n) job.actions |= TPM_ACTION_SET_EVENT;
+    if (job.kind === TPM_KIND_NONE) job.owned = 1; // as shim.c: its end is the pool's event action
     job.thread_id = 7;
     job.may_run_long_result = -1;
     job.started_qpc = this.QueryPerformanceCounter();
@@ -238,12 +319,20 @@ export class FakeWin32Native implements Win32Native {
   /** The wait returned WAIT_OBJECT_0: the release is registered, a token issued. */
   acquire(launch: Launch): void {
     const job = this.job(launch.record);
+    if (job.kind === TPM_KIND_NONE) return; // as shim.c: a work on nothing never waits
     const mutex = this.mutexRecords.get(job.mutex!);
     if (mutex === undefined || !this.handles.has(mutex.handle)) {
       this.crashes.push(`the callback of key ${launch.key} waits on a freed mutex record or a closed handle`);
       return;
     }
     job.owned = 1;
+    if (job.kind === TPM_KIND_SEMAPHORE) {
+      job.actions |= TPM_ACTION_RELEASE_SEMAPHORE;
+      const semaphore = this.semaphores.get(this.handles.get(mutex.handle)?.name ?? '');
+      if (semaphore !== undefined) semaphore.count--;
+    } else if (job.kind !== TPM_KIND_ABANDON) {
+      job.actions |= TPM_ACTION_RELEASE_MUTEX;
+    }
     job.fencing_token = ++mutex.fencing;
     job.acquired_qpc = this.QueryPerformanceCounter();
     this.post(launch, TPM_PACKET_ACQUIRED);
@@ -261,12 +350,28 @@ export class FakeWin32Native implements Win32Native {
   /** The callback returns: RETURNED if it owned; then the pool releases the mutex. */
   return(launch: Launch): void {
     const job = this.job(launch.record);
+    if (launch.abandon) {
+      launch.returned = true; // the thread exits, owning what it owns
+      return;
+    }
     if (job.owned !== 0) {
       job.returned_qpc = this.QueryPerformanceCounter();
       this.post(launch, TPM_PACKET_RETURNED);
-      const mutex = this.mutexRecords.get(job.mutex!);
-      if (mutex === undefined || !this.handles.has(mutex.handle)) {
-        this.crashes.push(`the pool releases a closed handle after the callback of key ${launch.key}`);
+      if (job.kind !== TPM_KIND_NONE) {
+        const mutex = this.mutexRecords.get(job.mutex!);
+        if (mutex === undefined || !this.handles.has(mutex.handle)) {
+          this.crashes.push(`the pool releases a closed handle after the callback of key ${launch.key}`);
+        } else if (job.kind === TPM_KIND_SEMAPHORE) {
+          const semaphore = this.semaphores.get(this.handles.get(mutex.handle)?.name ?? '');
+          if (semaphore !== undefined) semaphore.count++;
+        }
+      }
+    }
+    if ((job.actions & TPM_ACTION_SET_EVENT) !== 0) {
+      if (job.user_event === null || !this.handles.has(job.user_event)) {
+        this.crashes.push(`the pool sets a closed event after the callback of key ${launch.key}`);
+      } else {
+        this.SetEvent(job.user_event);
       }
     }
     launch.returned = true;
@@ -279,7 +384,8 @@ export class FakeWin32Native implements Win32Native {
     Object.assign(job, fields);
     launch.handedBack = true;
     if (job.owned === 0 && job.cancel_seen !== 0) job.cancel_seen = 2;
-    this.post(launch, job.owned !== 0 ? TPM_PACKET_RELEASED : TPM_PACKET_RETIRED);
+    const owned = job.owned !== 0;
+    this.post(launch, launch.abandon ? (owned ? TPM_PACKET_ABANDONED : TPM_PACKET_RETIRED) : owned ? TPM_PACKET_RELEASED : TPM_PACKET_RETIRED);
   }
 
   /** A whole callback that acquires at once and returns: started, acquired, returned, released. */

@@ -10,6 +10,7 @@ import { Win32Error } from '../../src/engine/win32/win32-error.js';
 const kernel32 = koffi.load('kernel32.dll');
 const fGetLastError = kernel32.func('__stdcall', 'GetLastError', cDWORD, []);
 const fReleaseMutex = kernel32.func('__stdcall', 'ReleaseMutex', cBOOL, [cHANDLE]);
+const fReleaseSemaphore = kernel32.func('__stdcall', 'ReleaseSemaphore', cBOOL, [cHANDLE, 'int32_t', koffi.out(koffi.pointer('int32_t'))]);
 const fOpenEventW = kernel32.func('__stdcall', 'OpenEventW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
 const fSetEvent = kernel32.func('__stdcall', 'SetEvent', cBOOL, [cHANDLE]);
 const fWaitForSingleObject = kernel32.func('__stdcall', 'WaitForSingleObject', cDWORD, [cHANDLE, cDWORD]);
@@ -23,6 +24,13 @@ function fail(fn: string): never {
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-releasemutex */
 export function ReleaseMutex(hMutex: HANDLE): void {
   if (fReleaseMutex(hMutex) === 0) fail('ReleaseMutex');
+}
+
+/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-releasesemaphore — returns the previous count. */
+export function ReleaseSemaphore(hSemaphore: HANDLE, lReleaseCount: number): number {
+  const previous = [0];
+  if (fReleaseSemaphore(hSemaphore, lReleaseCount, previous) === 0) fail('ReleaseSemaphore');
+  return previous[0] ?? 0;
 }
 
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-openeventw */

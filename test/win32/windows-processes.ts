@@ -1,7 +1,8 @@
 /**
  * Contender processes for the win32 suites (contender.ts, as node.exe under Wine or
  * natively): another Windows process that opens, takes and abandons the same named
- * mutexes as the service. Readiness is polled (its port file), never slept for. The
+ * mutexes as the service, takes and gives back semaphore units, and waits for, sets and
+ * resets events (the control API is documented in contender.ts). Readiness is polled (its port file), never slept for. The
  * service itself is started by test/helpers/server-process.ts.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +13,10 @@ import { projectRoot, spawnWindowsNode, windowsLogFile, windowsPath, type Window
 
 export interface ContenderStatus { pid: number; threadId: number; waiting: boolean; owned: number }
 export interface ContenderProbe { currentCount: number; ownedByCaller: boolean; abandoned: boolean }
+export interface ContenderSemaphoreProbe { kind: 'semaphore'; count: number; maximumCount: number }
+export interface ContenderEventProbe { kind: 'event'; signaled: boolean; manualReset: boolean }
+
+const q = (name: string | undefined): string => (name === undefined ? '' : `name=${encodeURIComponent(name)}&`);
 
 /** A contender process and a typed client for its control API (see contender.ts). */
 export class Contender {
@@ -47,17 +52,54 @@ export class Contender {
     return this.call('POST', `/open?name=${encodeURIComponent(name)}${sddl === undefined ? '' : `&sddl=${encodeURIComponent(sddl)}`}`);
   }
 
-  /** Resolves when the wait ends; the contender owns the mutex unless `timeout`. */
-  acquire(timeoutMs: number): Promise<{ result: 'acquired' | 'abandoned' | 'timeout' }> {
-    return this.call('POST', `/acquire?timeoutMs=${timeoutMs}`);
+  /** Opens or creates a semaphore (an existing one keeps its own counts). */
+  openSemaphore(name: string, initial: number, maximum: number): Promise<{ existed: boolean }> {
+    return this.call('POST', `/open?kind=semaphore&${q(name)}initial=${initial}&maximum=${maximum}`);
   }
 
-  release(): Promise<{ released: true }> {
-    return this.call('POST', '/release');
+  /** Opens or creates an event (an existing one keeps its own type and state). */
+  openEvent(name: string, manualReset: boolean, initialState: boolean): Promise<{ existed: boolean }> {
+    return this.call('POST', `/open?kind=event&${q(name)}manualReset=${manualReset ? 1 : 0}&initialState=${initialState ? 1 : 0}`);
   }
 
-  probe(): Promise<ContenderProbe> {
-    return this.call('GET', '/probe');
+  /**
+   * Resolves when the wait ends. A mutex: the contender owns it unless `timeout`
+   * (`abandoned`: WAIT_ABANDONED, it owns it too). A semaphore: it holds one unit unless
+   * `timeout`. `name` defaults to the object opened last.
+   */
+  acquire(timeoutMs: number, name?: string): Promise<{ result: 'acquired' | 'abandoned' | 'timeout' }> {
+    return this.call('POST', `/acquire?${q(name)}timeoutMs=${timeoutMs}`);
+  }
+
+  /** ReleaseMutex, or ReleaseSemaphore(1) (then previousCount is the count before). */
+  release(name?: string): Promise<{ released: true; previousCount?: number }> {
+    return this.call('POST', `/release?${q(name)}`);
+  }
+
+  /** Waits for an event: `signaled` or `timeout` (an auto-reset event is reset by the wait). */
+  wait(name: string, timeoutMs: number): Promise<{ result: 'signaled' | 'timeout' }> {
+    return this.call('POST', `/wait?${q(name)}timeoutMs=${timeoutMs}`);
+  }
+
+  setEvent(name: string): Promise<{ set: true }> {
+    return this.call('POST', `/set?${q(name)}`);
+  }
+
+  resetEvent(name: string): Promise<{ reset: true }> {
+    return this.call('POST', `/reset?${q(name)}`);
+  }
+
+  /** NtQueryMutant of a mutex (the one opened last unless named). */
+  probe(name?: string): Promise<ContenderProbe> {
+    return this.call('GET', `/probe?${q(name)}`);
+  }
+
+  probeSemaphore(name: string): Promise<ContenderSemaphoreProbe> {
+    return this.call('GET', `/probe?${q(name)}`);
+  }
+
+  probeEvent(name: string): Promise<ContenderEventProbe> {
+    return this.call('GET', `/probe?${q(name)}`);
   }
 
   status(): Promise<ContenderStatus> {

@@ -22,23 +22,25 @@ export type Existence = 'exists' | 'missing' | 'unknown';
  * Only the second happens for a missing object, so `exists` decides (it is asked only
  * for a denied `Global\` name).
  */
-export function mutexOpenError(err: unknown, name: string, exists: () => Existence): EngineError {
+export function mutexOpenError(err: unknown, name: string, exists: () => Existence, kind: 'mutex' | 'semaphore' | 'event' = 'mutex'): EngineError {
   if (!(err instanceof Win32Error)) return toEngineError(err);
+  const access = kind === 'mutex' ? 'SYNCHRONIZE | MUTEX_MODIFY_STATE'
+    : kind === 'semaphore' ? 'SYNCHRONIZE | SEMAPHORE_MODIFY_STATE | SEMAPHORE_QUERY_STATE' : 'SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE';
   const details = { osCode: err.code, fn: err.fn, cause: err };
   if (err.code === ERROR_INVALID_HANDLE) {
-    return new EngineError('name_conflict', `${name} is the name of another kind of object (event, semaphore, section...)`, details);
+    return new EngineError('name_conflict', `${name} is the name of another kind of object than a ${kind} (mutex, event, semaphore, section...)`, details);
   }
   if ([ERROR_PATH_NOT_FOUND, ERROR_INVALID_NAME, ERROR_BAD_PATHNAME, ERROR_FILENAME_EXCED_RANGE].includes(err.code)) {
-    return new EngineError('name_invalid', `the OS rejects the mutex name ${name} (${err.message})`, details);
+    return new EngineError('name_invalid', `the OS rejects the ${kind} name ${name} (${err.message})`, details);
   }
   if (err.code === ERROR_ACCESS_DENIED) {
     if (name.startsWith('Global\\') && exists() === 'missing') {
       return new EngineError('privilege_required',
         `creating ${name} needs SeCreateGlobalPrivilege, which this process does not have (services in session 0 and elevated processes have it); ` +
-        'create the mutex from such a process first, or use a Local\\ name', details);
+        `create the ${kind} from such a process first, or use a Local\\ name`, details);
     }
     return new EngineError('access_denied',
-      `mutex ${name} exists and denies this process SYNCHRONIZE | MUTEX_MODIFY_STATE access (created by another account or a service with a restrictive security descriptor)`, details);
+      `${kind} ${name} exists and denies this process ${access} access (created by another account or a service with a restrictive security descriptor)`, details);
   }
   return toEngineError(err);
 }

@@ -3,14 +3,21 @@
  * (src/native/shim.c), driven through koffi (native.ts). This file ties the parts
  * together: admission (the FIFO and pump), phase delivery through the handoff order,
  * shutdown, and error mapping. The parts, one job each (docs/design.md §2.1):
- * native-resources.ts (port, pool, job slots, mutex records), open-mutexes.ts (names
- * and handles), port-reader*.ts and drain.ts (the completion-port drain, on a thread of
- * its own), packets.ts (what a packet means).
+ * native-resources.ts (port, pool, job slots, mutex/semaphore records), open-objects.ts
+ * (names and handles of mutexes, semaphores and events), port-reader*.ts and drain.ts
+ * (the completion-port drain, on a thread of its own), packets.ts (what a packet means).
  *
- * - Each work is a TP_WORK whose callback (tpm_work_callback) waits for the named mutex
- *   on its pool thread, registers ReleaseMutexWhenCallbackReturns, spins/holds and
- *   returns; the pool releases the mutex. A TP_WAIT on the work's `done` event
- *   (SetEventWhenCallbackReturns) reports "released" from another pool callback.
+ * - Each work is a TP_WORK whose callback (tpm_work_callback) registers
+ *   SetEventWhenCallbackReturns for setEventOnReturn, waits for the named mutex (or a
+ *   semaphore unit) on its pool thread, registers ReleaseMutexWhenCallbackReturns (or
+ *   ReleaseSemaphoreWhenCallbackReturns), spins/holds and returns; the pool performs
+ *   the return actions. Its last statement sets the work's `done` event; a TP_WAIT on
+ *   it waits for the callback's epilog (WaitForThreadpoolWorkCallbacks) and reports
+ *   "released" from another pool callback (docs/design.md §2.1).
+ * - An abandon job runs on a dedicated thread (tpm_abandon_start), which exits owning
+ *   the mutex; a wait on the thread handle outside the private pool
+ *   (RegisterWaitForSingleObject, so a busy pool cannot delay it) reports "abandoned"
+ *   after the exit.
  * - Steps arrive as packets on one I/O completion port, read by a blocking
  *   GetQueuedCompletionStatusEx loop on the drain's own thread: neither the event loop
  *   nor a libuv pool thread waits for packets. No koffi callback is registered
@@ -39,7 +46,6 @@
  *   a missing native part (start() rejects with engine_unavailable instead). The
  *   native layer is one interface (Win32Native); tests pass a deterministic fake.
  */
-import { mutexOnly, unsupported } from '../unsupported.js';
 import type { AbandonSpec, EventInit, EventOpened, EventProbe, SemaphoreInit, SemaphoreOpened, SemaphoreProbe } from '../types.js';
 import { EngineError } from '../errors.js';
 import { HandoffOrder } from '../handoff-order.js';
@@ -52,12 +58,14 @@ import type {
 import { checkWorkTimes } from '../work-times.js';
 import { drainPort } from './drain.js';
 import { toEngineError } from './engine-errors.js';
-import type { Job, JobSlot, OpenMutex } from './job.js';
+import { abandonWorkSpec, type Job, type JobSlot, type OpenObject } from './job.js';
 import { loadNative, type Packet, type Win32Native } from './native.js';
 import { NativeResources } from './native-resources.js';
-import { OpenMutexes } from './open-mutexes.js';
-import { handbackPhase, isHandback, slotIndexOf, stepPhase } from './packets.js';
-import { DRAIN_STOP_KEY, TPM_CHECKED } from './protocol.js';
+import { EVENT_OPS, MUTEX_OPS, OpenObjects, SEMAPHORE_OPS } from './open-objects.js';
+import { handbackPhase, isHandback, returnActions, slotIndexOf, stepPhase } from './packets.js';
+import {
+  DRAIN_STOP_KEY, TPM_ACTION_RELEASE_MUTEX, TPM_ACTION_RELEASE_SEMAPHORE, TPM_ACTION_SET_EVENT, TPM_CHECKED,
+} from './protocol.js';
 
 export interface Win32EngineOptions extends EngineOptions {
   /** The native layer; the real one (koffi) unless a test passes a fake. */
@@ -79,12 +87,20 @@ export class Win32Engine implements Engine {
   private stalePackets = 0;
   private limits: PoolLimits;
   private listener: PhaseListener | undefined;
-  /** Per-mutex handoff order (docs/design.md §1.4): `released(prev)` before `acquired(next)`. */
-  private readonly handoffs: HandoffOrder<OpenMutex> = new HandoffOrder<OpenMutex>(
+  /**
+   * Per-mutex handoff order (docs/design.md §1.4): `released(prev)` before
+   * `acquired(next)`; per semaphore, never more delivered holders than its maximum.
+   */
+  private readonly handoffs: HandoffOrder<OpenObject> = new HandoffOrder<OpenObject>(
     (phase) => this.deliver(phase),
-    (mutex): number => this.mutexes.lastToken(this.res!.native, mutex),
+    (object): number => (object.kind === 'semaphore' ? this.semaphores : this.mutexes).lastToken(this.res!.native, object),
   );
-  private readonly mutexes: OpenMutexes = new OpenMutexes(this.handoffs);
+  private readonly mutexes: OpenObjects = new OpenObjects(MUTEX_OPS, this.handoffs);
+  private readonly semaphores: OpenObjects = new OpenObjects(SEMAPHORE_OPS, this.handoffs);
+  private readonly events: OpenObjects = new OpenObjects(EVENT_OPS, this.handoffs);
+  /** Abandon jobs whose thread has not been handed back; shutdown waits for them. */
+  private abandonsInFlight = 0;
+  private onAbandonsDone: (() => void) | undefined;
   /** Works without a terminal phase, by id, in submission order. */
   private readonly works = new Map<string, Job>();
   /** Works waiting for room in the pool (stage pending), oldest first. */
@@ -118,6 +134,8 @@ export class Win32Engine implements Engine {
     if (this.res !== undefined) {
       Object.assign(details, this.res.native.details);
       details['qpcFrequency'] = Number(this.res.qpcFrequency);
+      // The order released.actions lists (docs/design.md §1.3): the pool's own, which differs under Wine.
+      details['returnActionOrder'] = this.res.native.isWine ? 'wine' : 'windows';
     }
     return { kind: 'win32', nameScope: 'os', clock: 'QueryPerformanceCounter (ns, monotonic)', details };
   }
@@ -165,7 +183,8 @@ export class Win32Engine implements Engine {
   openMutex(name: string): MutexOpened {
     const res = this.assertRunning();
     checkMutexName(name);
-    return this.mutexes.open(res, name);
+    const { existed, kernelName } = this.mutexes.open(res, name);
+    return { existed, kernelName };
   }
 
   /**
@@ -174,7 +193,7 @@ export class Win32Engine implements Engine {
    */
   grantedAccess(name: string): number {
     try {
-      return this.res!.native.NtQueryObjectGrantedAccess(this.mutexes.of(name).handle);
+      return this.res!.native.NtQueryObjectGrantedAccess(this.anyObject(name).handle);
     } catch (err) {
       throw toEngineError(err);
     }
@@ -198,48 +217,156 @@ export class Win32Engine implements Engine {
     return { state: 'free', recursion: 0 };
   }
 
-  openSemaphore(_name: string, _init: SemaphoreInit): SemaphoreOpened { return unsupported('openSemaphore'); }
-  closeSemaphore(_name: string): void { unsupported('closeSemaphore'); }
-  probeSemaphore(_name: string): SemaphoreProbe { return unsupported('probeSemaphore'); }
-  openEvent(_name: string, _init: EventInit): EventOpened { return unsupported('openEvent'); }
-  closeEvent(_name: string): void { unsupported('closeEvent'); }
-  probeEvent(_name: string): EventProbe { return unsupported('probeEvent'); }
-  setEvent(_name: string): void { unsupported('setEvent'); }
-  resetEvent(_name: string): void { unsupported('resetEvent'); }
-  abandon(_spec: AbandonSpec): void { unsupported('abandon'); }
+  /**
+   * CreateSemaphoreExW with least access; an existing semaphore keeps its own counts
+   * (the reported maximumCount is the object's, from NtQuerySemaphore).
+   */
+  openSemaphore(name: string, init: SemaphoreInit): SemaphoreOpened {
+    const res = this.assertRunning();
+    checkMutexName(name, 'semaphore');
+    const { initialCount, maximumCount } = init;
+    if (!Number.isSafeInteger(maximumCount) || maximumCount < 1 || maximumCount > 0x7fffffff) {
+      throw new RangeError(`maximumCount must be an integer from 1 to ${0x7fffffff}, got ${maximumCount}`);
+    }
+    if (!Number.isSafeInteger(initialCount) || initialCount < 0 || initialCount > maximumCount) {
+      throw new RangeError(`initialCount must be an integer from 0 to maximumCount (${maximumCount}), got ${initialCount}`);
+    }
+    const { existed, kernelName, object } = this.semaphores.open(res, name, (native) => native.CreateSemaphoreExW(name, initialCount, maximumCount));
+    return { existed, kernelName, maximumCount: object.maximumCount };
+  }
+
+  /** Refuses (object_in_use) while a work on it has not ended. */
+  closeSemaphore(name: string): void {
+    this.semaphores.close(this.res!, name);
+  }
+
+  probeSemaphore(name: string): SemaphoreProbe {
+    const semaphore = this.semaphores.of(name);
+    try {
+      const info = this.res!.native.NtQuerySemaphore(semaphore.handle);
+      return { count: info.CurrentCount, maximumCount: info.MaximumCount };
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  /** CreateEventExW (CREATE_EVENT_MANUAL_RESET / CREATE_EVENT_INITIAL_SET) with least access. */
+  openEvent(name: string, init: EventInit): EventOpened {
+    const res = this.assertRunning();
+    checkMutexName(name, 'event');
+    const { existed, kernelName } = this.events.open(res, name, (native) => native.CreateNamedEventExW(name, init.manualReset, init.initialState));
+    return { existed, kernelName };
+  }
+
+  /** Refuses (object_in_use) while a work that sets it has not ended. */
+  closeEvent(name: string): void {
+    this.events.close(this.res!, name);
+  }
+
+  /** NtQueryEvent: EventType 0 NotificationEvent (manual reset), 1 SynchronizationEvent (auto reset). */
+  probeEvent(name: string): EventProbe {
+    const event = this.events.of(name);
+    try {
+      const info = this.res!.native.NtQueryEvent(event.handle);
+      return { signaled: info.EventState !== 0, manualReset: info.EventType === 0 };
+    } catch (err) {
+      throw toEngineError(err);
+    }
+  }
+
+  setEvent(name: string): void {
+    const event = this.events.of(name);
+    try { this.res!.native.SetEvent(event.handle); } catch (err) { throw toEngineError(err); }
+  }
+
+  resetEvent(name: string): void {
+    const event = this.events.of(name);
+    try { this.res!.native.ResetEvent(event.handle); } catch (err) { throw toEngineError(err); }
+  }
+
+  /**
+   * Abandonment on cue: a dedicated thread (not in the pool, not counted by its
+   * admission) acquires the mutex and exits owning it (see tpm_abandon_start).
+   */
+  abandon(spec: AbandonSpec): void {
+    const res = this.assertRunning();
+    const mutex = this.mutexes.of(spec.mutex);
+    if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
+    const work = abandonWorkSpec(spec);
+    checkWorkTimes(work);
+    const job: Job = { spec: work, kind: 'abandon', object: mutex, event: undefined, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
+    this.launch(res, job); // throws: nothing was recorded
+    this.works.set(spec.workId, job);
+    mutex.unended++;
+    this.submitted++;
+  }
 
   submit(spec: WorkSpec): void {
     const res = this.assertRunning();
-    const mutex = this.mutexes.of(mutexOnly(spec));
+    const { acquire } = spec;
+    const object = acquire.kind === 'mutex' ? this.mutexes.of(acquire.name)
+      : acquire.kind === 'semaphore' ? this.semaphores.of(acquire.name) : undefined;
+    const event = spec.setEventOnReturn === null ? undefined : this.events.of(spec.setEventOnReturn);
     if (this.works.has(spec.workId)) throw new Error(`work id ${spec.workId} is already submitted and not terminal`);
     checkWorkTimes(spec);
-    const job: Job = { spec, mutex, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
+    const job: Job = { spec, kind: acquire.kind, object, event, stage: 'pending', slot: undefined, signaledEarly: false, token: 0 };
     if (this.inPool < this.limits.maxThreads && this.pending.size === 0) {
       this.launch(res, job); // throws: nothing was recorded
     } else {
       this.pending.set(spec.workId, job);
     }
     this.works.set(spec.workId, job);
-    mutex.unended++;
+    if (object !== undefined) object.unended++;
+    if (event !== undefined) event.unended++;
     this.submitted++;
   }
 
-  /** Submits a work to the pool: an armed job slot under a new generation, then SubmitThreadpoolWork. */
+  /**
+   * Launches a job: an armed job slot under a new generation, then SubmitThreadpoolWork
+   * (a work) or its dedicated thread (an abandon).
+   */
   private launch(res: NativeResources, job: Job): void {
     const { spec } = job;
     let slot: JobSlot;
     try {
       const checks = this.checked ? TPM_CHECKED | (this.testFlags?.(spec.workId) ?? 0) : 0;
-      slot = res.arm(spec, job.mutex, checks, job.signaledEarly);
+      slot = res.arm(job, checks);
     } catch (err) {
       throw toEngineError(err);
+    }
+    if (job.kind === 'abandon') {
+      try {
+        res.startAbandon(slot);
+      } catch (err) {
+        res.recycle(slot);
+        throw toEngineError(err);
+      }
     }
     slot.job = job;
     job.slot = slot;
     job.stage = 'submitted';
-    job.mutex.launched++;
+    if (job.object !== undefined) job.object.launched++;
+    if (job.event !== undefined) job.event.launched++;
+    if (job.kind === 'abandon') {
+      this.abandonsInFlight++;
+      return;
+    }
     this.inPool++;
     res.native.SubmitThreadpoolWork(slot.work);
+  }
+
+  /** Any open object of that name (test hook helper): mutex, semaphore or event. */
+  private anyObject(name: string): OpenObject {
+    for (const objects of [this.mutexes, this.semaphores, this.events]) {
+      try { return objects.of(name); } catch { /* try the next kind */ }
+    }
+    return this.mutexes.of(name); // throws mutex_not_open
+  }
+
+  /** A phase of a work in per-object order (docs/design.md §1.4); works on nothing (only an event) go straight out. */
+  private route(job: Job, phase: Phase): void {
+    if (job.object === undefined) this.deliver(phase);
+    else this.handoffs.push(job.object, phase);
   }
 
   /** Moves pending works into the pool while it has room. */
@@ -260,7 +387,7 @@ export class Win32Engine implements Engine {
   /** Unknown or already terminal work ids are ignored (the service validates ids). */
   signal(workId: string): void {
     const job = this.works.get(workId);
-    if (job === undefined) return;
+    if (job === undefined || job.kind === 'abandon') return; // an abandon has no hold to end
     if (job.slot === undefined) { job.signaledEarly = true; return; }
     try {
       this.res!.native.tpm_job_signal(job.slot.record);
@@ -291,6 +418,7 @@ export class Win32Engine implements Engine {
     let queued = 0;
     let active = 0;
     for (const job of this.works.values()) {
+      if (job.kind === 'abandon') continue; // on its own thread, not in the pool
       const stage = job.stage;
       if (stage === 'pending' || stage === 'submitted') queued++;
       else if (stage === 'started' || stage === 'acquired') active++;
@@ -352,10 +480,10 @@ export class Win32Engine implements Engine {
 
     if (isHandback(packet.kind)) {
       this.handBack(res, slot, job);
-      if (job.stage !== 'ended') this.finish(job, handbackPhase(packet.kind, workId, atNs, r, (qpc) => this.toNs(qpc)));
+      if (job.stage !== 'ended') this.finish(job, handbackPhase(packet.kind, workId, atNs, r, (qpc) => this.toNs(qpc), res.native.isWine));
       // It owned the mutex but its ACQUIRED packet never came (a failed post): its turn is over anyway.
       const token = Number(r.fencing_token);
-      if (job.token === 0 && token > 0) this.handoffs.endTurn(job.mutex, token);
+      if (job.token === 0 && token > 0 && job.object?.kind === 'mutex') this.handoffs.endTurn(job.object, token);
       this.pump();
       return;
     }
@@ -367,17 +495,17 @@ export class Win32Engine implements Engine {
         job.stage = 'started';
         // Thread ids are reused and pool threads come and go: forget old ones now and then.
         if (this.threadIds.size >= 4 * this.limits.maxThreads) this.threadIds.clear();
-        this.threadIds.add(phase.threadId);
-        this.handoffs.push(job.mutex, phase);
+        if (job.kind !== 'abandon') this.threadIds.add(phase.threadId);
+        this.route(job, phase);
         return;
       case 'acquired':
         job.stage = 'acquired';
         job.token = phase.fencingToken;
-        this.handoffs.push(job.mutex, phase);
+        this.route(job, phase);
         return;
       case 'returned':
         job.stage = 'returned';
-        this.handoffs.push(job.mutex, phase);
+        this.route(job, phase);
         return;
       default:
         this.finish(job, phase);
@@ -388,8 +516,14 @@ export class Win32Engine implements Engine {
   private handBack(res: NativeResources, slot: JobSlot, job: Job): void {
     res.recycle(slot);
     job.slot = undefined;
-    this.inPool--;
-    this.mutexes.handedBack(res, job.mutex);
+    if (job.kind === 'abandon') {
+      this.abandonsInFlight--;
+      if (this.abandonsInFlight === 0) this.onAbandonsDone?.();
+    } else {
+      this.inPool--;
+    }
+    if (job.object !== undefined) (job.object.kind === 'semaphore' ? this.semaphores : this.mutexes).handedBack(res, job.object);
+    if (job.event !== undefined) this.events.handedBack(res, job.event);
   }
 
   /**
@@ -400,11 +534,18 @@ export class Win32Engine implements Engine {
   private finish(job: Job, phase: TerminalPhase, when: 'now' | 'soon' = 'now'): void {
     if (job.stage === 'ended') return;
     job.stage = 'ended';
-    job.mutex.unended--;
+    if (job.object !== undefined) job.object.unended--;
+    if (job.event !== undefined) job.event.unended--;
     if (this.works.get(job.spec.workId) === job) this.works.delete(job.spec.workId);
     this.completed++;
-    if (when === 'now') this.handoffs.push(job.mutex, phase);
-    else setImmediate(() => this.handoffs.push(job.mutex, phase));
+    const push = (): void => {
+      this.route(job, phase);
+      // An abandon's end is the end of its turn, like a release (docs/design.md §1.4):
+      // the next acquirer (who sees abandoned: true) may go.
+      if (phase.type === 'abandoned' && job.object !== undefined && job.token > 0) this.handoffs.endTurn(job.object, job.token);
+    };
+    if (when === 'now') push();
+    else setImmediate(push);
   }
 
   private deliver(phase: Phase): void {
@@ -466,9 +607,15 @@ export class Win32Engine implements Engine {
       try { native.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
     }
     let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
+    // Abandon threads are no members of the cleanup group: wait for their handbacks
+    // (the cancel ended their waits; an owner exits at once), so no thread and no exit
+    // watch uses a record after release().
+    const abandonsGone = this.abandonsInFlight === 0 ? Promise.resolve(true)
+      : new Promise<true>((resolve) => { this.onAbandonsDone = () => resolve(true); });
     const returned = await Promise.race([
-      native.CloseThreadpoolCleanupGroupMembers(res.group, true).then(() => true),
-      new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
+      abandonsGone.then(() => native.CloseThreadpoolCleanupGroupMembers(res.group, true)).then(() => true),
+      deadline,
     ]);
     clearTimeout(timer);
 
@@ -484,10 +631,10 @@ export class Win32Engine implements Engine {
       const workId = job.spec.workId;
       if (!returned) {
         this.finish(job, { type: 'failed', workId, atNs, error: new EngineError('shutting_down', `work ${workId} did not return within ${timeoutMs} ms of close()`) });
-      } else if (job.stage === 'acquired' || job.stage === 'returned') {
-        // Its callback returned (the cleanup group waited for it), so the pool released
-        // the mutex; only the wait callback's packet was cancelled with the group.
-        this.finish(job, { type: 'released', workId, atNs, actions: ['release_mutex'] });
+      } else if (job.kind !== 'abandon' && (job.stage === 'acquired' || job.stage === 'returned')) {
+        // Its callback returned (the cleanup group waited for it), so the pool performed
+        // its return actions; only the wait callback's packet was cancelled with the group.
+        this.finish(job, { type: 'released', workId, atNs, actions: this.actionsOf(job, native.isWine) });
       } else {
         // Never started (the group cancelled the pending callback) or ended its wait.
         this.finish(job, { type: 'cancelled', workId, atNs });
@@ -496,6 +643,13 @@ export class Win32Engine implements Engine {
     // No packet will come any more: whatever the handoff order still holds goes now.
     this.handoffs.flush();
     if (!returned) return; // callbacks still use the slots, the port and the mutexes: leak them
-    res.release(this.mutexes.takeAll());
+    res.release([...this.mutexes.takeAll(), ...this.semaphores.takeAll(), ...this.events.takeAll()]);
+  }
+
+  /** The return actions a work that got through its callback had the pool perform. */
+  private actionsOf(job: Job, wine: boolean): ReturnType<typeof returnActions> {
+    const bits = (job.kind === 'mutex' ? TPM_ACTION_RELEASE_MUTEX : 0) | (job.kind === 'semaphore' ? TPM_ACTION_RELEASE_SEMAPHORE : 0) |
+      (job.event !== undefined ? TPM_ACTION_SET_EVENT : 0);
+    return returnActions(bits, wine);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The win32 engine's per-work record, its Job (docs/design.md §2.4 glossary), and the
- * open mutex jobs are launched with.
+ * open objects jobs are launched with.
  */
-import type { WorkSpec } from '../types.js';
+import type { AbandonSpec, WorkSpec } from '../types.js';
 import type { HANDLE, PVOID } from './native.js';
 
 /**
@@ -12,17 +12,34 @@ import type { HANDLE, PVOID } from './native.js';
  */
 export type JobStage = 'pending' | 'submitted' | 'started' | 'acquired' | 'returned' | 'ended';
 
+/**
+ * What a job does: a pool work (acquire a mutex, a semaphore unit or nothing), or an
+ * abandon on a dedicated thread (TPM_KIND_ABANDON).
+ */
+export type JobKind = 'mutex' | 'semaphore' | 'none' | 'abandon';
+
 export interface Job {
   readonly spec: WorkSpec;
-  /** The mutex it was submitted with (stays open while the work has not ended). */
-  readonly mutex: OpenMutex;
+  readonly kind: JobKind;
+  /** The mutex or semaphore it acquires (stays open while the work has not ended); undefined for `none`. */
+  readonly object: OpenObject | undefined;
+  /** The event the pool sets when it returns (setEventOnReturn), if any. */
+  readonly event: OpenObject | undefined;
   stage: JobStage;
   /** Its native job slot, from launch until the handback. */
   slot: JobSlot | undefined;
   /** A signal that came while pending, passed on at submission. */
   signaledEarly: boolean;
-  /** Its fencing token once acquired (0 before). */
+  /** Its fencing token (acquisition sequence number for a semaphore) once acquired (0 before). */
   token: number;
+}
+
+/** An abandon job's spec as a WorkSpec (no spin, no hold, no event). */
+export function abandonWorkSpec(spec: AbandonSpec): WorkSpec {
+  return {
+    workId: spec.workId, acquire: { kind: 'mutex', name: spec.mutex }, setEventOnReturn: null,
+    acquireTimeoutMs: spec.acquireTimeoutMs, spinMs: 0, holdMs: 0, mayRunLong: false,
+  };
 }
 
 /** A recyclable native job record (tpm_job_t) with its events and thread-pool objects. */
@@ -37,21 +54,27 @@ export interface JobSlot {
   key: bigint;
   /** Set from launch until the wait callback's packet hands the record back. */
   job: Job | undefined;
+  /** An abandon job's thread handle, closed at the handback (0n otherwise). */
+  thread: HANDLE;
 }
 
-export interface OpenMutex {
+export type ObjectKind = 'mutex' | 'semaphore' | 'event';
+
+export interface OpenObject {
+  readonly kind: ObjectKind;
   readonly handle: HANDLE;
   /** The object's name in the object manager (NtQueryObject). */
   readonly kernelName: string;
-  /** The names it is open under: spellings with one kernel name share one handle and one fencing counter. */
+  /** The names it is open under: spellings with one kernel name share one handle and one counter. */
   readonly names: Set<string>;
-  /** tpm_mutex_t: the handle and the native fencing counter. */
+  /** tpm_mutex_t: the handle and the native fencing counter (mutex, semaphore); 0n for an event. */
   readonly record: PVOID;
-  /** Works on it without a terminal phase (pending or in the pool): closeMutex refuses while any. */
+  /** A semaphore's own maximum (NtQuerySemaphore at open); 0 for other kinds. */
+  readonly maximumCount: number;
+  /** Works on it without a terminal phase (pending or in the pool): close refuses while any. */
   unended: number;
   /** Job slots launched with it and not handed back: the handle stays open while any. */
   launched: number;
-  /** closeMutex was called; the handle closes at the last handback. */
+  /** Closed by name; the handle closes at the last handback. */
   closed: boolean;
 }
-

@@ -79,6 +79,16 @@ export const MUTEX_LEAST_ACCESS = SYNCHRONIZE | MUTEX_MODIFY_STATE;
 export const EVENT_ALL_ACCESS = 0x1f0003;
 export const EVENT_MODIFY_STATE = 0x0002;
 export const CREATE_EVENT_MANUAL_RESET = 0x1;
+export const CREATE_EVENT_INITIAL_SET = 0x2;
+/** EVENT_QUERY_STATE: NtQueryEvent needs it. */
+export const EVENT_QUERY_STATE = 0x0001;
+/** All the engine needs of a named event: wait (a client may), set/reset, query (docs/design.md §1). */
+export const EVENT_LEAST_ACCESS = SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE;
+export const SEMAPHORE_MODIFY_STATE = 0x0002;
+/** SEMAPHORE_QUERY_STATE: NtQuerySemaphore needs it. */
+export const SEMAPHORE_QUERY_STATE = 0x0001;
+/** All the engine needs of a semaphore: wait, release (the pool's ReleaseSemaphore), query. */
+export const SEMAPHORE_LEAST_ACCESS = SYNCHRONIZE | SEMAPHORE_MODIFY_STATE | SEMAPHORE_QUERY_STATE;
 /** INVALID_HANDLE_VALUE, as koffi passes it: (HANDLE)-1. */
 export const INVALID_HANDLE_VALUE: HANDLE = 0xffffffffffffffffn;
 
@@ -90,6 +100,10 @@ const fCreateMutexExW = kernel32.func('__stdcall', 'CreateMutexExW', cHANDLE, [c
 const fOpenMutexW = kernel32.func('__stdcall', 'OpenMutexW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
 const fCreateEventExW = kernel32.func('__stdcall', 'CreateEventExW', cHANDLE, [cPVOID, cLPCWSTR, cDWORD, cDWORD]);
 const fResetEvent = kernel32.func('__stdcall', 'ResetEvent', cBOOL, [cHANDLE]);
+const fSetEvent = kernel32.func('__stdcall', 'SetEvent', cBOOL, [cHANDLE]);
+const fOpenEventW = kernel32.func('__stdcall', 'OpenEventW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
+const fCreateSemaphoreExW = kernel32.func('__stdcall', 'CreateSemaphoreExW', cHANDLE, [cPVOID, cLONG, cLONG, cLPCWSTR, cDWORD, cDWORD]);
+const fOpenSemaphoreW = kernel32.func('__stdcall', 'OpenSemaphoreW', cHANDLE, [cDWORD, cBOOL, cLPCWSTR]);
 const fCreateIoCompletionPort = kernel32.func('__stdcall', 'CreateIoCompletionPort', cHANDLE, [cHANDLE, cHANDLE, cULONG_PTR, cDWORD]);
 const fPostQueuedCompletionStatus = kernel32.func('__stdcall', 'PostQueuedCompletionStatus', cBOOL, [cHANDLE, cDWORD, cULONG_PTR, 'uintptr_t']);
 const fGetQueuedCompletionStatusEx = kernel32.func('__stdcall', 'GetQueuedCompletionStatusEx', cBOOL,
@@ -146,6 +160,41 @@ export function OpenMutexW(dwDesiredAccess: number, bInheritHandle: boolean, lpN
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-createeventexw */
 export function CreateEventExW(lpName: string | null, dwFlags: number, dwDesiredAccess: number): HANDLE {
   return handle(fCreateEventExW(null, lpName, dwFlags, dwDesiredAccess) as HANDLE | null, 'CreateEventExW');
+}
+
+/** CreateEventExW for a named object, also saying whether it existed (ERROR_ALREADY_EXISTS, as CreateMutexExW). */
+export function CreateNamedEventExW(lpName: string, dwFlags: number, dwDesiredAccess: number): { handle: HANDLE; lastError: number } {
+  const h = fCreateEventExW(null, lpName, dwFlags, dwDesiredAccess) as HANDLE | null;
+  const lastError = fGetLastError() as number;
+  if (h === null || h === 0n) throw new Win32Error(lastError, 'CreateEventExW');
+  return { handle: h, lastError };
+}
+
+/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-openeventw */
+export function OpenEventW(dwDesiredAccess: number, bInheritHandle: boolean, lpName: string): HANDLE {
+  return handle(fOpenEventW(dwDesiredAccess, bInheritHandle ? 1 : 0, lpName) as HANDLE | null, 'OpenEventW');
+}
+
+/**
+ * https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-createsemaphoreexw
+ * An existing semaphore keeps its own counts (the arguments are ignored); the last
+ * error is ERROR_ALREADY_EXISTS then.
+ */
+export function CreateSemaphoreExW(lpName: string, lInitialCount: number, lMaximumCount: number, dwDesiredAccess: number): { handle: HANDLE; lastError: number } {
+  const h = fCreateSemaphoreExW(null, lInitialCount, lMaximumCount, lpName, 0, dwDesiredAccess) as HANDLE | null;
+  const lastError = fGetLastError() as number;
+  if (h === null || h === 0n) throw new Win32Error(lastError, 'CreateSemaphoreExW');
+  return { handle: h, lastError };
+}
+
+/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-opensemaphorew */
+export function OpenSemaphoreW(dwDesiredAccess: number, bInheritHandle: boolean, lpName: string): HANDLE {
+  return handle(fOpenSemaphoreW(dwDesiredAccess, bInheritHandle ? 1 : 0, lpName) as HANDLE | null, 'OpenSemaphoreW');
+}
+
+/** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-setevent */
+export function SetEvent(hEvent: HANDLE): void {
+  check(fSetEvent(hEvent), 'SetEvent');
 }
 
 /** https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-resetevent */

@@ -5,11 +5,13 @@
  * their events, TP_WORK and TP_WAIT. Opening undoes itself on failure; release() closes
  * everything, and is called only when no pool thread can touch any of it any more.
  */
-import type { PoolLimits, WorkSpec } from '../types.js';
-import type { JobSlot, OpenMutex } from './job.js';
+import type { PoolLimits } from '../types.js';
+import type { Job, JobSlot, OpenObject } from './job.js';
 import type { HANDLE, PVOID, Win32Native } from './native.js';
 import { launchKey, MAX_JOB_SLOTS } from './packets.js';
-import type { TpmJob } from './protocol.js';
+import { TPM_KIND_ABANDON, TPM_KIND_MUTEX, TPM_KIND_NONE, TPM_KIND_SEMAPHORE, type TpmJob } from './protocol.js';
+
+const KIND_CODES = { mutex: TPM_KIND_MUTEX, semaphore: TPM_KIND_SEMAPHORE, none: TPM_KIND_NONE, abandon: TPM_KIND_ABANDON } as const;
 
 export class NativeResources {
   private readonly slots: JobSlot[] = [];
@@ -53,26 +55,32 @@ export class NativeResources {
     applyLimits(this.native, this.pool, from, to);
   }
 
-  /** A free job slot (recycled, or new) armed for `spec`, under a new launch generation; throws, keeping nothing, on failure. */
-  arm(spec: WorkSpec, mutex: OpenMutex, checks: number, signaledEarly: boolean): JobSlot {
+  /**
+   * A free job slot (recycled, or new) armed for `job`, under a new launch generation;
+   * throws, keeping nothing, on failure. A work's TP_WAIT is armed on `done`; an abandon
+   * job's end is watched by the shim (startAbandon).
+   */
+  arm(job: Job, checks: number): JobSlot {
     const { native } = this;
+    const { spec, kind } = job;
     const slot = this.freeSlots.pop() ?? this.createSlot();
     const key = launchKey(this.launches + 1n, slot.index);
     try {
       native.writeJob(slot.record, {
-        port: this.port, key, mutex: mutex.record, signal: slot.signal, done: slot.done,
+        port: this.port, key, mutex: job.object?.record ?? null, signal: slot.signal, done: slot.done,
         acquire_timeout_ms: spec.acquireTimeoutMs, spin_ms: spec.spinMs, hold_ms: spec.holdMs,
         may_run_long: spec.mayRunLong ? 1 : 0,
         state: 0, signal_requested: 0, cancel_requested: 0, thread_id: 0, may_run_long_result: -1,
         wait_result: 0, owned: 0, abandoned: 0, signaled: 0, error: 0, error_fn: 0, post_error: 0,
         checks, actions: 0, rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0, cancel_seen: 0,
         fencing_token: 0, started_qpc: 0, acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0,
+        kind: KIND_CODES[kind], user_event: job.event?.handle ?? null, work: slot.work, thread: null, exit_wait: null,
       } satisfies Record<keyof TpmJob, unknown>);
       // A recycled slot's events may still be set from its last work.
       native.ResetEvent(slot.signal);
       native.ResetEvent(slot.done);
-      native.SetThreadpoolWait(slot.wait, slot.done);
-      if (signaledEarly) native.tpm_job_signal(slot.record);
+      if (kind !== 'abandon') native.SetThreadpoolWait(slot.wait, slot.done);
+      if (job.signaledEarly && kind !== 'abandon') native.tpm_job_signal(slot.record);
     } catch (err) {
       this.freeSlots.push(slot);
       throw err;
@@ -80,6 +88,15 @@ export class NativeResources {
     this.launches++;
     slot.key = key;
     return slot;
+  }
+
+  /**
+   * Starts an armed abandon job's thread. The shim watches its exit outside the
+   * engine's pool (whose threads may all be busy) and posts the terminal packet then.
+   * Throws (the slot is not launched then; give it back with recycle).
+   */
+  startAbandon(slot: JobSlot): void {
+    slot.thread = this.native.tpm_abandon_start(slot.record);
   }
 
   /** The slot a packet's key names, if that key is its current launch (else the packet is stale). */
@@ -90,6 +107,11 @@ export class NativeResources {
 
   /** The wait callback's packet came: no pool thread touches the slot any more. */
   recycle(slot: JobSlot): void {
+    if (slot.thread !== 0n) {
+      // The abandon thread has exited (its wait fired); nobody needs its handle any more.
+      try { this.native.CloseHandle(slot.thread); } catch { /* nothing to do about it */ }
+      slot.thread = 0n;
+    }
     slot.job = undefined;
     slot.key = 0n;
     this.freeSlots.push(slot);
@@ -100,26 +122,27 @@ export class NativeResources {
     return this.native.allocMutex(handle, fencing);
   }
 
-  /** Frees a mutex record and closes its handle: only once no pool thread can use them. */
-  closeMutex(mutex: OpenMutex): void {
-    this.native.freeMutex(mutex.record);
-    this.native.CloseHandle(mutex.handle);
+  /** Frees an object's record and closes its handle: only once no pool thread can use them. */
+  closeObject(object: OpenObject): void {
+    if (object.record !== 0n) this.native.freeMutex(object.record);
+    this.native.CloseHandle(object.handle);
   }
 
-  /** Closes everything, mutexes included; call only when no callback can run any more. */
-  release(mutexes: Iterable<OpenMutex>): void {
+  /** Closes everything, open objects included; call only when no callback can run any more. */
+  release(objects: Iterable<OpenObject>): void {
     const { native } = this;
     const quietly = (fn: () => void): void => { try { fn(); } catch { /* closing anyway */ } };
     quietly(() => native.CloseThreadpoolCleanupGroup(this.group));
     quietly(() => native.CloseThreadpool(this.pool));
     for (const slot of this.slots) {
+      if (slot.thread !== 0n) quietly(() => native.CloseHandle(slot.thread));
       quietly(() => native.CloseHandle(slot.signal));
       quietly(() => native.CloseHandle(slot.done));
       quietly(() => native.freeJob(slot.record));
     }
     this.slots.length = 0;
     this.freeSlots.length = 0;
-    for (const mutex of mutexes) quietly(() => this.closeMutex(mutex));
+    for (const object of objects) quietly(() => this.closeObject(object));
     quietly(() => native.CloseHandle(this.port));
     quietly(() => native.freeEnvironment(this.environment));
     quietly(() => native.release());
@@ -139,7 +162,7 @@ export class NativeResources {
       // Members of the cleanup group: CloseThreadpoolCleanupGroupMembers closes them.
       const wait = native.CreateThreadpoolWait(record, this.environment);
       const work = native.CreateThreadpoolWork(record, this.environment);
-      const slot: JobSlot = { index: this.slots.length, record, signal, done, work, wait, key: 0n, job: undefined };
+      const slot: JobSlot = { index: this.slots.length, record, signal, done, work, wait, key: 0n, job: undefined, thread: 0n };
       this.slots.push(slot);
       return slot;
     } catch (err) {

@@ -8,7 +8,7 @@
  *
  * Handles and pointers are opaque bigints. Every call throws Win32Error on failure.
  */
-import type { MutantBasicInformationValue } from './ntdll.js';
+import type { EventBasicInformationValue, MutantBasicInformationValue, SemaphoreBasicInformationValue } from './ntdll.js';
 import { PortReader } from './port-reader.js';
 import type { Packet, TpmJob } from './protocol.js';
 
@@ -20,6 +20,11 @@ export type { Packet };
 export interface Win32Native {
   /** Facts for /v1/info (DLL path, koffi version...). */
   readonly details: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Whether the process runs under Wine (ntdll exports wine_get_version): the pool
+   * performs return actions in another order there (docs/design.md §1.3).
+   */
+  readonly isWine: boolean;
 
   QueryPerformanceFrequency(): bigint;
   QueryPerformanceCounter(): bigint;
@@ -34,8 +39,21 @@ export interface Win32Native {
   /** The access mask the handle was granted. */
   NtQueryObjectGrantedAccess(handle: HANDLE): number;
   CloseHandle(handle: HANDLE): void;
+  /** An unnamed event for the engine's own use (EVENT_ALL_ACCESS). */
   CreateEventExW(manualReset: boolean): HANDLE;
   ResetEvent(handle: HANDLE): void;
+  SetEvent(handle: HANDLE): void;
+
+  /** SYNCHRONIZE | SEMAPHORE_MODIFY_STATE | SEMAPHORE_QUERY_STATE; also says whether it existed. */
+  CreateSemaphoreExW(name: string, initialCount: number, maximumCount: number): { handle: HANDLE; lastError: number };
+  /** With SYNCHRONIZE access only: whether a semaphore of that name exists and is visible. */
+  OpenSemaphoreW(name: string): HANDLE;
+  NtQuerySemaphore(handle: HANDLE): SemaphoreBasicInformationValue;
+  /** A named event, SYNCHRONIZE | EVENT_MODIFY_STATE | EVENT_QUERY_STATE; also says whether it existed. */
+  CreateNamedEventExW(name: string, manualReset: boolean, initialState: boolean): { handle: HANDLE; lastError: number };
+  /** With SYNCHRONIZE access only: whether an event of that name exists and is visible. */
+  OpenEventW(name: string): HANDLE;
+  NtQueryEvent(handle: HANDLE): EventBasicInformationValue;
 
   /** A completion port for the shim's packets. */
   CreateIoCompletionPort(): HANDLE;
@@ -84,6 +102,8 @@ export interface Win32Native {
   tpm_job_signal(record: PVOID): void;
   /** True if the job was still queued (its CANCELLED packet is posted). */
   tpm_job_cancel(record: PVOID): boolean;
+  /** Starts an abandon job (kind TPM_KIND_ABANDON) on a dedicated thread; returns its handle. */
+  tpm_abandon_start(record: PVOID): HANDLE;
 
   /** Frees what the layer itself holds (the drain thread, if it has not ended). */
   release(): void;
@@ -106,7 +126,8 @@ export async function loadNative(): Promise<Win32Native> {
   let reader: PortReader | undefined;
   const fencingOffset = koffi.offsetof(cTpmMutex, 'fencing');
   return {
-    details: { shim: shim.path, koffi: koffi.version },
+    details: { shim: shim.path, koffi: koffi.version, wine: shim.isWine },
+    isWine: shim.isWine,
     QueryPerformanceFrequency: k32.QueryPerformanceFrequency,
     QueryPerformanceCounter: k32.QueryPerformanceCounter,
     CreateMutexExW: (name) => k32.CreateMutexExW(name, 0, k32.MUTEX_LEAST_ACCESS),
@@ -117,6 +138,14 @@ export async function loadNative(): Promise<Win32Native> {
     CloseHandle: k32.CloseHandle,
     CreateEventExW: (manualReset) => k32.CreateEventExW(null, manualReset ? k32.CREATE_EVENT_MANUAL_RESET : 0, k32.EVENT_ALL_ACCESS),
     ResetEvent: k32.ResetEvent,
+    SetEvent: k32.SetEvent,
+    CreateSemaphoreExW: (name, initialCount, maximumCount) => k32.CreateSemaphoreExW(name, initialCount, maximumCount, k32.SEMAPHORE_LEAST_ACCESS),
+    OpenSemaphoreW: (name) => k32.OpenSemaphoreW(k32.SYNCHRONIZE, false, name),
+    NtQuerySemaphore: nt.NtQuerySemaphore,
+    CreateNamedEventExW: (name, manualReset, initialState) => k32.CreateNamedEventExW(name,
+      (manualReset ? k32.CREATE_EVENT_MANUAL_RESET : 0) | (initialState ? k32.CREATE_EVENT_INITIAL_SET : 0), k32.EVENT_LEAST_ACCESS),
+    OpenEventW: (name) => k32.OpenEventW(k32.SYNCHRONIZE, false, name),
+    NtQueryEvent: nt.NtQueryEvent,
     // Concurrency 0 (one per CPU): there is one reader, the drain thread, and the
     // value only limits how many readers the port wakes at once.
     CreateIoCompletionPort: () => k32.CreateIoCompletionPort(k32.INVALID_HANDLE_VALUE, null, 0n, 0),
@@ -163,6 +192,7 @@ export async function loadNative(): Promise<Win32Native> {
     freeMutex: (record) => koffi.free(record),
     tpm_job_signal: shim.tpm_job_signal,
     tpm_job_cancel: shim.tpm_job_cancel,
+    tpm_abandon_start: shim.tpm_abandon_start,
     release: () => reader?.release(),
   };
 }

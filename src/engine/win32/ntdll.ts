@@ -48,6 +48,59 @@ export function NtQueryMutant(MutantHandle: HANDLE): MutantBasicInformationValue
   return { CurrentCount: info.CurrentCount ?? 1, OwnedByCaller: info.OwnedByCaller === 1, AbandonedState: info.AbandonedState === 1 };
 }
 
+/** SEMAPHORE_BASIC_INFORMATION: { LONG CurrentCount; LONG MaximumCount; } (class 0). */
+export const cSEMAPHORE_BASIC_INFORMATION = koffi.struct('SEMAPHORE_BASIC_INFORMATION', {
+  CurrentCount: 'int32_t',
+  MaximumCount: 'int32_t',
+});
+
+export interface SemaphoreBasicInformationValue {
+  readonly CurrentCount: number;
+  readonly MaximumCount: number;
+}
+
+const fNtQuerySemaphore = ntdll.func('__stdcall', 'NtQuerySemaphore', cNTSTATUS,
+  [cHANDLE, 'int32_t', koffi.out(koffi.pointer(cSEMAPHORE_BASIC_INFORMATION)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+
+/**
+ * NtQuerySemaphore(SemaphoreBasicInformation): the live count and the object's own
+ * maximum (undocumented like NtQueryMutant; Wine dlls/ntdll/unix/sync.c implements
+ * it). Needs SEMAPHORE_QUERY_STATE on the handle.
+ */
+export function NtQuerySemaphore(SemaphoreHandle: HANDLE): SemaphoreBasicInformationValue {
+  const info: { CurrentCount?: number; MaximumCount?: number } = {}; // koffi fills it
+  const status = fNtQuerySemaphore(SemaphoreHandle, 0, info, koffi.sizeof(cSEMAPHORE_BASIC_INFORMATION), null) as number;
+  if (status < 0) throw new Win32Error(status >>> 0, 'NtQuerySemaphore');
+  return { CurrentCount: info.CurrentCount ?? 0, MaximumCount: info.MaximumCount ?? 0 };
+}
+
+/**
+ * EVENT_BASIC_INFORMATION: { EVENT_TYPE EventType; LONG EventState; } (class 0).
+ * EventType 0 = NotificationEvent (manual reset), 1 = SynchronizationEvent (auto reset).
+ */
+export const cEVENT_BASIC_INFORMATION = koffi.struct('EVENT_BASIC_INFORMATION', {
+  EventType: 'int32_t',
+  EventState: 'int32_t',
+});
+
+export interface EventBasicInformationValue {
+  /** 0 NotificationEvent (manual reset), 1 SynchronizationEvent (auto reset). */
+  readonly EventType: number;
+  /** Nonzero: signalled. */
+  readonly EventState: number;
+}
+
+const fNtQueryEvent = ntdll.func('__stdcall', 'NtQueryEvent', cNTSTATUS,
+  [cHANDLE, 'int32_t', koffi.out(koffi.pointer(cEVENT_BASIC_INFORMATION)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+
+/** NtQueryEvent(EventBasicInformation): the event's type and state. Needs EVENT_QUERY_STATE. */
+export function NtQueryEvent(EventHandle: HANDLE): EventBasicInformationValue {
+  const info: { EventType?: number; EventState?: number } = {}; // koffi fills it
+  const status = fNtQueryEvent(EventHandle, 0, info, koffi.sizeof(cEVENT_BASIC_INFORMATION), null) as number;
+  if (status < 0) throw new Win32Error(status >>> 0, 'NtQueryEvent');
+  return { EventType: info.EventType ?? 0, EventState: info.EventState ?? 0 };
+}
+
 export const cOBJECT_INFORMATION_CLASS = koffi.alias('OBJECT_INFORMATION_CLASS', 'int32_t');
 export const ObjectBasicInformation = 0;
 export const ObjectNameInformation = 1;

@@ -6,12 +6,13 @@
  * runs, and is tested, on any platform (test/engine/completion-packets.test.ts).
  */
 import { EngineError } from '../errors.js';
-import type { Ns, Phase, TerminalPhase } from '../types.js';
+import type { Ns, Phase, ReturnAction, TerminalPhase } from '../types.js';
 import { toEngineError } from './engine-errors.js';
 import {
-  TPM_FN_CHECKED_RULE, TPM_FN_NAMES, TPM_JOB_CANCELLED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED, TPM_PACKET_FAILED,
-  TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_RETURNED, TPM_PACKET_STARTED, TPM_PACKET_TIMED_OUT,
-  TPM_RULE_ACTION_TWICE, TPM_RULE_HANDLE_CLOSED, TPM_RULE_RELEASE_NOT_OWNED, type TpmJob,
+  TPM_ACTION_RELEASE_MUTEX, TPM_ACTION_RELEASE_SEMAPHORE, TPM_ACTION_SET_EVENT,
+  TPM_FN_CHECKED_RULE, TPM_FN_NAMES, TPM_JOB_CANCELLED, TPM_KIND_SEMAPHORE, TPM_PACKET_ABANDONED, TPM_PACKET_ACQUIRED, TPM_PACKET_CANCELLED,
+  TPM_PACKET_FAILED, TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_RETURNED, TPM_PACKET_STARTED, TPM_PACKET_TIMED_OUT,
+  TPM_RULE_ACTION_TWICE, TPM_RULE_HANDLE_CLOSED, TPM_RULE_RELEASE_NOT_OWNED, TPM_RULE_SEMAPHORE_LIMIT, type TpmJob,
 } from './protocol.js';
 import { Win32Error } from './win32-error.js';
 
@@ -32,7 +33,27 @@ export function slotIndexOf(key: bigint): number {
 
 /** The wait callback's packets: no pool thread touches the record any more. */
 export function isHandback(kind: number): boolean {
-  return kind === TPM_PACKET_RELEASED || kind === TPM_PACKET_RETIRED;
+  return kind === TPM_PACKET_RELEASED || kind === TPM_PACKET_RETIRED || kind === TPM_PACKET_ABANDONED;
+}
+
+/**
+ * The return actions a callback registered (tpm_job_t.actions), in the order the pool
+ * performs them (docs/design.md §1.3): Windows mutex → event → semaphore; Wine
+ * (dlls/ntdll/threadpool.c tp_object_execute) mutex → semaphore → event.
+ */
+export function returnActions(actions: number, wine: boolean): ReturnAction[] {
+  const out: ReturnAction[] = [];
+  if ((actions & TPM_ACTION_RELEASE_MUTEX) !== 0) out.push('release_mutex');
+  const event = (actions & TPM_ACTION_SET_EVENT) !== 0;
+  const semaphore = (actions & TPM_ACTION_RELEASE_SEMAPHORE) !== 0;
+  if (wine) {
+    if (semaphore) out.push('release_semaphore');
+    if (event) out.push('set_event');
+  } else {
+    if (event) out.push('set_event');
+    if (semaphore) out.push('release_semaphore');
+  }
+  return out;
 }
 
 /** The phase a step packet (anything but a handback) reports, or undefined for an unknown kind. */
@@ -64,9 +85,10 @@ export function stepPhase(kind: number, workId: string, atNs: Ns, r: TpmJob): Ph
  * the queued→cancelled exchange and its CANCELLED packet is still on the way (it will
  * be stale when it comes), or a post failed.
  */
-export function handbackPhase(kind: number, workId: string, atNs: Ns, r: TpmJob, toNs: (qpc: bigint) => Ns): TerminalPhase {
+export function handbackPhase(kind: number, workId: string, atNs: Ns, r: TpmJob, toNs: (qpc: bigint) => Ns, wine = false): TerminalPhase {
   if (r.rule !== 0) return { type: 'failed', workId, atNs, error: ruleError(r) };
-  if (kind === TPM_PACKET_RELEASED) return { type: 'released', workId, atNs, actions: ['release_mutex'] };
+  if (kind === TPM_PACKET_RELEASED) return { type: 'released', workId, atNs, actions: returnActions(r.actions, wine) };
+  if (kind === TPM_PACKET_ABANDONED) return { type: 'abandoned', workId, atNs };
   if (r.state === TPM_JOB_CANCELLED) {
     const endedQpc = BigInt(r.ended_qpc);
     return { type: 'cancelled', workId, atNs: endedQpc > 0n ? toNs(endedQpc) : atNs };
@@ -79,14 +101,21 @@ export function handbackPhase(kind: number, workId: string, atNs: Ns, r: TpmJob,
 
 /** A step checked mode refused: the Windows rule it would have broken, in words. */
 function ruleError(r: TpmJob): EngineError {
-  const seen = `NtQueryMutant status 0x${(r.rule_status >>> 0).toString(16).padStart(8, '0')}, OwnedByCaller ${r.rule_owned}, CurrentCount ${r.rule_count}`;
+  const semaphore = r.kind === TPM_KIND_SEMAPHORE;
+  const status = `status 0x${(r.rule_status >>> 0).toString(16).padStart(8, '0')}`;
+  const seen = semaphore
+    ? `NtQuerySemaphore ${status}, CurrentCount ${r.rule_count}, MaximumCount ${r.rule_owned}`
+    : `NtQueryMutant ${status}, OwnedByCaller ${r.rule_owned}, CurrentCount ${r.rule_count}`;
+  const release = semaphore ? 'ReleaseSemaphoreWhenCallbackReturns' : 'ReleaseMutexWhenCallbackReturns';
   const text: Record<number, [string, string]> = {
-    [TPM_RULE_ACTION_TWICE]: ['SetEventWhenCallbackReturns',
+    [TPM_RULE_ACTION_TWICE]: [release,
       'registering the same callback-return action twice in one callback would raise an exception on Windows (one action of each kind per callback); the second one was not registered'],
+    [TPM_RULE_SEMAPHORE_LIMIT]: [release,
+      `the pool's release of the semaphore unit would exceed its maximum (${seen}) and raise an exception on Windows; it was not registered`],
     [TPM_RULE_RELEASE_NOT_OWNED]: ['ReleaseMutexWhenCallbackReturns',
       `ReleaseMutexWhenCallbackReturns on a mutex this thread does not own exactly once (${seen}) would raise STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED on Windows; it was not registered`],
-    [TPM_RULE_HANDLE_CLOSED]: ['ReleaseMutexWhenCallbackReturns',
-      `the pool releasing a mutex handle that is not open (${seen}) would raise an exception on Windows`],
+    [TPM_RULE_HANDLE_CLOSED]: [release,
+      `the pool releasing a ${semaphore ? 'semaphore' : 'mutex'} handle that is not open (${seen}) would raise an exception on Windows`],
   };
   const [fn, detail] = text[r.rule] ?? ['tpmutex-shim', `checked mode refused a step (rule ${r.rule})`];
   return new EngineError('rule_violation', `checked mode: ${detail}`, { fn });

@@ -6,7 +6,7 @@
  */
 
 /** Must equal TPM_ABI_VERSION in shim.c. */
-export const TPM_ABI_VERSION = 2;
+export const TPM_ABI_VERSION = 3;
 
 /** One completion-port packet as the shim posts it, decoded from its OVERLAPPED_ENTRY. */
 export interface Packet {
@@ -33,6 +33,21 @@ export const TPM_PACKET_TIMED_OUT = 5;
 export const TPM_PACKET_CANCELLED = 6;
 export const TPM_PACKET_FAILED = 7;
 export const TPM_PACKET_RETIRED = 8;
+/** Wait callback on an abandon job's thread handle: the thread exited owning the mutex. A handback. */
+export const TPM_PACKET_ABANDONED = 9;
+
+/** tpm_job_t.kind, as in shim.c. */
+export const TPM_KIND_NONE = 0;
+export const TPM_KIND_MUTEX = 1;
+export const TPM_KIND_SEMAPHORE = 2;
+export const TPM_KIND_ABANDON = 3;
+
+/** tpm_job_t.actions: the callback-return actions a callback registered, as in shim.c. */
+export const TPM_ACTION_SET_EVENT = 1;
+export const TPM_ACTION_RELEASE_MUTEX = 2;
+export const TPM_ACTION_RELEASE_SEMAPHORE = 4;
+/** The shim's own `done` notice through the pool (an event action, never reported). */
+export const TPM_ACTION_NOTICE_EVENT = 8;
 
 /** tpm_job_t.error_fn, as in shim.c. */
 export const TPM_FN_NAMES: Readonly<Record<number, string>> = {
@@ -55,6 +70,7 @@ export const TPM_TEST_LATE_CANCEL_POST = 16;
 export const TPM_RULE_ACTION_TWICE = 1;
 export const TPM_RULE_RELEASE_NOT_OWNED = 2;
 export const TPM_RULE_HANDLE_CLOSED = 3;
+export const TPM_RULE_SEMAPHORE_LIMIT = 4;
 
 /** The decoded record (int64 fields come as number when they fit, else bigint). */
 export interface TpmJob {
@@ -91,6 +107,16 @@ export interface TpmJob {
   acquired_qpc: number | bigint;
   returned_qpc: number | bigint;
   ended_qpc: number | bigint;
+  /** TPM_KIND_*; `mutex` is the mutex or semaphore record (null for none). */
+  kind: number;
+  /** The event the pool sets on return (setEventOnReturn), or null. */
+  user_event: bigint | null;
+  /** The job's own TP_WORK (the wait callback waits for its epilog). */
+  work: bigint | null;
+  /** An abandon job's thread (written by tpm_abandon_start). */
+  thread: bigint | null;
+  /** The registered wait on an abandon job's thread (RegisterWaitForSingleObject). */
+  exit_wait: bigint | null;
 }
 
 

@@ -55,6 +55,11 @@ export const cTpmJob = koffi.struct('tpm_job_t', {
   acquired_qpc: cLONG64,
   returned_qpc: cLONG64,
   ended_qpc: cLONG64,
+  kind: cLONG,
+  user_event: cHANDLE,
+  work: cPVOID,
+  thread: cHANDLE,
+  exit_wait: cHANDLE,
 });
 
 export interface Shim {
@@ -66,6 +71,10 @@ export interface Shim {
   tpm_job_signal(job: PVOID): void;
   /** Returns true if the job was still queued (its CANCELLED packet is posted). */
   tpm_job_cancel(job: PVOID): boolean;
+  /** Starts an abandon job on its own thread; returns the thread handle. */
+  tpm_abandon_start(job: PVOID): bigint;
+  /** Whether this process runs under Wine (ntdll exports wine_get_version). */
+  readonly isWine: boolean;
 }
 
 /**
@@ -98,6 +107,8 @@ export function loadShim(candidates: readonly string[] = shimCandidates()): Shim
   const fCallbacks = lib.func('tpm_callbacks', cDWORD, [koffi.out(koffi.pointer(cPVOID)), koffi.out(koffi.pointer(cPVOID))]);
   const fSignal = lib.func('tpm_job_signal', cDWORD, [cPVOID]);
   const fCancel = lib.func('tpm_job_cancel', cDWORD, [cPVOID, koffi.out(koffi.pointer(cLONG))]);
+  const fAbandonStart = lib.func('tpm_abandon_start', cDWORD, [cPVOID, koffi.out(koffi.pointer(cHANDLE))]);
+  const fPlatform = lib.func('tpm_platform', cDWORD, [koffi.out(koffi.pointer(cLONG))]);
 
   const version = [0], jobSize = [0], mutexSize = [0];
   const abiErr = fAbi(version, jobSize, mutexSize) as number;
@@ -110,8 +121,18 @@ export function loadShim(candidates: readonly string[] = shimCandidates()): Shim
   const cbErr = fCallbacks(work, wait) as number;
   if (cbErr !== 0 || !work[0] || !wait[0]) throw new EngineError('engine_unavailable', `${path}: tpm_callbacks failed (${cbErr})`);
 
+  const wine = [0];
+  if ((fPlatform(wine) as number) !== 0) throw new EngineError('engine_unavailable', `${path}: tpm_platform failed`);
+
   return {
     path,
+    isWine: wine[0] === 1,
+    tpm_abandon_start(job) {
+      const thread: (bigint | null)[] = [null];
+      const err = fAbandonStart(job, thread) as number;
+      if (err !== 0) throw new Win32Error(err, 'tpm_abandon_start');
+      return thread[0] ?? 0n;
+    },
     workCallback: work[0],
     waitCallback: wait[0],
     tpm_job_signal(job) {

@@ -33,7 +33,7 @@
 
 /* ---- Copied from src/native/shim.c: must stay identical (checked against tpm_abi). */
 
-#define TPM_ABI_VERSION 2
+#define TPM_ABI_VERSION 3
 
 enum {
   TPM_PACKET_STARTED = 1,
@@ -85,6 +85,11 @@ typedef struct tpm_job_s {
   LONG64 acquired_qpc;
   LONG64 returned_qpc;
   LONG64 ended_qpc;
+  LONG kind;          /* 1: TPM_KIND_MUTEX */
+  HANDLE user_event;  /* setEventOnReturn: none here */
+  PTP_WORK work;      /* the wait callback waits for this TP_WORK's epilog (ABI 3) */
+  HANDLE thread;      /* abandon jobs only */
+  HANDLE exit_wait;   /* abandon jobs only */
 } tpm_job_t;
 
 typedef DWORD (*tpm_abi_fn)(DWORD *out_version, DWORD *out_job_size, DWORD *out_mutex_size);
@@ -208,6 +213,8 @@ static int launch(loop_t *l, DWORD i) {
   r->mutex = &l->mutexes[l->work[i].mutex];
   r->signal = slot->signal;
   r->done = slot->done;
+  r->kind = 1; /* TPM_KIND_MUTEX */
+  r->work = slot->work;
   r->acquire_timeout_ms = ACQUIRE_TIMEOUT_MS;
   r->may_run_long_result = -1;
   /* A recycled slot's events may still be set from its last work. */

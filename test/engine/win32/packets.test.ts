@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { handbackPhase, isHandback, launchKey, MAX_JOB_SLOTS, slotIndexOf, stepPhase } from '../../../src/engine/win32/packets.js';
 import {
-  DRAIN_STOP_KEY, TPM_FN_CHECKED_RULE, TPM_JOB_CANCELLED, TPM_JOB_STARTED, TPM_PACKET_ACQUIRED, TPM_PACKET_FAILED,
+  DRAIN_STOP_KEY, TPM_ACTION_RELEASE_MUTEX, TPM_FN_CHECKED_RULE, TPM_KIND_MUTEX, TPM_JOB_CANCELLED, TPM_JOB_STARTED, TPM_PACKET_ACQUIRED, TPM_PACKET_FAILED,
   TPM_PACKET_RELEASED, TPM_PACKET_RETIRED, TPM_PACKET_STARTED, TPM_RULE_RELEASE_NOT_OWNED, type TpmJob,
 } from '../../../src/engine/win32/protocol.js';
 
@@ -17,7 +17,7 @@ function record(over: Partial<TpmJob> = {}): TpmJob {
     may_run_long: 0, state: TPM_JOB_STARTED, signal_requested: 0, cancel_requested: 0, thread_id: 7, may_run_long_result: -1,
     wait_result: 0, owned: 0, abandoned: 0, signaled: 0, error: 0, error_fn: 0, post_error: 0, checks: 0, actions: 0,
     rule: 0, rule_status: 0, rule_count: 0, rule_owned: 0, cancel_seen: 0, fencing_token: 0, started_qpc: 0,
-    acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0, ...over,
+    acquired_qpc: 0, returned_qpc: 0, ended_qpc: 0, kind: TPM_KIND_MUTEX, user_event: null, work: null, thread: null, exit_wait: null, ...over,
   };
 }
 
@@ -43,7 +43,7 @@ describe('win32 engine: packets', () => {
   });
 
   it('a handback ends a work that has not ended: released, cancelled at the cancel\'s stamp, or failed naming the lost post', () => {
-    assert.deepEqual(handbackPhase(TPM_PACKET_RELEASED, 'w', 10n, record({ owned: 1 }), toNs), { type: 'released', actions: ['release_mutex'], workId: 'w', atNs: 10n });
+    assert.deepEqual(handbackPhase(TPM_PACKET_RELEASED, 'w', 10n, record({ owned: 1, actions: TPM_ACTION_RELEASE_MUTEX }), toNs), { type: 'released', actions: ['release_mutex'], workId: 'w', atNs: 10n });
     assert.deepEqual(handbackPhase(TPM_PACKET_RETIRED, 'w', 10n, record({ state: TPM_JOB_CANCELLED, ended_qpc: 3 }), toNs),
       { type: 'cancelled', workId: 'w', atNs: 300n });
     const lost = handbackPhase(TPM_PACKET_RETIRED, 'w', 10n, record({ post_error: 6 }), toNs);
