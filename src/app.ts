@@ -39,7 +39,7 @@ import { EventData, EventFrame, OverflowFrame, ResetFrame } from './schemas/even
 import { Mutex, MutexList } from './schemas/mutex.js';
 import { Pool } from './schemas/pool.js';
 import { Status } from './schemas/status.js';
-import { Work, WorkList } from './schemas/work.js';
+import { KeepaliveLine, Work, WorkList } from './schemas/work.js';
 import { createServices, type Services } from './services.js';
 import type { WorkServiceOptions } from './work/work-service.js';
 
@@ -53,7 +53,7 @@ export interface AppDeps {
 
 export type App = FastifyInstance & { services: Services };
 
-export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status];
+export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status, KeepaliveLine];
 
 type Instance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 

@@ -65,6 +65,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
     mutexes: () => mutexCounts(mutexes, clock.nowNs()),
     unfinished: () => totals.unfinished(),
     retainedWorks: () => work.retainedCount,
+    leasedWorks: () => work.leasedCount,
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
     ready: () => readiness({ lifecycle, engine }).status === 'ready',

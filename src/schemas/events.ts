@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 
-export const WORK_EVENT_TYPES = ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released', 'work.timed_out', 'work.cancelled', 'work.failed', 'work.abandoned'] as const;
+export const WORK_EVENT_TYPES = ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released', 'work.timed_out', 'work.cancelled', 'work.failed', 'work.abandoned', 'work.lease_expired'] as const;
 export const MUTEX_EVENT_TYPES = ['mutex.opened', 'mutex.closed'] as const;
 export const EVENT_TYPES = [...WORK_EVENT_TYPES, ...MUTEX_EVENT_TYPES] as const;
 export type EventType = typeof EVENT_TYPES[number];

@@ -29,6 +29,7 @@ export function buildStatus(services: Services): StatusView {
     boot: events.boot,
     engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: readiness(services).status === 'ready' },
     works: { ...totals.unfinished(), submitted: totals.submitted, finished: totals.finished() },
+    leases: { active: services.work.leasedCount, expired: services.work.leaseExpiredCount },
     mutexes: { open: mutexes.size, held },
     pool: services.pool.view(),
     events: { lastSeq: events.lastSeq, subscribers: sse.size },

@@ -9,7 +9,7 @@ import type { ValidationIssue } from '../schemas/common.js';
 import type { WorkRequestBody } from '../schemas/work.js';
 import { invalid, ServiceError } from '../service-error.js';
 
-export type RequestLimits = Pick<Config['limits'], 'maxAcquireTimeoutMs' | 'maxHoldMs' | 'maxSpinMs' | 'maxLabelLength'>;
+export type RequestLimits = Pick<Config['limits'], 'maxAcquireTimeoutMs' | 'maxHoldMs' | 'maxSpinMs' | 'maxLabelLength' | 'maxLeaseMs'>;
 
 export interface ResolvedRequest {
   readonly mutex: string;
@@ -19,6 +19,8 @@ export interface ResolvedRequest {
   readonly spinMs: number;
   readonly mayRunLong: boolean;
   readonly label: string | null;
+  /** null: no lease (work/leases.ts). */
+  readonly leaseMs: number | null;
 }
 
 const DEFAULTS = { acquireTimeoutMs: 30_000, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false } as const;
@@ -34,6 +36,8 @@ export function resolveRequest(body: WorkRequestBody, limits: RequestLimits): Re
   const acquireTimeoutMs = bound('acquireTimeoutMs', limits.maxAcquireTimeoutMs, 'MAX_ACQUIRE_TIMEOUT_MS');
   const holdMs = bound('holdMs', limits.maxHoldMs, 'MAX_HOLD_MS');
   const spinMs = bound('spinMs', limits.maxSpinMs, 'MAX_SPIN_MS');
+  const leaseMs = body.leaseMs ?? null;
+  if (leaseMs !== null) issues.push(...leaseIssues(leaseMs, limits, 'body/leaseMs'));
   const label = body.label ?? null;
   if (label !== null && label.length > limits.maxLabelLength) {
     issues.push({ field: 'body/label', message: `must be at most ${limits.maxLabelLength} characters (MAX_LABEL_LENGTH)` });
@@ -54,5 +58,11 @@ export function resolveRequest(body: WorkRequestBody, limits: RequestLimits): Re
     spinMs,
     mayRunLong: body.mayRunLong ?? DEFAULTS.mayRunLong,
     label,
+    leaseMs,
   };
+}
+
+/** A lease longer than MAX_LEASE_MS (the schema already refused one below its minimum). */
+export function leaseIssues(leaseMs: number, limits: Pick<RequestLimits, 'maxLeaseMs'>, field: string): ValidationIssue[] {
+  return leaseMs > limits.maxLeaseMs ? [{ field, message: `must be <= ${limits.maxLeaseMs} (MAX_LEASE_MS)` }] : [];
 }

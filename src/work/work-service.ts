@@ -19,13 +19,14 @@ import { isTerminal, type WorkRequestBody, type WorkState, type WorkView } from 
 import { invalid, ServiceError } from '../service-error.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
 import { InvariantChecks, type ViolationListener } from './invariants.js';
+import { Leases } from './leases.js';
 import { countSubmitted, countTransition } from './mutex-accounting.js';
 import { TerminalWaiters } from './terminal-waiters.js';
 import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 import { checkAdmission, type AdmissionLimits } from './work-limits.js';
 import { WorkHistory } from './work-history.js';
 import { applyPhase, toWorkView, type WorkRecord } from './work-record.js';
-import { resolveRequest, type RequestLimits } from './work-request.js';
+import { leaseIssues, resolveRequest, type RequestLimits } from './work-request.js';
 
 export type WorkLimits = AdmissionLimits & RequestLimits;
 
@@ -52,6 +53,8 @@ export class WorkService {
   private readonly history: WorkHistory;
   private readonly waiters = new TerminalWaiters();
   private readonly invariants: InvariantChecks;
+  private readonly leases: Leases;
+  private leaseExpirations = 0;
   private unfinished = 0;
   private draining = false;
   private readonly engine: Engine;
@@ -73,11 +76,16 @@ export class WorkService {
       if (work.idempotencyKey !== null) this.idempotency.forget(work.idempotencyKey);
     });
     this.invariants = new InvariantChecks(options.onInvariantViolation);
+    this.leases = new Leases({ now: () => this.clock.nowNs(), onExpire: (id) => this.expireLease(id) });
     this.engine.onPhase((phase) => this.onPhase(phase));
   }
 
   get unfinishedCount(): number { return this.unfinished; }
   get retainedCount(): number { return this.history.size; }
+  /** Unfinished works under a lease now. */
+  get leasedCount(): number { return this.leases.size; }
+  /** Leases that ran out and ended their work, since the process started. */
+  get leaseExpiredCount(): number { return this.leaseExpirations; }
 
   submit(body: WorkRequestBody, idempotencyKey: string | undefined): SubmitResult {
     if (this.draining) throw new ServiceError('shutting-down', 'the service is shutting down and accepts no new work', { retryAfterSeconds: 1 });
@@ -103,7 +111,7 @@ export class WorkService {
       seq, id, request: resolved, idempotencyKey: idempotencyKey ?? null, state: 'queued',
       fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
       queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
-      error: null, invariantViolation: null,
+      error: null, invariantViolation: null, lease: null,
     };
     // The engine reports phases asynchronously, so submitting before publishing
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
@@ -117,6 +125,7 @@ export class WorkService {
       mayRunLong: request.mayRunLong,
     });
     this.history.add(work);
+    if (resolved.leaseMs !== null) this.renewLease(work, resolved.leaseMs);
     if (idempotencyKey !== undefined) this.idempotency.remember(idempotencyKey, print, id);
     this.unfinished++;
     countSubmitted(mutex);
@@ -182,6 +191,8 @@ export class WorkService {
    */
   async shutdown(timeoutMs: number): Promise<void> {
     this.draining = true;
+    // The engine ends every hold now; a lease running out meanwhile would only race it.
+    this.leases.stop();
     await this.engine.close({ timeoutMs });
     // An engine that broke its contract must still not leave a work without an end.
     for (const work of this.history.values()) {
@@ -209,6 +220,8 @@ export class WorkService {
     // Phases of one work come in their own order (engine contract); one that does not
     // fit the state is dropped rather than allowed to move the work backwards.
     if (!applyPhase(work, phase)) return;
+    // The engine saw a signal; the service knows it was the lease running out.
+    if (phase.type === 'returned' && work.lease?.expired === true) work.signaled = false;
     this.invariants.observe(mutex, work, phase);
     countTransition(mutex, work, before);
     if (before !== work.state && isTerminal(work.state)) this.finish(work);
@@ -226,9 +239,52 @@ export class WorkService {
 
   private finish(work: WorkRecord): void {
     this.unfinished--;
+    this.leases.drop(work.id);
     this.history.finish(work);
     // Waiters resolve after the terminal event is published (publish runs right after).
     this.waiters.release(work.id);
+  }
+
+  // --- leases (issue 15): a work whose client stops renewing it ends -----------------
+
+  /**
+   * Renews the lease (POST /v1/work/{id}/keepalive); `leaseMs` adds a lease to a work
+   * without one, or changes it. 409 once the work ended or its lease ran out.
+   */
+  keepalive(id: string, leaseMs: number | undefined): WorkView {
+    const work = this.require(id);
+    if (work.lease?.expired === true) {
+      throw new ServiceError('lease-expired', `work ${id}: its lease of ${work.lease.leaseMs} ms ran out without a keepalive; the service ended it`);
+    }
+    if (isTerminal(work.state)) throw new ServiceError('work-finished', `cannot keep work ${id} alive: it is already ${work.state}`);
+    if (leaseMs !== undefined) {
+      const issues = leaseIssues(leaseMs, this.limits, 'body/leaseMs');
+      if (issues.length > 0) throw invalid(issues);
+    }
+    const terms = leaseMs ?? work.lease?.leaseMs;
+    if (terms === undefined) throw invalid([{ field: 'body/leaseMs', message: `is required: work ${id} has no lease to renew` }]);
+    this.renewLease(work, terms);
+    return this.view(work);
+  }
+
+  private renewLease(work: WorkRecord, leaseMs: number): void {
+    work.lease = { ...this.leases.renew(work.id, leaseMs), expired: false };
+  }
+
+  /**
+   * The lease ran out: `work.lease_expired` first, then the engine ends the work as a
+   * signal (holding: the pool releases what it holds) or a cancel (queued, waiting), whose
+   * terminal event follows. A hold already returning ends on its own.
+   */
+  private expireLease(id: string): void {
+    const work = this.history.get(id);
+    if (!work || isTerminal(work.state) || work.lease === null) return;
+    if (work.state === 'holding' && work.returnedNs !== null) return;
+    work.lease = { ...work.lease, expired: true };
+    this.leaseExpirations++;
+    this.publish(work, 'work.lease_expired');
+    if (work.state === 'holding') this.engine.signal(id);
+    else this.engine.cancel(id);
   }
 
   private publish(work: WorkRecord, type: WorkEventType): void {

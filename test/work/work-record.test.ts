@@ -8,9 +8,9 @@ import { applyPhase, type WorkRecord } from '../../src/work/work-record.js';
 function record(state: WorkState): WorkRecord {
   return {
     seq: 1, id: 'b.1', idempotencyKey: null, state,
-    request: { mutex: 'Local\\m', acquireTimeoutMs: 0, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label: null },
+    request: { mutex: 'Local\\m', acquireTimeoutMs: 0, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label: null, leaseMs: null },
     fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
-    queuedNs: 1n, startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null, error: null, invariantViolation: null,
+    queuedNs: 1n, startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null, error: null, invariantViolation: null, lease: null,
   };
 }
 
