@@ -5,7 +5,7 @@
  * at run time beyond the service's own schema module (typebox).
  */
 import { isTerminal } from '../schemas/work.js';
-import { TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
+import { LeaseLostError, TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
 import { eventStream, type EventsOptions } from './event-stream.js';
 import type {
   EventFrame, Health, Info, Mutex, MutexList, MutexListQuery, Pool, PoolPatch, Problem, Status, Work, WorkList,
@@ -37,8 +37,22 @@ export interface WaitOptions extends RequestOptions {
 /** acquire(): the request without its mutex; `untilSignaled` defaults to true. */
 export type AcquireOptions = Omit<WorkRequest, 'mutex'> & SubmitOptions;
 
-/** hold(): the request without its mutex; the hold always lasts until signalled (holdMs bounds it). */
+/**
+ * hold(): the request without its mutex; the hold always lasts until signalled (holdMs
+ * bounds it) and always has a lease (leaseMs, default DEFAULT_HOLD_LEASE_MS), kept alive
+ * while `fn` runs: if this process dies, the service ends the hold leaseMs later.
+ */
 export type HoldOptions = Omit<WorkRequest, 'mutex' | 'untilSignaled'> & SubmitOptions;
+
+export interface KeepaliveOptions extends RequestOptions {
+  /** A new lease (adds one to a work without, or changes it); without: renew the work's own. */
+  leaseMs?: number;
+}
+
+/** The lease hold() takes when none is given: how long a mutex outlives a crashed holder at most. */
+export const DEFAULT_HOLD_LEASE_MS = 30_000;
+/** hold() renews its lease this many times per lease, so a late or lost renewal does not lose it. */
+const RENEWALS_PER_LEASE = 3;
 
 type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
@@ -152,6 +166,13 @@ export class TpmutexClient {
     return this.#json('POST', `/v1/work/${encodeURIComponent(id)}/signal`, options);
   }
 
+  /** POST /v1/work/{id}/keepalive: renew the lease (409 lease-expired once it ran out, work-finished once the work ended). */
+  keepaliveWork(id: string, options: KeepaliveOptions = {}): Promise<Work> {
+    return this.#json('POST', `/v1/work/${encodeURIComponent(id)}/keepalive`, {
+      signal: options.signal, ...(options.leaseMs === undefined ? {} : { body: { leaseMs: options.leaseMs } }),
+    });
+  }
+
   /** DELETE /v1/work/{id}: cancel (409 work-finished if it ended). */
   cancelWork(id: string, options: RequestOptions = {}): Promise<Work> {
     return this.#json('DELETE', `/v1/work/${encodeURIComponent(id)}`, options);
@@ -221,22 +242,48 @@ export class TpmutexClient {
   }
 
   /**
-   * Acquires `name`, runs `fn` while the service holds it, then signals the work and
-   * waits until the mutex is released — also when `fn` throws (its error is then the
-   * one thrown). Resolves with what `fn` resolved.
+   * Acquires `name` under a lease, runs `fn` while the service holds it and keeps the
+   * lease alive meanwhile, then signals the work and waits until the mutex is released —
+   * also when `fn` throws (its error is then the one thrown). Resolves with what `fn`
+   * resolved. `lost` aborts if the lease runs out while `fn` runs (the service released
+   * the mutex); hold() then throws LeaseLostError after `fn` settles.
    */
-  async hold<T>(name: string, fn: (work: Work) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
-    const work = await this.acquire(name, { ...options, untilSignaled: true });
+  async hold<T>(name: string, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
+    const leaseMs = options.leaseMs ?? DEFAULT_HOLD_LEASE_MS;
+    const work = await this.acquire(name, { ...options, leaseMs, untilSignaled: true });
+    const lease = this.#keepAlive(work.id, leaseMs);
     let result: T;
     try {
-      result = await fn(work);
+      result = await fn(work, lease.lost);
     } catch (err) {
+      lease.stop();
       // fn's failure is what the caller needs to see; a failed release would only hide it.
       await this.#release(work.id).catch(() => undefined);
       throw err;
     }
-    await this.#release(work.id);
+    lease.stop();
+    const ended = await this.#release(work.id);
+    if (lease.lost.aborted || ended.leaseExpired) throw new LeaseLostError(ended);
     return result;
+  }
+
+  /** Renews a lease every leaseMs/3 until stopped; `lost` aborts when the service says it ran out or the work ended. */
+  #keepAlive(id: string, leaseMs: number): { lost: AbortSignal; stop(): void } {
+    const lost = new AbortController();
+    const stopped = new AbortController();
+    const timer = setInterval(() => {
+      this.keepaliveWork(id, { signal: stopped.signal }).catch((err: unknown) => {
+        // A connection error may pass: the next renewal retries within the lease.
+        if (err instanceof TpmutexProblemError && (err.is('lease-expired') || err.is('work-finished')) && !stopped.signal.aborted) {
+          clearInterval(timer);
+          lost.abort(err);
+        }
+      });
+    }, Math.max(1, Math.floor(leaseMs / RENEWALS_PER_LEASE)));
+    return {
+      lost: lost.signal,
+      stop: () => { clearInterval(timer); stopped.abort(); },
+    };
   }
 
   /** Ends a hold: signal (a hold that already ended is fine), then wait until released. */

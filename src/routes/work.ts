@@ -94,6 +94,8 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         ...problemResponses(400, 404, 409),
       },
     },
+    // The body is optional: no body = renew the work's own lease.
+    preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
   }, async (req, reply) => {
     const { id } = req.params;
     const renewed = work.keepalive(id, req.body?.leaseMs);
