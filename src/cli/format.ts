@@ -23,6 +23,7 @@ export function statusLines(status: Status): string[] {
   return [
     `status ${status.status}, boot ${status.boot}, engine ${status.engine.kind}${status.engine.healthy ? '' : ' (unhealthy)'}`,
     `works: ${works.queued} queued, ${works.waiting} waiting, ${works.holding} holding; ${works.submitted} submitted, ${works.finished.released} released, ${works.finished.timed_out} timed out, ${works.finished.cancelled} cancelled, ${works.finished.failed} failed`,
+    `leases: ${status.leases.active} active, ${status.leases.expired} expired`,
     `mutexes: ${status.mutexes.open} open, ${status.mutexes.held.length} held`,
     ...status.mutexes.held.map((held) => `  ${held.name} held by ${held.workId} since ${held.since} (token ${held.fencingToken}, ${held.waiting} waiting)`),
     `pool: ${status.pool.threads} threads (${status.pool.minThreads}..${status.pool.maxThreads}), ${status.pool.active} active, ${status.pool.queued} queued`,

@@ -1,5 +1,5 @@
 /**
- * Leases: a work with a lease ends when its client stops renewing it (issue 15). The
+ * Leases (docs/design.md §3.1): a work with a lease ends when its client stops renewing it. The
  * expiry is a service-level decision on the engine clock; the engine contract is
  * untouched: an expired holding work is ended with engine.signal(), an expired queued or
  * waiting one with engine.cancel(). The work service records the cause as a lease

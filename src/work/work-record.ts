@@ -11,7 +11,7 @@ import type { ResolvedRequest } from './work-request.js';
 
 /** A work's lease as the record keeps it (work/leases.ts); replaced, never mutated, so event snapshots keep theirs. */
 export interface WorkLease extends LeaseTerms {
-  /** The lease ran out and the service ended the work (docs: issue 15). */
+  /** The lease ran out and the service ended the work (docs/design.md §3.1). */
   readonly expired: boolean;
 }
 

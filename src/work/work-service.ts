@@ -245,7 +245,7 @@ export class WorkService {
     this.waiters.release(work.id);
   }
 
-  // --- leases (issue 15): a work whose client stops renewing it ends -----------------
+  // --- leases (docs/design.md §3.1): a work whose client stops renewing it ends -------
 
   /**
    * Renews the lease (POST /v1/work/{id}/keepalive); `leaseMs` adds a lease to a work
