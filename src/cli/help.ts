@@ -24,6 +24,7 @@ tpmutex hold <name> [--hold-ms N] [--until-signaled] [--acquire-timeout-ms N] [-
   Ctrl+C or a kill of tpmutex ends the command and the hold; if tpmutex itself dies
   (SIGKILL, a crashed runner), the service ends the hold once the lease runs out.
   The command is not run when the acquire fails (exit 2 timed out, 3 cancelled, 4 failed).
+  The command runs without a shell: on Windows write cmd /c npm test for a .cmd/.bat.
   Without a command: submit a work that holds the mutex and return as soon as it holds
   it, printing the work id (the whole work with --json); end the hold later with
   tpmutex signal <id>.

@@ -81,7 +81,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     schema: {
       operationId: 'keepaliveWork', tags, summary: 'Renew the lease',
       description: 'The lease now runs out leaseMs from now (the work\'s own leaseMs, or the one in the body, which adds a lease to a work without one or changes it; ≤ MAX_LEASE_MS). Answers the work with its new leaseExpiresAt. 409 lease-expired once the lease ran out, 409 work-finished once the work ended.\n\n' +
-        '`?stream=true`: the service renews the lease itself for as long as this request stays open (for clients with no timer of their own: a shell, PowerShell). The answer is NDJSON (application/x-ndjson), one KeepaliveLine per line: a `heartbeat` line per renewal (every leaseMs/3), and an `ended` line with the work when it ends, then the stream closes. When the client disconnects the renewals stop and the lease runs out leaseMs later.',
+        '`?stream=true`: the service renews the lease itself for as long as this request stays open (for clients with no timer of their own: a shell, PowerShell). The answer is NDJSON (application/x-ndjson), one KeepaliveLine per line: a `heartbeat` line per renewal (every leaseMs/3, at least every 15 s), and an `ended` line with the work when it ends, then the stream closes. When the client disconnects the renewals stop and the lease runs out leaseMs later.',
       params: WorkIdParams, querystring: KeepaliveQuery, body: KeepaliveBody,
       response: {
         200: {

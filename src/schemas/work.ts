@@ -122,7 +122,7 @@ export const KeepaliveLine = Type.Union([
     leaseMs: Type.Integer(),
     leaseExpiresAt: Type.String({ format: 'date-time' }),
     leaseExpiresAtNs: Type.String({ pattern: '^[0-9]+$' }),
-  }, { description: 'The service renewed the lease (one line per renewal, every leaseMs/3)' }),
+  }, { description: 'The service renewed the lease (one line per renewal, every leaseMs/3, at least every 15 s)' }),
   Type.Object({
     type: Type.Literal('ended'),
     work: Type.Ref('Work'),

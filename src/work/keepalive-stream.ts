@@ -15,6 +15,8 @@ import type { WorkService } from './work-service.js';
 const RENEWALS_PER_LEASE = 3;
 /** Short leases renew no more often than this. */
 const MIN_INTERVAL_MS = 30;
+/** Long leases still get a line this often, so proxies and clients see the stream is alive. */
+const MAX_INTERVAL_MS = 15_000;
 /** Long-poll slice for the work's end; the loop waits again after it. */
 const WAIT_SLICE_MS = 3_600_000;
 
@@ -26,7 +28,8 @@ export function streamKeepalive(work: WorkService, id: string, res: ServerRespon
   const line = (value: unknown) => { if (!gone.signal.aborted) out.write(`${JSON.stringify(value)}\n`); };
   const end = () => {
     if (gone.signal.aborted) return;
-    line({ type: 'ended', work: work.get(id) });
+    // The work may have left the history already (a tiny WORK_HISTORY): then no last line.
+    try { line({ type: 'ended', work: work.get(id) }); } catch { /* evicted */ }
     stop();
     out.end();
   };
@@ -35,10 +38,11 @@ export function streamKeepalive(work: WorkService, id: string, res: ServerRespon
     clearTimeout(timer);
   };
   const heartbeat = () => {
-    const view = work.get(id);
+    let view;
+    try { view = work.get(id); } catch { return end(); }
     if (isTerminal(view.state) || view.leaseMs === null || view.leaseExpiresAt === null || view.leaseExpiresAtNs === null) return end();
     line({ type: 'heartbeat', workId: id, state: view.state, leaseMs: view.leaseMs, leaseExpiresAt: view.leaseExpiresAt, leaseExpiresAtNs: view.leaseExpiresAtNs });
-    timer = setTimeout(renew, Math.max(MIN_INTERVAL_MS, Math.floor(view.leaseMs / RENEWALS_PER_LEASE)));
+    timer = setTimeout(renew, Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Math.floor(view.leaseMs / RENEWALS_PER_LEASE))));
   };
   const renew = () => {
     if (gone.signal.aborted) return;
@@ -46,8 +50,11 @@ export function streamKeepalive(work: WorkService, id: string, res: ServerRespon
       work.keepalive(id, undefined);
     } catch (err) {
       // The work ended or its lease ran out (a stalled event loop): say how it ended.
+      // Anything else must not escape a timer (it would take the process down).
       if (err instanceof ServiceError) return end();
-      throw err;
+      stop();
+      out.destroy(err as Error);
+      return;
     }
     heartbeat();
   };
@@ -55,7 +62,7 @@ export function streamKeepalive(work: WorkService, id: string, res: ServerRespon
   res.once('close', stop);
   out.once('close', stop);
   void (async () => {
-    while (!gone.signal.aborted && !isTerminal(work.get(id).state)) await work.waitTerminal(id, WAIT_SLICE_MS, gone.signal);
+    while (!gone.signal.aborted && !isTerminal(work.require(id).state)) await work.waitTerminal(id, WAIT_SLICE_MS, gone.signal);
     end();
   })().catch(() => { stop(); out.destroy(); });
   heartbeat();
