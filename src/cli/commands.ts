@@ -86,14 +86,19 @@ const hold: Command = async (args, io) => {
     return holdWhileRunning(client, name!, command, { ...request, leaseMs: leaseMs ?? DEFAULT_HOLD_LEASE_MS }, io);
   }
   let held: Work;
+  // A lease is renewed from the submit on when this process stays (--wait): the wait for
+  // the mutex may outlast it. Without --wait the caller renews it (tpmutex keepalive).
+  let waitLease: ReturnType<TpmutexClient['keepAlive']> | undefined;
   try {
     held = await client.acquire(name!, {
       untilSignaled: booleanFlag(parsed, 'until-signaled') || holdMs === undefined,
       ...request,
       ...(leaseMs === undefined ? {} : { leaseMs }),
+      ...(leaseMs !== undefined && booleanFlag(parsed, 'wait') ? { onSubmitted: (work: Work) => { waitLease = client.keepAlive(work.id, leaseMs); } } : {}),
       signal: io.signal,
     });
   } catch (err) {
+    waitLease?.stop();
     if (!(err instanceof WorkNotHeldError)) throw err;
     printWork(io, parsed, err.work);
     return reportOutcome(io, err.work);
@@ -103,7 +108,13 @@ const hold: Command = async (args, io) => {
     return reportOutcome(io, held);
   }
   if (!parsed.json) io.out(held.id);
-  const ended = await untilEnded(client, held, io);
+  // Waiting here, this process keeps the lease alive; killed, it lets the lease run out.
+  let ended: Work;
+  try {
+    ended = await untilEnded(client, held, io);
+  } finally {
+    waitLease?.stop();
+  }
   if (parsed.json) io.out(JSON.stringify(ended));
   return reportOutcome(io, ended);
 };

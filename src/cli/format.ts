@@ -6,6 +6,7 @@ export function workLine(work: Work): string {
     work.id, work.state, work.mutex,
     `token=${work.fencingToken ?? '-'}`,
     ...(work.abandoned === true ? ['abandoned'] : []),
+    ...(work.leaseExpired ? ['lease-expired'] : []),
     ...(work.label === null ? [] : [`label=${JSON.stringify(work.label)}`]),
     ...(work.error === null ? [] : [`error=${JSON.stringify(work.error.detail)}`]),
   ].join(' ');

@@ -30,7 +30,8 @@ tpmutex hold <name> [--hold-ms N] [--until-signaled] [--acquire-timeout-ms N] [-
   tpmutex signal <id>.
   --lease-ms N            the lease (default ${DEFAULT_HOLD_LEASE_MS} with a command, none without):
                           unless renewed within N ms the service ends the hold
-                          (renew it with tpmutex keepalive <id>)
+                          (renew it with tpmutex keepalive <id>; with --wait,
+                          tpmutex renews it while it waits)
   --until-signaled        hold until signalled or cancelled (the default without --hold-ms)
   --hold-ms N             hold for N ms; with --until-signaled, the longest hold
   --acquire-timeout-ms N  give up waiting for the mutex after N ms (exit 2)

@@ -35,7 +35,10 @@ export interface WaitOptions extends RequestOptions {
 }
 
 /** acquire(): the request without its mutex; `untilSignaled` defaults to true. */
-export type AcquireOptions = Omit<WorkRequest, 'mutex'> & SubmitOptions;
+export type AcquireOptions = Omit<WorkRequest, 'mutex'> & SubmitOptions & {
+  /** Called as soon as the work exists, before it holds the mutex (e.g. to start renewing its lease: the wait may outlast it). */
+  onSubmitted?: (work: Work) => void;
+};
 
 /**
  * hold(): the request without its mutex; the hold always lasts until signalled (holdMs
@@ -229,10 +232,11 @@ export class TpmutexClient {
    * failed); aborting `signal` cancels the work.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<Work> {
-    const { signal, idempotencyKey, ...request } = options;
+    const { signal, idempotencyKey, onSubmitted, ...request } = options;
     // Every event of the new work comes after this seq: listening from here misses none.
     const { events } = await this.getStatus({ signal });
     const work = await this.submitWork({ untilSignaled: true, ...request, mutex: name }, { idempotencyKey, signal });
+    onSubmitted?.(work);
     try {
       return await this.#untilAcquired(work, events.lastSeq, signal);
     } catch (err) {
@@ -250,8 +254,16 @@ export class TpmutexClient {
    */
   async hold<T>(name: string, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
     const leaseMs = options.leaseMs ?? DEFAULT_HOLD_LEASE_MS;
-    const work = await this.acquire(name, { ...options, leaseMs, untilSignaled: true });
-    const lease = this.#keepAlive(work.id, leaseMs);
+    // Renewed from the submit on: a wait for a contended mutex can outlast the lease.
+    let renewing: ReturnType<TpmutexClient['keepAlive']> | undefined;
+    let work: Work;
+    try {
+      work = await this.acquire(name, { ...options, leaseMs, untilSignaled: true, onSubmitted: (submitted) => { renewing = this.keepAlive(submitted.id, leaseMs); } });
+    } catch (err) {
+      renewing?.stop();
+      throw err;
+    }
+    const lease = renewing!;
     let result: T;
     try {
       result = await fn(work, lease.lost);
@@ -267,8 +279,11 @@ export class TpmutexClient {
     return result;
   }
 
-  /** Renews a lease every leaseMs/3 until stopped; `lost` aborts when the service says it ran out or the work ended. */
-  #keepAlive(id: string, leaseMs: number): { lost: AbortSignal; stop(): void } {
+  /**
+   * Renews a work's lease every leaseMs/3 until stopped (connection errors are retried by
+   * the next renewal); `lost` aborts when the service says the lease ran out or the work ended.
+   */
+  keepAlive(id: string, leaseMs: number): { lost: AbortSignal; stop(): void } {
     const lost = new AbortController();
     const stopped = new AbortController();
     const timer = setInterval(() => {

@@ -213,6 +213,21 @@ describe('tpmutex hold <name> -- <command>', () => {
     assert.equal(first!.leaseExpired, true);
   });
 
+  it('hold --wait renews its lease while it waits', async () => {
+    const mutex = name('wait-lease');
+    const run = tpmutex(['hold', mutex, '--lease-ms', '1000', '--wait', '--label', 'wait-lease']);
+    let held: Work | undefined;
+    while (held === undefined) [held] = json<Work[]>(await tpmutex(['ls', 'work', '--mutex', mutex, '--state', 'holding', '--json']));
+    // Outlive several leases: only the waiting tpmutex keeps it held.
+    const until = Date.now() + 3500;
+    while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(json<Work>(await tpmutex(['get', held.id, '--json'])).state, 'holding');
+    await tpmutex(['signal', held.id]);
+    const done = await run;
+    assert.equal(done.code, EXIT.ok, done.stderr);
+    assert.equal(json<Work>(await tpmutex(['get', held.id, '--json'])).leaseExpired, false);
+  });
+
   it('keepalive renews a lease from the command line', async () => {
     const mutex = name('keepalive');
     const id = (await tpmutex(['hold', mutex, '--lease-ms', '60000'])).stdout.trim();

@@ -222,6 +222,26 @@ describe('hold()', () => {
     assert.equal(work.leaseExpired, false);
   });
 
+  it('renews its lease from the submit on: a wait for a contended mutex outlasting the lease keeps the work', async () => {
+    const mutex = name('hold-contended-lease');
+    const holder = await client.acquire(mutex);
+    const leaseMs = 600;
+    let ran = false;
+    const held = client.hold(mutex, (work) => { ran = true; return work.id; }, { leaseMs, acquireTimeoutMs: 120_000, label: `contended-${mutex}` });
+    // The hold waits for several of its leases before the holder lets go.
+    const until = Date.now() + 4 * leaseMs;
+    while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    const [waiting] = (await client.listWork({ mutex, label: `contended-${mutex}` })).items;
+    assert.equal(waiting?.state, 'waiting');
+    assert.equal(ran, false);
+    await client.signalWork(holder.id);
+    const id = await held;
+    assert.equal(ran, true);
+    const work = await client.getWork(id);
+    assert.equal(work.state, 'released');
+    assert.equal(work.leaseExpired, false);
+  });
+
   it('throws LeaseLostError when the lease ran out while fn ran (its process stalled)', async () => {
     const mutex = name('hold-lost');
     const err = await client.hold(mutex, async (work, lost) => {
