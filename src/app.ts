@@ -43,7 +43,7 @@ import { Mutex, MutexList } from './schemas/mutex.js';
 import { Semaphore, SemaphoreList } from './schemas/semaphore.js';
 import { Pool } from './schemas/pool.js';
 import { Status } from './schemas/status.js';
-import { Work, WorkList } from './schemas/work.js';
+import { KeepaliveLine, Work, WorkList } from './schemas/work.js';
 import { createServices, type Services } from './services.js';
 import type { WorkServiceOptions } from './work/work-service.js';
 
@@ -57,7 +57,7 @@ export interface AppDeps {
 
 export type App = FastifyInstance & { services: Services };
 
-export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Semaphore, SemaphoreList, EventObject, EventObjectList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status];
+export const SHARED_SCHEMAS = [ValidationIssue, Problem, Mutex, MutexList, Semaphore, SemaphoreList, EventObject, EventObjectList, Work, WorkList, Pool, EventData, ResetFrame, OverflowFrame, EventFrame, Status, KeepaliveLine];
 
 type Instance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 

@@ -39,6 +39,7 @@ export const EnvSchema = Type.Object({
   MAX_QUEUED_WORK_PER_MUTEX: Int('Unfinished works on one mutex or semaphore', 1000, 1, 1_000_000),
   MAX_ACQUIRE_TIMEOUT_MS: Int('Largest acquireTimeoutMs', 3_600_000, 0, 2_147_483_646),
   MAX_HOLD_MS: Int('Largest holdMs; also the hold bound of untilSignaled without holdMs', 3_600_000, 0, 2_147_483_646),
+  MAX_LEASE_MS: Int('Largest leaseMs (POST /v1/work, keepalive): the longest a work whose client went away can keep its mutex', 3_600_000, 100, 2_147_483_646),
   MAX_SPIN_MS: Int('Largest spinMs (CPU-bound work)', 60_000, 0, 2_147_483_646),
   MAX_LABEL_LENGTH: Int('Longest label', 128, 0, 4096),
   MAX_WAIT_MS: Int('Longest long-poll (?wait=terminal&timeoutMs=)', 300_000, 0, 3_600_000),
@@ -94,6 +95,7 @@ export interface Config {
     maxQueuedWorkPerMutex: number;
     maxAcquireTimeoutMs: number;
     maxHoldMs: number;
+    maxLeaseMs: number;
     maxSpinMs: number;
     maxLabelLength: number;
     maxWaitMs: number;
@@ -180,6 +182,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, io
       maxQueuedWorkPerMutex: e.MAX_QUEUED_WORK_PER_MUTEX,
       maxAcquireTimeoutMs: e.MAX_ACQUIRE_TIMEOUT_MS,
       maxHoldMs: e.MAX_HOLD_MS,
+      maxLeaseMs: e.MAX_LEASE_MS,
       maxSpinMs: e.MAX_SPIN_MS,
       maxLabelLength: e.MAX_LABEL_LENGTH,
       maxWaitMs: e.MAX_WAIT_MS,

@@ -10,7 +10,7 @@ import type { ProblemSlug } from './schemas/problem-types.js';
 export type ServiceErrorCode = Extract<ProblemSlug,
   | 'validation' | 'name-not-allowed' | 'global-names-disabled'
   | 'work-not-found' | 'work-evicted' | 'mutex-not-open'
-  | 'work-finished' | 'mutex-in-use' | 'idempotency-key-reused'
+  | 'work-finished' | 'lease-expired' | 'mutex-in-use' | 'idempotency-key-reused'
   | 'limit-exceeded' | 'shutting-down'
   | 'object-not-open' | 'object-in-use' | 'name-conflict'>;
 

@@ -86,6 +86,7 @@ export function createServices(config: Config, engine: Engine, hooks: Pick<WorkS
     eventObjects: () => eventObjects.size,
     unfinished: () => totals.unfinished(),
     retainedWorks: () => work.retainedCount,
+    leasedWorks: () => work.leasedCount,
     pool: () => engine.poolStats(),
     sseSubscribers: () => sse.size,
     ready: () => readiness({ lifecycle, engine }).status === 'ready',

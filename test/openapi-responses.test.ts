@@ -77,7 +77,8 @@ function check(method: string, url: string, status: number, headers: Headers, bo
   const mediaType = (headers.get('content-type') ?? '').split(';')[0]!.trim();
   const declared = response.content?.[mediaType];
   if (declared === undefined) { mismatches.push(`${where}: media type ${mediaType} not declared (declared: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`); return; }
-  if (mediaType.endsWith('json') && declared.schema !== undefined) {
+  // NDJSON (a streaming keepalive) is checked line by line against its x-line-schema.
+  if (mediaType.endsWith('json') && mediaType !== 'application/x-ndjson' && declared.schema !== undefined) {
     const validate = validatorOf(declared.schema);
     if (!validate(JSON.parse(body))) mismatches.push(`${where}: body does not match the schema: ${ajv.errorsText(validate.errors)} in ${body.slice(0, 300)}`);
   }
@@ -105,6 +106,27 @@ describe('every answer matches openapi.yaml', () => {
     const text = await res.text();
     check(method, url, res.status, res.headers, text);
     return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> };
+  }
+
+  /** A streaming keepalive: its media type, and its first lines against x-line-schema. */
+  async function streamingKeepalive(url: string): Promise<void> {
+    const lineSchema = (spec.paths['/v1/work/{id}/keepalive']!['post']!.responses['200']!.content!['application/x-ndjson'] as { 'x-line-schema': object })['x-line-schema'];
+    const validate = validatorOf(lineSchema);
+    const controller = new AbortController();
+    const res = await fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
+    check('POST', url, res.status, res.headers, '(a stream)');
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    controller.abort();
+    const line = JSON.parse(text.slice(0, text.indexOf('\n'))) as unknown;
+    if (!validate(line)) mismatches.push(`keepalive line: ${ajv.errorsText(validate.errors)}`);
   }
 
   it('drives every operation, error answers included', { timeout: 120_000 }, async () => {
@@ -159,11 +181,19 @@ describe('every answer matches openapi.yaml', () => {
     await expect(404, 'GET', '/v1/work/nobody.1');
     await expect(400, 'GET', `/v1/work/${'x'.repeat(100)}`);
     await expect(202, 'DELETE', `/v1/work/${waiter['id']}`);
+    await expect(400, 'POST', `/v1/work/${held['id']}/keepalive`);
+    await expect(400, 'POST', `/v1/work/${held['id']}/keepalive`, { body: { leaseMs: 5 } });
+    await expect(200, 'POST', `/v1/work/${held['id']}/keepalive`, { body: { leaseMs: 60_000 } });
+    await expect(200, 'POST', `/v1/work/${held['id']}/keepalive`);
+    await expect(400, 'POST', `/v1/work/${held['id']}/keepalive?stream=maybe`);
+    await streamingKeepalive(`/v1/work/${held['id']}/keepalive?stream=true`);
     await expect(202, 'POST', `/v1/work/${held['id']}/signal`);
     await expect(200, 'GET', `/v1/work/${held['id']}?wait=terminal&timeoutMs=60000`);
     await expect(409, 'POST', `/v1/work/${held['id']}/signal`);
     await expect(409, 'DELETE', `/v1/work/${held['id']}`);
     await expect(404, 'POST', '/v1/work/nobody.1/signal');
+    await expect(409, 'POST', `/v1/work/${held['id']}/keepalive`);
+    await expect(404, 'POST', '/v1/work/nobody.1/keepalive');
     await expect(404, 'DELETE', '/v1/work/nobody.1');
     await expect(200, 'GET', `/v1/work/${waiter['id']}?wait=terminal&timeoutMs=60000`);
     await expect(200, 'DELETE', '/v1/mutexes/allowed-a');

@@ -3,10 +3,11 @@
  * TpmutexClient and answers an exit code (exit-codes.ts). Errors are thrown; main()
  * turns them into one line on stderr.
  */
-import { TpmutexClient, WorkNotHeldError, type EventType, type Work, type WorkRequest, type WorkState } from '../client/index.js';
+import { DEFAULT_HOLD_LEASE_MS, LeaseLostError, TpmutexClient, WorkNotHeldError, type EventType, type Work, type WorkRequest, type WorkState } from '../client/index.js';
 import { isTerminal } from '../schemas/work.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
 import { frameLine, mutexLine, statusLines, workLine } from './format.js';
+import { runWhileHeld } from './run-command.js';
 import { booleanFlag, integerFlag, parseCommand, positionals, stringFlag, type Environment, type Parsed } from './options.js';
 import { UsageError } from './usage-error.js';
 
@@ -28,6 +29,7 @@ const REQUEST_FLAGS = {
   'until-signaled': { type: 'boolean' },
   label: { type: 'string' },
   wait: { type: 'boolean' },
+  'lease-ms': { type: 'string' },
 } as const;
 
 /** The parsed command line and a client for it, or the help text when --help was given. */
@@ -57,24 +59,46 @@ async function untilEnded(client: TpmutexClient, work: Work, io: Io, timeoutMs?:
   }
 }
 
+/** `hold <name> [options] -- <command> [args…]`: what comes after `--` is the command, never options. */
+function splitCommand(args: string[]): { own: string[]; command: string[] | undefined } {
+  const dash = args.indexOf('--');
+  return dash < 0 ? { own: args, command: undefined } : { own: args.slice(0, dash), command: args.slice(dash + 1) };
+}
+
 const hold: Command = async (args, io) => {
-  const s = start('hold', args, io, REQUEST_FLAGS);
+  const { own, command } = splitCommand(args);
+  const s = start('hold', own, io, REQUEST_FLAGS);
   if (!s) return help('hold', io);
   const { parsed, client } = s;
   const [name] = positionals(parsed, ['name'], 'hold');
   const holdMs = integerFlag(parsed, 'hold-ms', 'hold');
   const acquireTimeoutMs = integerFlag(parsed, 'acquire-timeout-ms', 'hold');
+  const leaseMs = integerFlag(parsed, 'lease-ms', 'hold');
   const label = stringFlag(parsed, 'label');
+  const request = {
+    ...(holdMs === undefined ? {} : { holdMs }),
+    ...(acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs }),
+    ...(label === undefined ? {} : { label }),
+  };
+  if (command !== undefined) {
+    if (command.length === 0) throw new UsageError('hold … -- needs a command after --', 'hold');
+    if (booleanFlag(parsed, 'wait')) throw new UsageError('--wait does not go with a command: hold waits for the command', 'hold');
+    return holdWhileRunning(client, name!, command, { ...request, leaseMs: leaseMs ?? DEFAULT_HOLD_LEASE_MS }, io);
+  }
   let held: Work;
+  // A lease is renewed from the submit on when this process stays (--wait): the wait for
+  // the mutex may outlast it. Without --wait the caller renews it (tpmutex keepalive).
+  let waitLease: ReturnType<TpmutexClient['keepAlive']> | undefined;
   try {
     held = await client.acquire(name!, {
       untilSignaled: booleanFlag(parsed, 'until-signaled') || holdMs === undefined,
-      ...(holdMs === undefined ? {} : { holdMs }),
-      ...(acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs }),
-      ...(label === undefined ? {} : { label }),
+      ...request,
+      ...(leaseMs === undefined ? {} : { leaseMs }),
+      ...(leaseMs !== undefined && booleanFlag(parsed, 'wait') ? { onSubmitted: (work: Work) => { waitLease = client.keepAlive(work.id, leaseMs); } } : {}),
       signal: io.signal,
     });
   } catch (err) {
+    waitLease?.stop();
     if (!(err instanceof WorkNotHeldError)) throw err;
     printWork(io, parsed, err.work);
     return reportOutcome(io, err.work);
@@ -84,9 +108,46 @@ const hold: Command = async (args, io) => {
     return reportOutcome(io, held);
   }
   if (!parsed.json) io.out(held.id);
-  const ended = await untilEnded(client, held, io);
+  // Waiting here, this process keeps the lease alive; killed, it lets the lease run out.
+  let ended: Work;
+  try {
+    ended = await untilEnded(client, held, io);
+  } finally {
+    waitLease?.stop();
+  }
   if (parsed.json) io.out(JSON.stringify(ended));
   return reportOutcome(io, ended);
+};
+
+/**
+ * Holds `name` under a lease that this process keeps alive, runs the command meanwhile,
+ * ends the hold when it exits and answers its exit code. Killed, this process stops
+ * renewing and the service ends the hold leaseMs later.
+ */
+async function holdWhileRunning(client: TpmutexClient, name: string, command: string[], options: { holdMs?: number; acquireTimeoutMs?: number; label?: string; leaseMs: number }, io: Io): Promise<number> {
+  let exitCode: number | undefined;
+  try {
+    return await client.hold(name, async (_work, lost) => {
+      exitCode = await runWhileHeld(command, io.signal, lost);
+      return exitCode;
+    }, { ...options, signal: io.signal });
+  } catch (err) {
+    if (err instanceof WorkNotHeldError) return reportOutcome(io, err.work);
+    if (err instanceof LeaseLostError && exitCode !== undefined) {
+      io.err(`tpmutex: ${err.message}; the command ran on without the mutex`);
+      return exitCode === EXIT.ok ? EXIT.error : exitCode;
+    }
+    throw err;
+  }
+}
+
+const keepalive: Command = async (args, io) => {
+  const s = start('keepalive', args, io, { 'lease-ms': { type: 'string' } });
+  if (!s) return help('keepalive', io);
+  const [id] = positionals(s.parsed, ['id'], 'keepalive');
+  const leaseMs = integerFlag(s.parsed, 'lease-ms', 'keepalive');
+  printWork(io, s.parsed, await s.client.keepaliveWork(id!, leaseMs === undefined ? {} : { leaseMs }));
+  return EXIT.ok;
 };
 
 const submit: Command = async (args, io) => {
@@ -112,7 +173,7 @@ const submit: Command = async (args, io) => {
 /** The WorkRequest of `submit`: --body as given, or built from the flags (the service validates either). */
 function requestOf(parsed: Parsed): WorkRequest {
   const body = stringFlag(parsed, 'body');
-  const fieldFlags = ['mutex', 'acquire-timeout-ms', 'hold-ms', 'until-signaled', 'spin-ms', 'may-run-long', 'label'].filter((f) => parsed.values[f] !== undefined);
+  const fieldFlags = ['mutex', 'acquire-timeout-ms', 'hold-ms', 'until-signaled', 'spin-ms', 'may-run-long', 'label', 'lease-ms'].filter((f) => parsed.values[f] !== undefined);
   if (body !== undefined) {
     if (fieldFlags.length > 0) throw new UsageError(`--body is the whole request: drop --${fieldFlags.join(', --')}`, 'submit');
     try {
@@ -124,7 +185,7 @@ function requestOf(parsed: Parsed): WorkRequest {
   const mutex = stringFlag(parsed, 'mutex');
   if (mutex === undefined) throw new UsageError('submit needs --mutex <name> (or --body with the whole request)', 'submit');
   const request: WorkRequest = { mutex };
-  const numbers = { acquireTimeoutMs: 'acquire-timeout-ms', holdMs: 'hold-ms', spinMs: 'spin-ms' } as const;
+  const numbers = { acquireTimeoutMs: 'acquire-timeout-ms', holdMs: 'hold-ms', spinMs: 'spin-ms', leaseMs: 'lease-ms' } as const;
   for (const [field, flag] of Object.entries(numbers)) {
     const value = integerFlag(parsed, flag, 'submit');
     if (value !== undefined) request[field as keyof typeof numbers] = value;
@@ -240,7 +301,7 @@ async function help(command: string, io: Io): Promise<number> {
 }
 
 export const COMMANDS: Record<string, Command> = {
-  hold, submit, wait, ls, watch, status,
+  hold, submit, wait, ls, watch, status, keepalive,
   signal: onOneWork('signal', (client, id) => client.signalWork(id)),
   cancel: onOneWork('cancel', (client, id) => client.cancelWork(id)),
   get: onOneWork('get', (client, id) => client.getWork(id)),

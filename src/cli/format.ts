@@ -9,6 +9,7 @@ export function workLine(work: Work): string {
     work.id, work.state, objectOf(work),
     `token=${work.fencingToken ?? '-'}`,
     ...(work.abandoned === true ? ['abandoned'] : []),
+    ...(work.leaseExpired ? ['lease-expired'] : []),
     ...(work.label === null ? [] : [`label=${JSON.stringify(work.label)}`]),
     ...(work.error === null ? [] : [`error=${JSON.stringify(work.error.detail)}`]),
   ].join(' ');
@@ -26,6 +27,7 @@ export function statusLines(status: Status): string[] {
   return [
     `status ${status.status}, boot ${status.boot}, engine ${status.engine.kind}${status.engine.healthy ? '' : ' (unhealthy)'}`,
     `works: ${works.queued} queued, ${works.waiting} waiting, ${works.holding} holding; ${works.submitted} submitted, ${works.finished.released} released, ${works.finished.abandoned > 0 ? `${works.finished.abandoned} abandoned, ` : ''}${works.finished.timed_out} timed out, ${works.finished.cancelled} cancelled, ${works.finished.failed} failed`,
+    `leases: ${status.leases.active} active, ${status.leases.expired} expired`,
     `mutexes: ${status.mutexes.open} open, ${status.mutexes.held.length} held`,
     ...status.mutexes.held.map((held) => `  ${held.name} held by ${held.workId} since ${held.since} (token ${held.fencingToken}, ${held.waiting} waiting)`),
     ...(status.semaphores.open + status.eventObjects.open === 0 ? [] : [`semaphores: ${status.semaphores.open} open, ${status.semaphores.held.length} with units held here; event objects: ${status.eventObjects.open} open`]),

@@ -20,7 +20,8 @@ function commandFirst(argv: string[]): string[] {
     else if ((arg === '--url' || arg === '--token') && i + 1 < argv.length) leading.push(arg, argv[++i]!);
     else break;
   }
-  return leading.length === 0 || i === argv.length ? argv : [argv[i]!, ...argv.slice(i + 1), ...leading];
+  // Right after the command: after the rest they could land behind `hold … -- <command>`.
+  return leading.length === 0 || i === argv.length ? argv : [argv[i]!, ...leading, ...argv.slice(i + 1)];
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@
  * at run time beyond the service's own schema module (typebox).
  */
 import { isTerminal } from '../schemas/work.js';
-import { TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
+import { LeaseLostError, TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
 import { eventStream, type EventsOptions } from './event-stream.js';
 import type {
   AbandonRequest, EventFrame, EventObject, EventObjectList, EventObjectListQuery, EventObjectOpenRequest, Health, Info,
@@ -36,10 +36,27 @@ export interface WaitOptions extends RequestOptions {
 }
 
 /** acquire(): the request without its mutex (or a semaphore: it acquires the mutex); `untilSignaled` defaults to true. */
-export type AcquireOptions = Omit<WorkRequest, 'mutex' | 'semaphore'> & SubmitOptions;
+export type AcquireOptions = Omit<WorkRequest, 'mutex' | 'semaphore'> & SubmitOptions & {
+  /** Called as soon as the work exists, before it holds the mutex (e.g. to start renewing its lease: the wait may outlast it). */
+  onSubmitted?: (work: Work) => void;
+};
 
-/** hold(): the request without its mutex; the hold always lasts until signalled (holdMs bounds it). */
+/**
+ * hold(): the request without its mutex; the hold always lasts until signalled (holdMs
+ * bounds it) and always has a lease (leaseMs, default DEFAULT_HOLD_LEASE_MS), kept alive
+ * while `fn` runs: if this process dies, the service ends the hold leaseMs later.
+ */
 export type HoldOptions = Omit<WorkRequest, 'mutex' | 'semaphore' | 'untilSignaled'> & SubmitOptions;
+
+export interface KeepaliveOptions extends RequestOptions {
+  /** A new lease (adds one to a work without, or changes it); without: renew the work's own. */
+  leaseMs?: number;
+}
+
+/** The lease hold() takes when none is given: how long a mutex outlives a crashed holder at most. */
+export const DEFAULT_HOLD_LEASE_MS = 30_000;
+/** hold() renews its lease this many times per lease, so a late or lost renewal does not lose it. */
+const RENEWALS_PER_LEASE = 3;
 
 type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
@@ -216,6 +233,13 @@ export class TpmutexClient {
     return this.#json('POST', `/v1/work/${encodeURIComponent(id)}/signal`, options);
   }
 
+  /** POST /v1/work/{id}/keepalive: renew the lease (409 lease-expired once it ran out, work-finished once the work ended). */
+  keepaliveWork(id: string, options: KeepaliveOptions = {}): Promise<Work> {
+    return this.#json('POST', `/v1/work/${encodeURIComponent(id)}/keepalive`, {
+      signal: options.signal, ...(options.leaseMs === undefined ? {} : { body: { leaseMs: options.leaseMs } }),
+    });
+  }
+
   /** DELETE /v1/work/{id}: cancel (409 work-finished if it ended). */
   cancelWork(id: string, options: RequestOptions = {}): Promise<Work> {
     return this.#json('DELETE', `/v1/work/${encodeURIComponent(id)}`, options);
@@ -272,10 +296,11 @@ export class TpmutexClient {
    * failed); aborting `signal` cancels the work.
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<Work> {
-    const { signal, idempotencyKey, ...request } = options;
+    const { signal, idempotencyKey, onSubmitted, ...request } = options;
     // Every event of the new work comes after this seq: listening from here misses none.
     const { events } = await this.getStatus({ signal });
     const work = await this.submitWork({ untilSignaled: true, ...request, mutex: name }, { idempotencyKey, signal });
+    onSubmitted?.(work);
     try {
       return await this.#untilAcquired(work, events.lastSeq, signal);
     } catch (err) {
@@ -285,22 +310,59 @@ export class TpmutexClient {
   }
 
   /**
-   * Acquires `name`, runs `fn` while the service holds it, then signals the work and
-   * waits until the mutex is released — also when `fn` throws (its error is then the
-   * one thrown). Resolves with what `fn` resolved.
+   * Acquires `name` under a lease, runs `fn` while the service holds it and keeps the
+   * lease alive meanwhile, then signals the work and waits until the mutex is released —
+   * also when `fn` throws (its error is then the one thrown). Resolves with what `fn`
+   * resolved. `lost` aborts if the lease runs out while `fn` runs (the service released
+   * the mutex); hold() then throws LeaseLostError after `fn` settles.
    */
-  async hold<T>(name: string, fn: (work: Work) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
-    const work = await this.acquire(name, { ...options, untilSignaled: true });
+  async hold<T>(name: string, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
+    const leaseMs = options.leaseMs ?? DEFAULT_HOLD_LEASE_MS;
+    // Renewed from the submit on: a wait for a contended mutex can outlast the lease.
+    let renewing: ReturnType<TpmutexClient['keepAlive']> | undefined;
+    let work: Work;
+    try {
+      work = await this.acquire(name, { ...options, leaseMs, untilSignaled: true, onSubmitted: (submitted) => { renewing = this.keepAlive(submitted.id, leaseMs); } });
+    } catch (err) {
+      renewing?.stop();
+      throw err;
+    }
+    const lease = renewing!;
     let result: T;
     try {
-      result = await fn(work);
+      result = await fn(work, lease.lost);
     } catch (err) {
+      lease.stop();
       // fn's failure is what the caller needs to see; a failed release would only hide it.
       await this.#release(work.id).catch(() => undefined);
       throw err;
     }
-    await this.#release(work.id);
+    lease.stop();
+    const ended = await this.#release(work.id);
+    if (lease.lost.aborted || ended.leaseExpired) throw new LeaseLostError(ended);
     return result;
+  }
+
+  /**
+   * Renews a work's lease every leaseMs/3 until stopped (connection errors are retried by
+   * the next renewal); `lost` aborts when the service says the lease ran out or the work ended.
+   */
+  keepAlive(id: string, leaseMs: number): { lost: AbortSignal; stop(): void } {
+    const lost = new AbortController();
+    const stopped = new AbortController();
+    const timer = setInterval(() => {
+      this.keepaliveWork(id, { signal: stopped.signal }).catch((err: unknown) => {
+        // A connection error may pass: the next renewal retries within the lease.
+        if (err instanceof TpmutexProblemError && (err.is('lease-expired') || err.is('work-finished')) && !stopped.signal.aborted) {
+          clearInterval(timer);
+          lost.abort(err);
+        }
+      });
+    }, Math.max(1, Math.floor(leaseMs / RENEWALS_PER_LEASE)));
+    return {
+      lost: lost.signal,
+      stop: () => { clearInterval(timer); stopped.abort(); },
+    };
   }
 
   /** Ends a hold: signal (a hold that already ended is fine), then wait until released. */

@@ -56,6 +56,14 @@ export class WorkNotHeldError extends Error {
   }
 }
 
+/** hold(): the lease ran out while `fn` ran (no keepalive reached the service in time), so the mutex was released before `fn` finished. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(readonly work: Work) {
+    super(`work ${work.id} on ${work.mutex}: its lease of ${work.leaseMs ?? '?'} ms ran out while the hold's function ran; the service released the mutex (${work.state})`);
+  }
+}
+
 /** fetch's TypeError says only "fetch failed"; the reason is in its cause (ECONNREFUSED, ENOTFOUND, …). */
 function describeCause(err: unknown): string {
   let reason: unknown = err;

@@ -2,8 +2,8 @@
  * `import { TpmutexClient } from 'tpmutex/client'`: the typed client of the tpmutex
  * HTTP API (README "Typed client").
  */
-export { TpmutexClient } from './client.js';
-export type { AcquireOptions, HoldOptions, RequestOptions, SubmitOptions, TpmutexClientOptions, WaitOptions } from './client.js';
-export { TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
+export { DEFAULT_HOLD_LEASE_MS, TpmutexClient } from './client.js';
+export type { AcquireOptions, HoldOptions, KeepaliveOptions, RequestOptions, SubmitOptions, TpmutexClientOptions, WaitOptions } from './client.js';
+export { LeaseLostError, TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError } from './errors.js';
 export type { EventsOptions } from './event-stream.js';
 export type * from './types.js';

@@ -29,6 +29,9 @@ const header = (description: string) => ({ type: 'string', description });
 export const RETRY_AFTER = { 'retry-after': header('Seconds to wait before retrying') };
 
 /** A problem answer: the Problem schema as application/problem+json, with its headers. */
+/** Operations whose body may be left out (POST /v1/work/{id}/keepalive renews the work's own lease). */
+const OPTIONAL_BODY = new Set(['keepaliveWork']);
+
 export function problemResponse(description: string, headers: Record<string, { type: string; description: string }> = {}) {
   return {
     description,
@@ -98,6 +101,9 @@ export function openApiOptions(config: Config): SwaggerOptions {
       // A query schema's style/explode (a comma-separated list) belong to its parameter.
       for (const item of Object.values(document.paths ?? {})) {
         for (const operation of Object.values(item ?? {})) {
+          // A body the route fills in when it is missing (preValidation) is optional.
+          const op = operation as { operationId?: string; requestBody?: { required?: boolean } };
+          if (op.requestBody !== undefined && OPTIONAL_BODY.has(op.operationId ?? '')) op.requestBody.required = false;
           for (const parameter of (operation as { parameters?: Record<string, unknown>[] }).parameters ?? []) {
             const schema = parameter['schema'] as Record<string, unknown> | undefined;
             for (const key of ['style', 'explode']) {

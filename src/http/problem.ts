@@ -55,6 +55,7 @@ const SERVICE_TITLES: Record<ServiceErrorCode, string> = {
   'work-evicted': 'Work evicted',
   'mutex-not-open': 'Not found',
   'work-finished': 'Conflict',
+  'lease-expired': 'Lease expired',
   'mutex-in-use': 'Conflict',
   'object-not-open': 'Not found',
   'object-in-use': 'Conflict',

@@ -25,6 +25,8 @@ export interface MetricsSource {
   pool(): PoolStats;
   sseSubscribers(): number;
   ready(): boolean;
+  /** Unfinished works under a lease. */
+  leasedWorks(): number;
 }
 
 // From a millisecond to an hour: lock waits and holds span all of it.
@@ -44,6 +46,7 @@ export class Metrics {
   private readonly abandonedAcquisitions: Counter;
   private readonly eventSets: Counter<'source'>;
   private readonly byResource: Counter<'resource'>;
+  private readonly leaseExpirations: Counter;
   private readonly published: Counter;
   private readonly overflows: Counter;
   private readonly limits: Counter<'limit'>;
@@ -99,6 +102,11 @@ export class Metrics {
       labelNames: ['resource'], registers,
     });
     for (const resource of ['mutex', 'semaphore', 'none', 'abandon']) this.byResource.inc({ resource }, 0);
+    this.leaseExpirations = new Counter({
+      name: 'tpmutex_lease_expirations_total',
+      help: 'Leases that ran out without a keepalive (the client went away or stalled): the service ended the hold or cancelled the wait',
+      registers,
+    });
     this.published = new Counter({ name: 'tpmutex_events_published_total', help: 'Events published to the event log (each has a seq)', registers });
     this.overflows = new Counter({
       name: 'tpmutex_sse_overflows_total',
@@ -130,6 +138,7 @@ export class Metrics {
       name: 'tpmutex_works_unfinished', help: 'Works not yet terminal, by state (queued, waiting, holding)', labelNames: ['state'], registers,
       collect() { for (const [state, n] of Object.entries(source.unfinished())) this.set({ state }, n); },
     });
+    gauge('tpmutex_works_leased', 'Unfinished works (queued, waiting, holding) under a lease: each ends by itself if its client stops renewing it', () => source.leasedWorks());
     gauge('tpmutex_works_retained', 'Works the service keeps: unfinished ones and the finished ones WORK_HISTORY retains', () => source.retainedWorks());
     gauge('tpmutex_pool_threads', 'Threads in the callback pool', () => source.pool().threads);
     gauge('tpmutex_pool_active', 'Callbacks running now (waiting, spinning or holding)', () => source.pool().active);
@@ -155,6 +164,7 @@ export class Metrics {
         if (work.abandoned === true) this.abandonedAcquisitions.inc();
         return;
       case 'work.returned': return;
+      case 'work.lease_expired': this.leaseExpirations.inc(); return;
       case 'work.released': this.observe(this.holdSeconds, seconds(work.acquiredNs, work.releasedNs)); break;
       case 'work.abandoned': break;
       case 'work.timed_out': this.observeWait('timed_out', seconds(work.startedNs, work.endedNs)); break;

@@ -3,9 +3,10 @@ import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
 import { SemaphoreRegistry } from '../semaphore/registry.js';
 import { problemResponses } from '../http/openapi.js';
-import { IdempotencyHeaders, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
+import { IdempotencyHeaders, KeepaliveBody, KeepaliveQuery, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
 import type { Services } from '../services.js';
 import { validationProblem } from '../http/problem.js';
+import { streamKeepalive } from '../work/keepalive-stream.js';
 
 const WorkRef = Type.Ref('Work');
 const tags = ['work'];
@@ -77,6 +78,33 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       params: WorkIdParams, response: { 202: WorkRef, ...problemResponses(400, 404, 409) },
     },
   }, async (req, reply) => reply.code(202).send(work.signal(req.params.id)));
+
+  app.post('/v1/work/:id/keepalive', {
+    schema: {
+      operationId: 'keepaliveWork', tags, summary: 'Renew the lease',
+      description: 'The lease now runs out leaseMs from now (the work\'s own leaseMs, or the one in the body, which adds a lease to a work without one or changes it; ≤ MAX_LEASE_MS). Answers the work with its new leaseExpiresAt. 409 lease-expired once the lease ran out, 409 work-finished once the work ended.\n\n' +
+        '`?stream=true`: the service renews the lease itself for as long as this request stays open (for clients with no timer of their own: a shell, PowerShell). The answer is NDJSON (application/x-ndjson), one KeepaliveLine per line: a `heartbeat` line per renewal (every leaseMs/3, at least every 15 s), and an `ended` line with the work when it ends, then the stream closes. When the client disconnects the renewals stop and the lease runs out leaseMs later.',
+      params: WorkIdParams, querystring: KeepaliveQuery, body: KeepaliveBody,
+      response: {
+        200: {
+          description: 'The work with its renewed lease; with ?stream=true, the NDJSON stream of KeepaliveLine',
+          content: {
+            'application/json': { schema: WorkRef },
+            'application/x-ndjson': { schema: { type: 'string', description: 'One KeepaliveLine (JSON) per line' }, 'x-line-schema': { $ref: 'KeepaliveLine' } },
+          },
+        },
+        ...problemResponses(400, 404, 409),
+      },
+    },
+    // The body is optional: no body = renew the work's own lease.
+    preValidation: async (req) => { if (req.body === undefined || req.body === null) req.body = {}; },
+  }, async (req, reply) => {
+    const { id } = req.params;
+    const renewed = work.keepalive(id, req.body?.leaseMs);
+    if (req.query.stream !== true) return reply.code(200).send(renewed);
+    return reply.code(200).type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-cache, no-transform')
+      .header('x-accel-buffering', 'no').send(streamKeepalive(work, id, reply.raw));
+  });
 
   app.delete('/v1/work/:id', {
     schema: {

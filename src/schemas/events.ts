@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 
-export const WORK_EVENT_TYPES = ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released', 'work.timed_out', 'work.cancelled', 'work.failed', 'work.abandoned'] as const;
+export const WORK_EVENT_TYPES = ['work.queued', 'work.started', 'work.acquired', 'work.returned', 'work.released', 'work.timed_out', 'work.cancelled', 'work.failed', 'work.abandoned', 'work.lease_expired'] as const;
 export const MUTEX_EVENT_TYPES = ['mutex.opened', 'mutex.closed'] as const;
 export const SEMAPHORE_EVENT_TYPES = ['semaphore.opened', 'semaphore.closed'] as const;
 export const EVENT_OBJECT_EVENT_TYPES = ['event-object.opened', 'event-object.closed', 'event-object.set', 'event-object.reset'] as const;

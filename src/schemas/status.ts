@@ -16,6 +16,10 @@ export const Status = Type.Object({
     submitted: Type.Integer({ minimum: 0, description: 'Since the process started' }),
     finished: Type.Object({ released: Count, abandoned: Count, timed_out: Count, cancelled: Count, failed: Count }, { description: 'Terminal states reached since the process started' }),
   }),
+  leases: Type.Object({
+    active: Type.Integer({ minimum: 0, description: 'Unfinished works (queued, waiting, holding) under a lease' }),
+    expired: Type.Integer({ minimum: 0, description: 'Leases that ran out and ended their work, since the process started' }),
+  }),
   mutexes: Type.Object({
     open: Count,
     held: Type.Array(Type.Object({

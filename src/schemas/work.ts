@@ -15,6 +15,12 @@ export const WorkStateSchema = Type.Union([
   Type.Literal('abandoned'), Type.Literal('timed_out'), Type.Literal('cancelled'), Type.Literal('failed'),
 ]);
 
+/** A lease (≤ MAX_LEASE_MS, checked by the work service): see POST /v1/work/{id}/keepalive. */
+const LeaseMs = Type.Integer({
+  minimum: 100,
+  description: 'Lease: unless renewed (POST /v1/work/{id}/keepalive) within leaseMs, the work ends: queued or waiting → cancelled, holding → the hold ends and the pool releases the mutex. Reported as leaseExpired (never as a signal or a cancel). ≤ MAX_LEASE_MS; none = no lease',
+});
+
 /**
  * The submit body. Bounds on the numbers come from configuration and are checked by
  * the work service (so the limits stay configurable); the schema fixes types and
@@ -30,6 +36,7 @@ export const WorkRequest = Type.Object({
   spinMs: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'CPU-bound work while holding, before the hold' })),
   mayRunLong: Type.Optional(Type.Boolean({ default: false, description: 'Call CallbackMayRunLong; the result is reported' })),
   label: Type.Optional(Type.String({ description: 'Free text for filtering (≤ MAX_LABEL_LENGTH)' })),
+  leaseMs: Type.Optional(LeaseMs),
 }, { $id: 'WorkRequest', additionalProperties: false });
 export type WorkRequestBody = Static<typeof WorkRequest>;
 
@@ -39,6 +46,7 @@ export const WorkRequestEcho = Type.Object({
   untilSignaled: Type.Boolean(),
   spinMs: Type.Integer(),
   mayRunLong: Type.Boolean(),
+  leaseMs: Type.Union([Type.Integer(), Type.Null()], { description: 'The lease the work was submitted with (null: none); a keepalive may change it' }),
 });
 
 export const Resource = Type.Object({
@@ -66,7 +74,7 @@ export const Work = Type.Object({
   abandoned: Type.Union([Type.Boolean(), Type.Null()], { description: 'Acquired with WAIT_ABANDONED' }),
   threadId: Type.Union([Type.Integer(), Type.Null()], { description: 'Pool thread that ran the callback' }),
   mayRunLong: Type.Union([Type.Boolean(), Type.Null()], { description: 'CallbackMayRunLong result (null when not asked)' }),
-  signaled: Type.Boolean({ description: 'The hold was ended early by signal or cancel' }),
+  signaled: Type.Boolean({ description: 'The hold was ended early by signal or cancel (false when its lease expired: see leaseExpired)' }),
   cancelRequested: Type.Boolean(),
   queuedAt: Timestamp, queuedAtNs: Nanos,
   startedAt: Timestamp, startedAtNs: Nanos,
@@ -74,6 +82,10 @@ export const Work = Type.Object({
   returnedAt: Timestamp, returnedAtNs: Nanos,
   releasedAt: Timestamp, releasedAtNs: Nanos,
   endedAt: Timestamp, endedAtNs: Nanos,
+  leaseMs: Type.Union([Type.Integer(), Type.Null()], { description: 'The lease now: how long each keepalive extends it (null: no lease)' }),
+  leaseExpiresAt: Timestamp,
+  leaseExpiresAtNs: Type.Union([Type.String({ pattern: '^[0-9]+$', description: 'When the lease runs out unless renewed (engine clock, ns); after the work ended, when it last would have' }), Type.Null()]),
+  leaseExpired: Type.Boolean({ description: 'The lease ran out (no keepalive in time) and ended the work: its hold ended or its wait was cancelled by the service, not by a client (event work.lease_expired)' }),
   error: Type.Union([Type.Ref('Problem'), Type.Null()]),
   invariantViolation: Type.Union([
     Type.Object({
@@ -116,3 +128,27 @@ export const AbandonRequest = Type.Object({
   label: Type.Optional(Type.String({ description: 'Free text for filtering (≤ MAX_LABEL_LENGTH)' })),
 }, { $id: 'AbandonRequest', additionalProperties: false });
 export type AbandonRequestBody = Static<typeof AbandonRequest>;
+
+/** POST /v1/work/{id}/keepalive: renews the lease; leaseMs adds one to a work without, or changes it. */
+export const KeepaliveBody = Type.Object({ leaseMs: Type.Optional(LeaseMs) }, { additionalProperties: false, description: 'Optional: without a body the lease is renewed for its own leaseMs' });
+export type KeepaliveBodyValue = Static<typeof KeepaliveBody>;
+
+export const KeepaliveQuery = Type.Object({
+  stream: Type.Optional(Type.Boolean({ description: 'Keep the lease alive for as long as this request stays open: the answer is an NDJSON stream (application/x-ndjson) with a heartbeat line per renewal and a last line when the work ends' })),
+}, { additionalProperties: false });
+
+/** One line of a streaming keepalive (application/x-ndjson). */
+export const KeepaliveLine = Type.Union([
+  Type.Object({
+    type: Type.Literal('heartbeat'),
+    workId: Type.String(),
+    state: WorkStateSchema,
+    leaseMs: Type.Integer(),
+    leaseExpiresAt: Type.String({ format: 'date-time' }),
+    leaseExpiresAtNs: Type.String({ pattern: '^[0-9]+$' }),
+  }, { description: 'The service renewed the lease (one line per renewal, every leaseMs/3, at least every 15 s)' }),
+  Type.Object({
+    type: Type.Literal('ended'),
+    work: Type.Ref('Work'),
+  }, { description: 'The last line: the work ended (or its lease expired); the stream closes' }),
+], { $id: 'KeepaliveLine' });

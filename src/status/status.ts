@@ -29,6 +29,7 @@ export function buildStatus(services: Services): StatusView {
     boot: events.boot,
     engine: { kind: engine.info.kind, nameScope: engine.info.nameScope, healthy: readiness(services).status === 'ready' },
     works: { ...totals.unfinished(), submitted: totals.submitted, finished: totals.finished() },
+    leases: { active: services.work.leasedCount, expired: services.work.leaseExpiredCount },
     mutexes: { open: mutexes.size, held },
     semaphores: { open: semaphores.size, held: heldSemaphores(services) },
     eventObjects: { open: eventObjects.size, pendingSetters: [...eventObjects.all()].reduce((n, r) => n + r.pendingSetters, 0) },

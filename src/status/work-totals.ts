@@ -17,7 +17,8 @@ export class WorkTotals {
   private readonly live = new Map<string, UnfinishedState>();
 
   onTransition(workId: string, type: WorkEventType): void {
-    if (type === 'work.returned') return;
+    // Neither moves a work between states: the lease's end is followed by the work's own.
+    if (type === 'work.returned' || type === 'work.lease_expired') return;
     if (type === 'work.queued') this.submittedCount++;
     const before = this.live.get(workId);
     if (before !== undefined) this.now[before]--;

@@ -6,7 +6,14 @@ import type { Ns, Phase, ReturnAction } from '../engine/types.js';
 import type { ProblemBody } from '../schemas/common.js';
 import { engineErrorBody } from '../schemas/engine-problems.js';
 import type { WorkState, WorkView } from '../schemas/work.js';
+import type { LeaseTerms } from './leases.js';
 import type { ResolvedRequest } from './work-request.js';
+
+/** A work's lease as the record keeps it (work/leases.ts); replaced, never mutated, so event snapshots keep theirs. */
+export interface WorkLease extends LeaseTerms {
+  /** The lease ran out and the service ended the work (docs/design.md §3.1). */
+  readonly expired: boolean;
+}
 
 /**
  * The engine reported phases that break mutual exclusion on this work's acquisition:
@@ -45,6 +52,8 @@ export interface WorkRecord {
   invariantViolation: InvariantViolation | null;
   /** The pool's return actions, in its order, from `released`. */
   actions: readonly ReturnAction[] | null;
+  /** null: no lease. */
+  lease: WorkLease | null;
 }
 
 /** From which states each phase may move a work (docs/design.md §3 States). */
@@ -151,6 +160,7 @@ export function toWorkView(work: WorkRecord, clock: Clock, boot: string): WorkVi
       untilSignaled: request.untilSignaled,
       spinMs: request.spinMs,
       mayRunLong: request.mayRunLong,
+      leaseMs: request.leaseMs,
     },
     // A semaphore's sequence number is no fence: several works hold one at once.
     fencingToken: semaphore ? null : work.fencingToken,
@@ -167,6 +177,9 @@ export function toWorkView(work: WorkRecord, clock: Clock, boot: string): WorkVi
     returnedAt: iso(work.returnedNs), returnedAtNs: nsText(work.returnedNs),
     releasedAt: iso(work.releasedNs), releasedAtNs: nsText(work.releasedNs),
     endedAt: iso(work.endedNs), endedAtNs: nsText(work.endedNs),
+    leaseMs: work.lease?.leaseMs ?? null,
+    leaseExpiresAt: iso(work.lease?.expiresNs ?? null), leaseExpiresAtNs: nsText(work.lease?.expiresNs ?? null),
+    leaseExpired: work.lease?.expired ?? false,
     // Typed as the schema's Ref('Problem'); ProblemBody is that shape.
     error: work.error as WorkView['error'],
     invariantViolation: work.invariantViolation,

@@ -9,7 +9,7 @@ import type { ValidationIssue } from '../schemas/common.js';
 import type { AbandonRequestBody, WorkRequestBody } from '../schemas/work.js';
 import { invalid, ServiceError } from '../service-error.js';
 
-export type RequestLimits = Pick<Config['limits'], 'maxAcquireTimeoutMs' | 'maxHoldMs' | 'maxSpinMs' | 'maxLabelLength'>;
+export type RequestLimits = Pick<Config['limits'], 'maxAcquireTimeoutMs' | 'maxHoldMs' | 'maxSpinMs' | 'maxLabelLength' | 'maxLeaseMs'>;
 
 export interface ResolvedRequest {
   /** work: POST /v1/work; abandon: POST /v1/mutexes/{name}/abandon. */
@@ -24,6 +24,8 @@ export interface ResolvedRequest {
   readonly spinMs: number;
   readonly mayRunLong: boolean;
   readonly label: string | null;
+  /** null: no lease (work/leases.ts). */
+  readonly leaseMs: number | null;
 }
 
 const DEFAULTS = { acquireTimeoutMs: 30_000, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false } as const;
@@ -43,6 +45,8 @@ export function resolveRequest(body: WorkRequestBody, limits: RequestLimits): Re
   const acquireTimeoutMs = bound('acquireTimeoutMs', limits.maxAcquireTimeoutMs, 'MAX_ACQUIRE_TIMEOUT_MS');
   const holdMs = bound('holdMs', limits.maxHoldMs, 'MAX_HOLD_MS');
   const spinMs = bound('spinMs', limits.maxSpinMs, 'MAX_SPIN_MS');
+  const leaseMs = body.leaseMs ?? null;
+  if (leaseMs !== null) issues.push(...leaseIssues(leaseMs, limits, 'body/leaseMs'));
   const label = checkLabel(body.label, limits, issues);
   if (body.mutex === undefined && body.semaphore === undefined && body.setEventOnReturn === undefined) {
     // Named body/mutex, as before semaphores existed: clients that look for that field keep working.
@@ -66,6 +70,7 @@ export function resolveRequest(body: WorkRequestBody, limits: RequestLimits): Re
     spinMs,
     mayRunLong: body.mayRunLong ?? DEFAULTS.mayRunLong,
     label,
+    leaseMs,
   };
 }
 
@@ -78,7 +83,7 @@ export function resolveAbandon(mutex: string, body: AbandonRequestBody, limits: 
   if (issues.length > 0) throw invalid(issues);
   return {
     operation: 'abandon', mutex, semaphore: null, setEventOnReturn: null,
-    acquireTimeoutMs, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label,
+    acquireTimeoutMs, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label, leaseMs: null,
   };
 }
 
@@ -99,4 +104,9 @@ function name(raw: string | undefined, field: string, noun: string, issues: Vali
     else throw err;
     return null;
   }
+}
+
+/** A lease longer than MAX_LEASE_MS (the schema already refused one below its minimum). */
+export function leaseIssues(leaseMs: number, limits: Pick<RequestLimits, 'maxLeaseMs'>, field: string): ValidationIssue[] {
+  return leaseMs > limits.maxLeaseMs ? [{ field, message: `must be <= ${limits.maxLeaseMs} (MAX_LEASE_MS)` }] : [];
 }

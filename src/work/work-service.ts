@@ -21,6 +21,7 @@ import { isTerminal, type AbandonRequestBody, type WorkRequestBody, type WorkSta
 import { invalid, ServiceError } from '../service-error.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
 import { InvariantChecks, type ViolationListener } from './invariants.js';
+import { Leases } from './leases.js';
 import { countSubmitted, countTransition } from './mutex-accounting.js';
 import { countSemaphoreSubmitted, countSemaphoreTransition, countSetterEnded } from './semaphore-accounting.js';
 import { TerminalWaiters } from './terminal-waiters.js';
@@ -28,7 +29,7 @@ import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 import { checkAdmission, type AdmissionLimits } from './work-limits.js';
 import { WorkHistory } from './work-history.js';
 import { applyPhase, toWorkView, type WorkRecord } from './work-record.js';
-import { objectNameOf, resolveAbandon, resolveRequest, type RequestLimits, type ResolvedRequest } from './work-request.js';
+import { leaseIssues, objectNameOf, resolveAbandon, resolveRequest, type RequestLimits, type ResolvedRequest } from './work-request.js';
 
 export type WorkLimits = AdmissionLimits & RequestLimits;
 
@@ -59,6 +60,8 @@ export class WorkService {
   private readonly history: WorkHistory;
   private readonly waiters = new TerminalWaiters();
   private readonly invariants: InvariantChecks;
+  private readonly leases: Leases;
+  private leaseExpirations = 0;
   private unfinished = 0;
   private draining = false;
   private readonly engine: Engine;
@@ -86,11 +89,16 @@ export class WorkService {
       if (work.idempotencyKey !== null) this.idempotency.forget(work.idempotencyKey);
     });
     this.invariants = new InvariantChecks(options.onInvariantViolation);
+    this.leases = new Leases({ now: () => this.clock.nowNs(), onExpire: (id) => this.expireLease(id) });
     this.engine.onPhase((phase) => this.onPhase(phase));
   }
 
   get unfinishedCount(): number { return this.unfinished; }
   get retainedCount(): number { return this.history.size; }
+  /** Unfinished works under a lease now. */
+  get leasedCount(): number { return this.leases.size; }
+  /** Leases that ran out and ended their work, since the process started. */
+  get leaseExpiredCount(): number { return this.leaseExpirations; }
 
   submit(body: WorkRequestBody, idempotencyKey: string | undefined): SubmitResult {
     this.refuseWhileDraining();
@@ -127,7 +135,7 @@ export class WorkService {
       seq, id, request: resolved, idempotencyKey: idempotencyKey ?? null, state: 'queued',
       fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
       queuedNs: this.clock.nowNs(), startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null,
-      error: null, invariantViolation: null, actions: null,
+      error: null, invariantViolation: null, actions: null, lease: null,
     };
     // The engine reports phases asynchronously, so submitting before publishing
     // `work.queued` cannot reorder events, and a refused submit leaves no trace.
@@ -137,6 +145,7 @@ export class WorkService {
       this.engine.submit(this.spec(id, resolved));
     }
     this.history.add(work);
+    if (resolved.leaseMs !== null) this.renewLease(work, resolved.leaseMs);
     if (idempotencyKey !== undefined) this.idempotency.remember(idempotencyKey, print, id);
     this.unfinished++;
     if (resolved.mutex !== null) countSubmitted(this.mutexes.require(resolved.mutex));
@@ -237,6 +246,8 @@ export class WorkService {
    */
   async shutdown(timeoutMs: number): Promise<void> {
     this.draining = true;
+    // The engine ends every hold now; a lease running out meanwhile would only race it.
+    this.leases.stop();
     await this.engine.close({ timeoutMs });
     // An engine that broke its contract must still not leave a work without an end.
     for (const work of this.history.values()) {
@@ -264,6 +275,8 @@ export class WorkService {
     // Phases of one work come in their own order (engine contract); one that does not
     // fit the state is dropped rather than allowed to move the work backwards.
     if (!applyPhase(work, phase)) return;
+    // The engine saw a signal; the service knows it was the lease running out.
+    if (phase.type === 'returned' && work.lease?.expired === true) work.signaled = false;
     if (mutex) {
       this.invariants.observe(mutex, work, phase);
       countTransition(mutex, work, before);
@@ -292,9 +305,52 @@ export class WorkService {
 
   private finish(work: WorkRecord): void {
     this.unfinished--;
+    this.leases.drop(work.id);
     this.history.finish(work);
     // Waiters resolve after the terminal event is published (publish runs right after).
     this.waiters.release(work.id);
+  }
+
+  // --- leases (docs/design.md §3.1): a work whose client stops renewing it ends -------
+
+  /**
+   * Renews the lease (POST /v1/work/{id}/keepalive); `leaseMs` adds a lease to a work
+   * without one, or changes it. 409 once the work ended or its lease ran out.
+   */
+  keepalive(id: string, leaseMs: number | undefined): WorkView {
+    const work = this.require(id);
+    if (work.lease?.expired === true) {
+      throw new ServiceError('lease-expired', `work ${id}: its lease of ${work.lease.leaseMs} ms ran out without a keepalive; the service ended it`);
+    }
+    if (isTerminal(work.state)) throw new ServiceError('work-finished', `cannot keep work ${id} alive: it is already ${work.state}`);
+    if (leaseMs !== undefined) {
+      const issues = leaseIssues(leaseMs, this.limits, 'body/leaseMs');
+      if (issues.length > 0) throw invalid(issues);
+    }
+    const terms = leaseMs ?? work.lease?.leaseMs;
+    if (terms === undefined) throw invalid([{ field: 'body/leaseMs', message: `is required: work ${id} has no lease to renew` }]);
+    this.renewLease(work, terms);
+    return this.view(work);
+  }
+
+  private renewLease(work: WorkRecord, leaseMs: number): void {
+    work.lease = { ...this.leases.renew(work.id, leaseMs), expired: false };
+  }
+
+  /**
+   * The lease ran out: `work.lease_expired` first, then the engine ends the work as a
+   * signal (holding: the pool releases what it holds) or a cancel (queued, waiting), whose
+   * terminal event follows. A hold already returning ends on its own.
+   */
+  private expireLease(id: string): void {
+    const work = this.history.get(id);
+    if (!work || isTerminal(work.state) || work.lease === null) return;
+    if (work.state === 'holding' && work.returnedNs !== null) return;
+    work.lease = { ...work.lease, expired: true };
+    this.leaseExpirations++;
+    this.publish(work, 'work.lease_expired');
+    if (work.state === 'holding') this.engine.signal(id);
+    else this.engine.cancel(id);
   }
 
   private publish(work: WorkRecord, type: WorkEventType): void {

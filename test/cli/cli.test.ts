@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -115,6 +118,129 @@ describe('tpmutex hold', () => {
   });
 });
 
+/**
+ * A command for `hold … --`: prints `running`, then waits until the file `release`
+ * names exists (at most a minute) and exits with `code`.
+ */
+function commandScript(release: string, code: number): string[] {
+  return ['node', '-e', `
+    const fs = require('node:fs');
+    process.stdout.write('running\\n');
+    const until = Date.now() + 60000;
+    const poll = setInterval(() => {
+      if (fs.existsSync(${JSON.stringify(release)}) || Date.now() > until) { clearInterval(poll); process.exit(${code}); }
+    }, 20);
+  `];
+}
+
+/** Resolves once the child printed `line` on stdout. */
+function printed(child: ReturnType<typeof spawn>, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (l) => { if (l === line) { lines.close(); resolve(); } });
+    child.once('exit', () => reject(new Error(`exited before printing ${line}`)));
+  });
+}
+
+/** Submits a contender over HTTP and waits for its end (the CLI's own token). */
+async function contend(mutex: string, acquireTimeoutMs: number): Promise<Work> {
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  const submitted = await (await fetch(`${server.baseUrl}/v1/work`, { method: 'POST', headers, body: JSON.stringify({ mutex, acquireTimeoutMs }) })).json() as Work;
+  return await (await fetch(`${server.baseUrl}/v1/work/${encodeURIComponent(submitted.id)}?wait=terminal&timeoutMs=60000`, { headers })).json() as Work;
+}
+
+describe('tpmutex hold <name> -- <command>', () => {
+  const releaseFile = (what: string) => join(tmp, `${what}-${++unique}`);
+  let tmp: string;
+  before(() => { tmp = mkdtempSync(join(tmpdir(), 'tpmutex-cli-')); });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('runs the command while holding: a contender times out during it and acquires after; the exit code passes through', async () => {
+    const mutex = name('cmd');
+    const release = releaseFile('cmd');
+    const run = tpmutex(['hold', mutex, '--lease-ms', '5000', '--', ...commandScript(release, 7)]);
+    await printed(run.child, 'running');
+    const during = await contend(mutex, 200);
+    assert.equal(during.state, 'timed_out', 'the mutex is held while the command runs');
+    writeFileSync(release, '');
+    const done = await run;
+    assert.equal(done.code, 7, done.stderr);
+    const afterwards = await contend(mutex, 0);
+    assert.equal(afterwards.state, 'released', 'free once the command exited');
+    const [held] = json<Work[]>(await tpmutex(['ls', 'work', '--mutex', mutex, '--json']));
+    assert.equal(held!.state, 'released');
+    assert.equal(held!.leaseMs, 5000);
+    assert.equal(held!.leaseExpired, false);
+    assert.equal(held!.signaled, true);
+  });
+
+  it('exits 0 with a command that succeeds, and 2 without running it when the acquire times out', async () => {
+    const mutex = name('cmd-ok');
+    const ok = await tpmutex(['--url', server.baseUrl, 'hold', mutex, '--', 'node', '-e', 'process.exit(0)']);
+    assert.equal(ok.code, EXIT.ok, ok.stderr);
+    const holder = (await tpmutex(['hold', mutex])).stdout.trim();
+    try {
+      const marker = releaseFile('never');
+      const blocked = await tpmutex(['hold', mutex, '--acquire-timeout-ms', '100', '--', 'node', '-e', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, '')`]);
+      assert.equal(blocked.code, EXIT.timedOut, blocked.stderr);
+      assert.equal(existsSync(marker), false, 'the command did not run');
+    } finally {
+      await tpmutex(['signal', holder]);
+    }
+  });
+
+  it('SIGTERM ends the command and the hold; SIGKILL leaves the hold to its lease', async () => {
+    const mutex = name('cmd-term');
+    const release = releaseFile('term');
+    const term = tpmutex(['hold', mutex, '--', ...commandScript(release, 0)]);
+    await printed(term.child, 'running');
+    term.child.kill('SIGTERM');
+    const termed = await term;
+    assert.equal(termed.code, 128 + 15, termed.stderr);
+    assert.equal((await contend(mutex, 60_000)).state, 'released');
+
+    const killMutex = name('cmd-kill');
+    const kill = tpmutex(['hold', killMutex, '--lease-ms', '1000', '--', ...commandScript(release, 0)]);
+    await printed(kill.child, 'running');
+    kill.child.kill('SIGKILL');
+    await kill;
+    const killed = Date.now();
+    const next = await contend(killMutex, 60_000);
+    writeFileSync(release, '');
+    assert.equal(next.state, 'released', JSON.stringify(next));
+    assert.ok(Date.now() - killed < 1000 + 30_000);
+    const [first] = json<Work[]>(await tpmutex(['ls', 'work', '--mutex', killMutex, '--json']));
+    assert.equal(first!.leaseExpired, true);
+  });
+
+  it('hold --wait renews its lease while it waits', async () => {
+    const mutex = name('wait-lease');
+    const run = tpmutex(['hold', mutex, '--lease-ms', '1000', '--wait', '--label', 'wait-lease']);
+    let held: Work | undefined;
+    while (held === undefined) [held] = json<Work[]>(await tpmutex(['ls', 'work', '--mutex', mutex, '--state', 'holding', '--json']));
+    // Outlive several leases: only the waiting tpmutex keeps it held.
+    const until = Date.now() + 3500;
+    while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(json<Work>(await tpmutex(['get', held.id, '--json'])).state, 'holding');
+    await tpmutex(['signal', held.id]);
+    const done = await run;
+    assert.equal(done.code, EXIT.ok, done.stderr);
+    assert.equal(json<Work>(await tpmutex(['get', held.id, '--json'])).leaseExpired, false);
+  });
+
+  it('keepalive renews a lease from the command line', async () => {
+    const mutex = name('keepalive');
+    const id = (await tpmutex(['hold', mutex, '--lease-ms', '60000'])).stdout.trim();
+    const renewed = json<Work>(await tpmutex(['keepalive', id, '--lease-ms', '120000', '--json']));
+    assert.equal(renewed.leaseMs, 120000);
+    await tpmutex(['signal', id]);
+    await tpmutex(['wait', id]);
+    const late = await tpmutex(['keepalive', id]);
+    assert.equal(late.code, EXIT.error);
+    oneErrorLine(late, /409 work-finished/);
+  });
+});
+
 describe('tpmutex submit, get, ls, status', () => {
   it('submits the full request from flags or --body, idempotently', async () => {
     const mutex = name('submit');
@@ -123,7 +249,7 @@ describe('tpmutex submit, get, ls, status', () => {
     assert.equal(first.code, EXIT.ok, first.stderr);
     assert.equal((await tpmutex(flags)).stdout, first.stdout, 'the same key gives the same work');
     const ended = json<Work>(await tpmutex(['wait', first.stdout.trim(), '--json']));
-    assert.deepEqual(ended.request, { acquireTimeoutMs: 5000, holdMs: 10, untilSignaled: false, spinMs: 1, mayRunLong: true });
+    assert.deepEqual(ended.request, { acquireTimeoutMs: 5000, holdMs: 10, untilSignaled: false, spinMs: 1, mayRunLong: true, leaseMs: null });
     assert.equal(ended.label, 'flags');
 
     const body = json<Work>(await tpmutex(['submit', '--body', JSON.stringify({ mutex, holdMs: 5 }), '--wait', '--json']));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createServer, Socket, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { TpmutexClient, TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError, type EventFrame, type TpmutexEvent, type Work } from '../../src/client/index.js';
+import { DEFAULT_HOLD_LEASE_MS, LeaseLostError, TpmutexClient, TpmutexConnectionError, TpmutexProblemError, WorkNotHeldError, type EventFrame, type TpmutexEvent, type Work } from '../../src/client/index.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const TOKEN = 'client-test-token-0123456789';
@@ -81,6 +81,15 @@ describe('every operation', () => {
     const ended = await client.waitUntilEnded(holder.id);
     assert.equal(ended.state, 'released');
     assert.equal((await client.getWork(holder.id)).state, 'released');
+  });
+
+  it('renews a lease with keepaliveWork (409 lease-expired once it ran out)', async () => {
+    const work = await client.submitWork({ mutex: name('keepalive'), untilSignaled: true, leaseMs: 60_000 });
+    const renewed = await client.keepaliveWork(work.id, { leaseMs: 100 });
+    assert.equal(renewed.leaseMs, 100);
+    const ended = await client.waitUntilEnded(work.id);
+    assert.equal(ended.leaseExpired, true);
+    assert.ok((await problemOf(client.keepaliveWork(work.id))).is('lease-expired'));
   });
 
   it('reads and changes the pool limits', async () => {
@@ -191,7 +200,61 @@ describe('hold()', () => {
     const work = await client.getWork(result);
     assert.equal(work.state, 'released');
     assert.equal(work.signaled, true);
+    assert.equal(work.leaseMs, DEFAULT_HOLD_LEASE_MS, 'a hold has a lease by default');
+    assert.equal(work.leaseExpired, false);
     assert.equal((await client.getMutex(mutex)).state, 'free');
+  });
+
+  it('keeps its lease alive while fn runs, across several leases', async () => {
+    const mutex = name('hold-lease');
+    const leaseMs = 600;
+    const id = await client.hold(mutex, async (work, lost) => {
+      // fn outlasts four leases; the client's keepalives hold it.
+      await new Promise((resolve) => setTimeout(resolve, 4 * leaseMs));
+      assert.equal(lost.aborted, false);
+      const now = await client.getWork(work.id);
+      assert.equal(now.state, 'holding');
+      assert.ok(BigInt(now.leaseExpiresAtNs!) > BigInt(work.leaseExpiresAtNs!), 'renewed');
+      return work.id;
+    }, { leaseMs });
+    const work = await client.getWork(id);
+    assert.equal(work.state, 'released');
+    assert.equal(work.leaseExpired, false);
+  });
+
+  it('renews its lease from the submit on: a wait for a contended mutex outlasting the lease keeps the work', async () => {
+    const mutex = name('hold-contended-lease');
+    const holder = await client.acquire(mutex);
+    const leaseMs = 600;
+    let ran = false;
+    const held = client.hold(mutex, (work) => { ran = true; return work.id; }, { leaseMs, acquireTimeoutMs: 120_000, label: `contended-${mutex}` });
+    // The hold waits for several of its leases before the holder lets go.
+    const until = Date.now() + 4 * leaseMs;
+    while (Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    const [waiting] = (await client.listWork({ mutex, label: `contended-${mutex}` })).items;
+    assert.equal(waiting?.state, 'waiting');
+    assert.equal(ran, false);
+    await client.signalWork(holder.id);
+    const id = await held;
+    assert.equal(ran, true);
+    const work = await client.getWork(id);
+    assert.equal(work.state, 'released');
+    assert.equal(work.leaseExpired, false);
+  });
+
+  it('throws LeaseLostError when the lease ran out while fn ran (its process stalled)', async () => {
+    const mutex = name('hold-lost');
+    const err = await client.hold(mutex, async (work, lost) => {
+      await client.keepaliveWork(work.id, { leaseMs: 100 });
+      // A stalled process: no timer runs, no keepalive goes out, the lease runs out.
+      const until = Date.now() + 3000;
+      while (Date.now() < until) { /* blocked */ }
+      await new Promise((resolve) => lost.addEventListener('abort', resolve, { once: true }));
+    }, { leaseMs: 300 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LeaseLostError, String(err));
+    assert.equal(err.work.leaseExpired, true);
+    assert.equal(err.work.state, 'released');
+    assert.equal(err.work.signaled, false);
   });
 
   it('signals also when fn throws, and throws fn\'s error', async () => {

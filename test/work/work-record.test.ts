@@ -8,9 +8,9 @@ import { applyPhase, type WorkRecord } from '../../src/work/work-record.js';
 function record(state: WorkState): WorkRecord {
   return {
     seq: 1, id: 'b.1', idempotencyKey: null, state,
-    request: { operation: 'work', mutex: 'Local\\m', semaphore: null, setEventOnReturn: null, acquireTimeoutMs: 0, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label: null },
+    request: { operation: 'work', mutex: 'Local\\m', semaphore: null, setEventOnReturn: null, acquireTimeoutMs: 0, holdMs: 0, untilSignaled: false, spinMs: 0, mayRunLong: false, label: null, leaseMs: null },
     fencingToken: null, abandoned: null, threadId: null, mayRunLong: null, signaled: false, cancelRequested: false,
-    queuedNs: 1n, startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null, error: null, invariantViolation: null, actions: null,
+    queuedNs: 1n, startedNs: null, acquiredNs: null, returnedNs: null, releasedNs: null, endedNs: null, error: null, invariantViolation: null, actions: null, lease: null,
   };
 }
 

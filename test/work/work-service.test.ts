@@ -42,7 +42,7 @@ describe('WorkService', () => {
     assert.equal(replayed, false);
     assert.equal(w.state, 'queued');
     assert.equal(w.mutex, 'Local\\m');
-    assert.deepEqual(w.request, { acquireTimeoutMs: 30000, holdMs: 0, untilSignaled: true, spinMs: 0, mayRunLong: false });
+    assert.deepEqual(w.request, { acquireTimeoutMs: 30000, holdMs: 0, untilSignaled: true, spinMs: 0, mayRunLong: false, leaseMs: null });
     assert.deepEqual(engine.submitted[0], { workId: w.id, acquire: { kind: 'mutex', name: 'Local\\m' }, setEventOnReturn: null, acquireTimeoutMs: 30000, spinMs: 0, holdMs: 5000, mayRunLong: false });
     assert.deepEqual(events.map((e) => e.type), ['mutex.opened', 'work.queued']);
     assert.equal(services.mutexes.get('Local\\m')?.queued, 1);
