@@ -50,6 +50,10 @@ function watch(baseUrl: string, workId: string): Promise<SseClient> {
   return SseClient.open(baseUrl, `/v1/events?work=${encodeURIComponent(workId)}&after=0`);
 }
 
+const TERMINAL = /^work\.(released|abandoned|timed_out|cancelled|failed)$/;
+/** The terminal events a work's stream carried (exactly one when it ended once). */
+const terminalEvents = (stream: SseClient): string[] => stream.events.map((e) => String(e.type)).filter((t) => TERMINAL.test(t));
+
 /** Waits for the work's `type` event on its stream; returns the work it carries. */
 async function waitEvent(stream: SseClient, type: string): Promise<WorkView> {
   await stream.waitFor(() => stream.events.some((e) => e.type === type), STEP_TIMEOUT_MS, type);
@@ -126,6 +130,8 @@ describe('cross-process: semaphores, event objects and abandonment between the s
       assert.deepEqual(released.actions, ['release_semaphore']);
       // released is published only once the pool has given the unit back to the OS.
       assert.deepEqual(await c.acquire(0, name), { result: 'acquired' }, 'try-once right after work.released');
+      assert.deepEqual(terminalEvents(stream), ['work.released'], 'it ended once');
+      assert.equal(released.invariantViolation, null);
     } finally {
       stream.close();
     }
@@ -144,6 +150,9 @@ describe('cross-process: semaphores, event objects and abandonment between the s
       const done = await api.waitTerminal(waiter.id, STEP_TIMEOUT_MS);
       assert.equal(done.state, 'released', JSON.stringify(done));
       assert.equal(done.abandoned, false, 'never abandoned: semaphores have no owner');
+      assert.equal(done.invariantViolation, null, 'never more holders than maximumCount');
+      await waitEvent(waiterStream, 'work.released');
+      assert.deepEqual(terminalEvents(waiterStream), ['work.released'], 'it ended once');
     } finally {
       waiterStream.close();
     }
