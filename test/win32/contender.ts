@@ -28,9 +28,13 @@
  *   POST /release?[name=N]       mutex: ReleaseMutex → { released: true } (409 when not owner);
  *                                semaphore: ReleaseSemaphore(1) → { released: true,
  *                                previousCount } (409 above the maximum)
- *   POST /wait?[name=N&]timeoutMs=T
+ *   POST /wait?[name=N&]timeoutMs=T[&then=M]
  *                                event: wait → { result: signaled | timeout } (an
- *                                auto-reset event is reset by the wait, as in the OS)
+ *                                auto-reset event is reset by the wait, as in the OS);
+ *                                with then=M (an open mutex), once signaled it tries M
+ *                                with timeout 0 in the same turn, before answering →
+ *                                { result: signaled, then: acquired | abandoned | timeout }
+ *                                (what an app woken by the event finds: docs/design.md §1.3)
  *   POST /set?[name=N]           event: SetEvent → { set: true }
  *   POST /reset?[name=N]         event: ResetEvent → { reset: true }
  *   GET  /probe?[name=N]         mutex: NtQueryMutant → { kind, currentCount, ownedByCaller, abandoned };
@@ -93,7 +97,10 @@ async function waitSliced(handle: HANDLE, timeoutMs: number): Promise<number> {
 }
 
 function objectOf(url: URL, ...kinds: ObjectKind[]): Held {
-  const name = url.searchParams.get('name') ?? last;
+  return objectNamed(url.searchParams.get('name') ?? last, ...kinds);
+}
+
+function objectNamed(name: string | undefined, ...kinds: ObjectKind[]): Held {
   const held = name === undefined ? undefined : objects.get(name);
   if (held === undefined) throw new Misuse(`no object ${name ?? ''} open: POST /open first`);
   if (!kinds.includes(held.kind)) throw new Misuse(`${name} is a ${held.kind}; this call needs a ${kinds.join(' or ')}`);
@@ -120,6 +127,14 @@ function open(url: URL): { existed: boolean } {
   return { existed: opened.lastError === 183 };
 }
 
+/** A mutex or semaphore wait's result; counts what this process now holds. */
+function acquired(result: number): 'acquired' | 'abandoned' | 'timeout' {
+  if (result === WAIT_OBJECT_0) { owned++; return 'acquired'; }
+  if (result === WAIT_ABANDONED) { owned++; return 'abandoned'; }
+  if (result === WAIT_TIMEOUT) return 'timeout';
+  throw new Error(`WaitForSingleObject returned ${result}`);
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://contender');
   const route = `${req.method} ${url.pathname}`;
@@ -139,11 +154,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return;
     case 'POST /acquire': {
       const held = objectOf(url, 'mutex', 'semaphore');
-      const result = await waitSliced(held.handle, timeoutMs);
-      if (result === WAIT_OBJECT_0) { owned++; send(res, 200, { result: 'acquired' }); return; }
-      if (result === WAIT_ABANDONED) { owned++; send(res, 200, { result: 'abandoned' }); return; }
-      if (result === WAIT_TIMEOUT) { send(res, 200, { result: 'timeout' }); return; }
-      throw new Error(`WaitForSingleObject returned ${result}`);
+      send(res, 200, { result: acquired(await waitSliced(held.handle, timeoutMs)) });
+      return;
     }
     case 'POST /release': {
       const held = objectOf(url, 'mutex', 'semaphore');
@@ -160,7 +172,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     }
     case 'POST /wait': {
       const held = objectOf(url, 'event');
+      const thenName = url.searchParams.get('then');
+      const then = thenName === null ? undefined : objectNamed(thenName, 'mutex');
       const result = await waitSliced(held.handle, timeoutMs);
+      if (result === WAIT_OBJECT_0 && then !== undefined) {
+        // No await between the wake and the try: what the mutex is at the moment the event woke us.
+        send(res, 200, { result: 'signaled', then: acquired(WaitForSingleObject(then.handle, 0)) });
+        return;
+      }
       if (result === WAIT_OBJECT_0) { send(res, 200, { result: 'signaled' }); return; }
       if (result === WAIT_TIMEOUT) { send(res, 200, { result: 'timeout' }); return; }
       throw new Error(`WaitForSingleObject returned ${result}`);

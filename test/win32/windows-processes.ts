@@ -81,6 +81,15 @@ export class Contender {
     return this.call('POST', `/wait?${q(name)}timeoutMs=${timeoutMs}`);
   }
 
+  /**
+   * Waits for the event and, once it is signaled, tries the mutex `mutex` (opened here
+   * before) with timeout 0 at once, inside the contender: what an app woken by the event
+   * finds the mutex to be at that moment.
+   */
+  waitThenAcquire(name: string, timeoutMs: number, mutex: string): Promise<{ result: 'signaled' | 'timeout'; then?: 'acquired' | 'abandoned' | 'timeout' }> {
+    return this.call('POST', `/wait?${q(name)}timeoutMs=${timeoutMs}&then=${encodeURIComponent(mutex)}`);
+  }
+
   setEvent(name: string): Promise<{ set: true }> {
     return this.call('POST', `/set?${q(name)}`);
   }

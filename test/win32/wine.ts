@@ -10,8 +10,9 @@
  *                                          suites: conformance (engine suite inside node.exe),
  *                                          e2e (HTTP suite from this Node against the service
  *                                          under Wine), cross-process (a second Windows process
- *                                          contends for the same named mutex; also the cold
- *                                          starts and the dashboard page in Chromium); default: all
+ *                                          contends for the same named mutexes, semaphores and
+ *                                          events; also the cold starts and the dashboard page
+ *                                          in Chromium); default: all
  *   node dist/test/win32/wine.js provision fetch and prepare everything, run nothing
  *
  * Exit code: 0 when every suite passed, 1 otherwise (2 when the harness cannot run here).
@@ -156,7 +157,7 @@ async function crossProcess(): Promise<SuiteResult> {
   if (files.length === 0) return { name: 'cross-process', ok: false, detail: 'no test files', ms: 0 };
   const began = Date.now();
   const code = await runLinuxNode(['--enable-source-maps', '--test', '--test-concurrency=1', ...files], { TPMUTEX_WIN32_HARNESS: '1' });
-  return { name: 'cross-process (two Windows processes, one named mutex)', ok: code === 0, detail: `exit ${code}`, ms: Date.now() - began };
+  return { name: 'cross-process (two Windows processes, shared named mutexes, semaphores and events)', ok: code === 0, detail: `exit ${code}`, ms: Date.now() - began };
 }
 
 async function test(node: WindowsNode, only: readonly string[]): Promise<void> {
