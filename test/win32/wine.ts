@@ -93,11 +93,16 @@ function testFiles(dir: string): string[] {
 }
 
 /** The test blocks that must have run inside node.exe, with at least one test each. */
-const REQUIRED_BLOCKS = ['engine conformance: win32', 'win32 engine specifics', 'native drain request'] as const;
+const REQUIRED_BLOCKS = [
+  'engine conformance: win32', 'engine conformance, semaphores: win32',
+  'engine conformance, events and setEventOnReturn: win32', 'engine conformance, abandonment on cue: win32',
+  'lease conformance: win32', 'win32 engine specifics', 'win32 engine: semaphores, events, abandonment',
+  'native drain request',
+] as const;
 
 /**
- * The engine suites inside node.exe: conformance (both engines), the win32-only checks
- * and the native drain request. Passes only if node.exe exited 0 AND every required
+ * The engine suites inside node.exe: conformance (both engines; mutexes, semaphores,
+ * events, abandonment, leases), the win32-only checks and the native drain request. Passes only if node.exe exited 0 AND every required
  * block ran tests (an exit code alone would also pass a suite that skipped itself).
  */
 async function conformance(node: WindowsNode): Promise<SuiteResult> {
