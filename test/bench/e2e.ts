@@ -119,8 +119,8 @@ export async function measureEndToEnd(engine: BenchEngine, service: BenchService
   }
   const capacity = ab.candidateMedian;
   // An odd number of one-second windows, so that the median is one of them.
-  const atHalf = await eventLatency(service, capacity / 2, quick ? 5 : 9);
-  const at1000 = await eventLatency(service, 1000, quick ? 3 : 5);
+  const atHalf = await eventLatency(service, capacity / 2, 9);
+  const at1000 = await eventLatency(service, 1000, 5);
   return {
     e2eRatio: round(ab.ratio),
     e2eCapacityPerSec: round(capacity, 0),

@@ -53,7 +53,7 @@ let e2e, handoff, sse;
 try {
   e2e = await step('end to end', () => measureEndToEnd(engine, service, quick));
   handoff = await step('handoff', () => measureHandoff(engine, service, quick));
-  sse = await step('sse fan-out', () => measureSseFanout(service, { subscribers: 500, perSecond: SSE_RATE, seconds: quick ? 3 : 10 }));
+  sse = await step('sse fan-out', () => measureSseFanout(service, { subscribers: 500, perSecond: SSE_RATE, seconds: quick ? 6 : 10 }));
 } finally {
   await service.stop();
 }
