@@ -299,7 +299,10 @@ export class TpmutexClient {
     const { signal, idempotencyKey, onSubmitted, ...request } = options;
     // Every event of the new work comes after this seq: listening from here misses none.
     const { events } = await this.getStatus({ signal });
-    const work = await this.submitWork({ untilSignaled: true, ...request, mutex: name }, { idempotencyKey, signal });
+    // The submit itself is not aborted: an abort while its answer is on its way would
+    // leave a work on the service that nobody knows the id of, so nobody cancels it.
+    // It is short; the abort takes effect right after it, cancelling the work.
+    const work = await this.submitWork({ untilSignaled: true, ...request, mutex: name }, { idempotencyKey });
     onSubmitted?.(work);
     try {
       return await this.#untilAcquired(work, events.lastSeq, signal);
@@ -381,6 +384,9 @@ export class TpmutexClient {
     const stop = (): void => done.abort();
     signal?.addEventListener('abort', stop, { once: true });
     try {
+      // An abort that came before the listener (while the submit's answer was on its
+      // way) would never fire it: the loop would wait for the acquire timeout.
+      signal?.throwIfAborted();
       for await (const frame of this.events({ work: submitted.id, types: ACQUIRE_OUTCOMES, after: afterSeq, signal: done.signal })) {
         if (frame.type === 'reset') {
           // Events were lost: the work itself says where it is.

@@ -276,6 +276,20 @@ describe('hold()', () => {
     });
   });
 
+  it('cancels the work when the acquire is aborted before its answer arrived', async () => {
+    const mutex = name('aborted-early');
+    await client.hold(mutex, async () => {
+      const stop = new AbortController();
+      let submitted: Work | undefined;
+      // Aborted as the submit's answer arrives, before acquire() listens for the abort:
+      // the order a loaded machine gives when the caller sees work.started first.
+      const waiting = client.acquire(mutex, { acquireTimeoutMs: 600_000, signal: stop.signal, onSubmitted: (work) => { submitted = work; stop.abort(); } });
+      await assert.rejects(waiting);
+      assert.ok(submitted);
+      assert.equal((await client.waitUntilEnded(submitted.id)).state, 'cancelled');
+    });
+  });
+
   it('cancels the work when the acquire is aborted', async () => {
     const mutex = name('aborted');
     await client.hold(mutex, async () => {
