@@ -601,7 +601,11 @@ export class Win32Engine implements Engine {
     for (const job of this.pending.values()) this.finish(job, { type: 'cancelled', workId: job.spec.workId, atNs: cancelledAt });
     this.pending.clear();
     const inPool = [...this.works.values()];
-    const rank = (job: Job): number => (job.stage === 'submitted' ? 0 : job.stage === 'started' ? 1 : 2);
+    // An abandon's cancel only aborts its wait (it frees nothing), so it goes first:
+    // this thread may not have read a holder's ACQUIRED yet (both still 'started'), and
+    // ending that hold first would let the abandon thread take the mutex.
+    const rank = (job: Job): number =>
+      (job.stage === 'submitted' || job.kind === 'abandon' ? 0 : job.stage === 'started' ? 1 : 2);
     for (const job of inPool.sort((a, b) => rank(a) - rank(b))) {
       if (job.slot === undefined) continue;
       try { native.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
