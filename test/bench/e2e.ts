@@ -79,6 +79,9 @@ async function nativeLoop(works: number): Promise<number> {
   return Number(result['worksPerSec']);
 }
 
+/** Untimed seconds at the measured rate before eventP99Ms's windows. */
+const EVENT_LATENCY_WARM_UP_S = 5;
+
 export interface SteadyLatency {
   /** p99 of each second's works (in arrival order), the median over the seconds: the figure. */
   p99Ms: number;
@@ -90,10 +93,10 @@ export interface SteadyLatency {
   valid: boolean;
 }
 
-/** Released stamp → frame received at a steady `perSecond` for `seconds`, after a 1 s warm-up at the same rate. */
-export async function eventLatency(service: BenchService, perSecond: number, seconds: number): Promise<SteadyLatency> {
+/** Released stamp → frame received at a steady `perSecond` for `seconds`, after a warm-up at the same rate. */
+export async function eventLatency(service: BenchService, perSecond: number, seconds: number, warmUpSeconds: number): Promise<SteadyLatency> {
   const rate = Math.max(1, Math.round(perSecond));
-  const { report, expected, worksPerSec } = await steadyDelivery(service, { subscribers: 1, perSecond: rate, seconds, warmUpSeconds: 1 });
+  const { report, expected, worksPerSec } = await steadyDelivery(service, { subscribers: 1, perSecond: rate, seconds, warmUpSeconds });
   if (report.received[0]! < expected) throw new Error(`only ${report.received[0]} of ${expected} works were seen released`);
   const windowP99Ms: number[] = [];
   for (let at = 0; at + rate <= report.latenciesNs.length; at += rate) windowP99Ms.push(round(percentile(report.latenciesNs.subarray(at, at + rate), 99) / 1e6));
@@ -118,9 +121,12 @@ export async function measureEndToEnd(engine: BenchEngine, service: BenchService
     await inProcess?.close();
   }
   const capacity = ab.candidateMedian;
-  // An odd number of one-second windows, so that the median is one of them.
-  const atHalf = await eventLatency(service, capacity / 2, 9);
-  const at1000 = await eventLatency(service, 1000, 5);
+  // An odd number of one-second windows, so that the median is one of them. The warm-up
+  // lets the pool settle from the capacity rounds' bursts to the steady rate. Under Wine
+  // the tail drifts over tens of seconds (consecutive 9-s blocks at one rate: 60, 18 and
+  // 14 ms), so the windows span more than one such swing.
+  const atHalf = await eventLatency(service, capacity / 2, quick ? 25 : 45, EVENT_LATENCY_WARM_UP_S);
+  const at1000 = await eventLatency(service, 1000, quick ? 5 : 9, 1);
   return {
     e2eRatio: round(ab.ratio),
     e2eCapacityPerSec: round(capacity, 0),

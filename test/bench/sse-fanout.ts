@@ -1,7 +1,7 @@
 /**
  * sseLost, sseP99Ms: 500 SSE subscribers (each on its own connection, following
  * `work.released`, on a worker thread of their own) while works are submitted at a
- * steady 500/s. Lost = released events a subscriber never received (an `overflow` or
+ * steady rate (run.ts: 500/s, or a third of the run's end-to-end capacity if less). Lost = released events a subscriber never received (an `overflow` or
  * `reset` frame counts as losing what followed); delivery = the engine's `released`
  * stamp → the frame's arrival, p99 over every frame of every subscriber.
  */
@@ -19,7 +19,7 @@ export async function measureSseFanout(service: BenchService, options: { subscri
     sseLost: lost,
     sseP99Ms: ms(99),
     raw: {
-      subscribers: options.subscribers, worksPerSec: round(worksPerSec, 0), framesExpected: expected * options.subscribers,
+      subscribers: options.subscribers, targetPerSec: options.perSecond, worksPerSec: round(worksPerSec, 0), framesExpected: expected * options.subscribers,
       framesReceived: sorted.length, framesPerRead: round(sorted.length / Math.max(1, report.reads), 1),
       brokenStreams: report.broken.filter((b) => b !== '').length,
       deliveryMs: { p50: ms(50), p99: ms(99), max: ms(100) },
