@@ -63,5 +63,5 @@ export function frameLine(frame: EventFrame): string {
   const about = frame.work !== undefined
     ? `${objectOf(frame.work)} work=${frame.work.id}${frame.work.fencingToken === null ? '' : ` token=${frame.work.fencingToken}`}${frame.work.threadId === null ? '' : ` thread=${frame.work.threadId}`}${frame.work.label === null ? '' : ` label=${JSON.stringify(frame.work.label)}`}`
     : frame.mutex?.name ?? frame.semaphore?.name ?? frame.eventObject?.name ?? '';
-  return `${time} #${frame.seq} ${frame.type.padEnd(15)} ${about}`;
+  return `${time} #${frame.seq} ${frame.type.padEnd(19)} ${about}`;
 }

@@ -65,7 +65,7 @@ export class LeaseLostError extends Error {
 }
 
 /** What a work holds, for a message: "mutex" or "semaphore unit". */
-export const heldOf = (work: Work): string => (work.resource?.kind === 'semaphore' ? 'semaphore unit' : 'mutex');
+const heldOf = (work: Work): string => (work.resource?.kind === 'semaphore' ? 'semaphore unit' : 'mutex');
 
 /** fetch's TypeError says only "fetch failed"; the reason is in its cause (ECONNREFUSED, ENOTFOUND, …). */
 function describeCause(err: unknown): string {
