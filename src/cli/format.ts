@@ -1,8 +1,8 @@
 /** How the CLI prints what the service answered: readable lines, or JSON with --json. */
-import type { EventFrame, Mutex, Status, Work } from '../client/index.js';
+import type { EventFrame, EventObject, Mutex, Semaphore, Status, Work } from '../client/index.js';
 
 /** What a work acquires (a mutex or a semaphore), else the event object it sets on return. */
-const objectOf = (work: Work): string => work.resource?.name ?? work.setEventOnReturn ?? work.mutex ?? '-';
+export const objectOf = (work: Work): string => work.resource?.name ?? work.setEventOnReturn ?? work.mutex ?? '-';
 
 export function workLine(work: Work): string {
   return [
@@ -22,6 +22,23 @@ export function mutexLine(mutex: Mutex): string {
   ].join(' ');
 }
 
+export function semaphoreLine(semaphore: Semaphore): string {
+  return [
+    semaphore.name, `count=${semaphore.count}/${semaphore.maximumCount}`,
+    `holders=${semaphore.holders.map((h) => h.workId).join(',') || '-'}`, `waiting=${semaphore.waiting}`, `queued=${semaphore.queued}`,
+  ].join(' ');
+}
+
+export function eventObjectLine(event: EventObject): string {
+  return [
+    event.name, event.signaled ? 'signaled' : 'nonsignaled', event.manualReset ? 'manual-reset' : 'auto-reset',
+    `pending-setters=${event.counters.pendingSetters}`,
+  ].join(' ');
+}
+
+/** The line of an object just opened: `created` by this call, or it `existed` (here or in the OS). */
+export const openedLine = <T>(line: (object: T) => string, object: T & { created: boolean }): string => `${line(object)} ${object.created ? 'created' : 'existed'}`;
+
 export function statusLines(status: Status): string[] {
   const { works } = status;
   return [
@@ -30,7 +47,9 @@ export function statusLines(status: Status): string[] {
     `leases: ${status.leases.active} active, ${status.leases.expired} expired`,
     `mutexes: ${status.mutexes.open} open, ${status.mutexes.held.length} held`,
     ...status.mutexes.held.map((held) => `  ${held.name} held by ${held.workId} since ${held.since} (token ${held.fencingToken}, ${held.waiting} waiting)`),
-    ...(status.semaphores.open + status.eventObjects.open === 0 ? [] : [`semaphores: ${status.semaphores.open} open, ${status.semaphores.held.length} with units held here; event objects: ${status.eventObjects.open} open`]),
+    `semaphores: ${status.semaphores.open} open, ${status.semaphores.held.length} with units held here`,
+    ...status.semaphores.held.map((held) => `  ${held.name} ${held.holders} of ${held.maximumCount} units held here (${held.waiting} waiting)`),
+    `event objects: ${status.eventObjects.open} open, ${status.eventObjects.pendingSetters} unfinished works set one on return`,
     `pool: ${status.pool.threads} threads (${status.pool.minThreads}..${status.pool.maxThreads}), ${status.pool.active} active, ${status.pool.queued} queued`,
     `events: last seq ${status.events.lastSeq}, ${status.events.subscribers} subscribers`,
   ];
@@ -44,5 +63,5 @@ export function frameLine(frame: EventFrame): string {
   const about = frame.work !== undefined
     ? `${objectOf(frame.work)} work=${frame.work.id}${frame.work.fencingToken === null ? '' : ` token=${frame.work.fencingToken}`}${frame.work.threadId === null ? '' : ` thread=${frame.work.threadId}`}${frame.work.label === null ? '' : ` label=${JSON.stringify(frame.work.label)}`}`
     : frame.mutex?.name ?? frame.semaphore?.name ?? frame.eventObject?.name ?? '';
-  return `${time} #${frame.seq} ${frame.type.padEnd(15)} ${about}`;
+  return `${time} #${frame.seq} ${frame.type.padEnd(19)} ${about}`;
 }

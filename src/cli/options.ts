@@ -53,12 +53,12 @@ export function parseCommand(command: string, args: string[], own: OptionSpecs, 
 
 const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
 
-/** A non-negative integer flag, or undefined when absent. */
-export function integerFlag(parsed: Parsed, flag: string, command: string): number | undefined {
+/** A non-negative integer flag (of `unit`), or undefined when absent. */
+export function integerFlag(parsed: Parsed, flag: string, command: string, unit = 'milliseconds'): number | undefined {
   const raw = parsed.values[flag];
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw new UsageError(`--${flag} takes a non-negative integer (milliseconds), not ${JSON.stringify(raw)}`, command);
+    throw new UsageError(`--${flag} takes a non-negative integer (${unit}), not ${JSON.stringify(raw)}`, command);
   }
   return Number(raw);
 }

@@ -9,8 +9,8 @@ import { LeaseLostError, TpmutexConnectionError, TpmutexProblemError, WorkNotHel
 import { eventStream, type EventsOptions } from './event-stream.js';
 import type {
   AbandonRequest, EventFrame, EventObject, EventObjectList, EventObjectListQuery, EventObjectOpenRequest, Health, Info,
-  Mutex, MutexList, MutexListQuery, Pool, PoolPatch, Problem, Semaphore, SemaphoreList, SemaphoreListQuery,
-  SemaphoreOpenRequest, Status, Work, WorkList, WorkListQuery, WorkRequest,
+  Mutex, MutexList, MutexListQuery, Opened, Pool, PoolPatch, Problem, Semaphore, SemaphoreList, SemaphoreListQuery,
+  SemaphoreOpenRequest, Status, Submitted, Tagged, Work, WorkList, WorkListQuery, WorkRequest,
 } from './types.js';
 
 export interface TpmutexClientOptions {
@@ -35,18 +35,30 @@ export interface WaitOptions extends RequestOptions {
   timeoutMs?: number;
 }
 
-/** acquire(): the request without its mutex (or a semaphore: it acquires the mutex); `untilSignaled` defaults to true. */
+/**
+ * acquire() and acquireSemaphore(): the request without what it acquires (the method's
+ * name says which); `untilSignaled` defaults to true.
+ */
 export type AcquireOptions = Omit<WorkRequest, 'mutex' | 'semaphore'> & SubmitOptions & {
   /** Called as soon as the work exists, before it holds the mutex (e.g. to start renewing its lease: the wait may outlast it). */
   onSubmitted?: (work: Work) => void;
 };
 
 /**
- * hold(): the request without its mutex; the hold always lasts until signalled (holdMs
- * bounds it) and always has a lease (leaseMs, default DEFAULT_HOLD_LEASE_MS), kept alive
- * while `fn` runs: if this process dies, the service ends the hold leaseMs later.
+ * hold() and holdSemaphore(): the request without what it acquires; the hold always
+ * lasts until signalled (holdMs bounds it) and always has a lease (leaseMs, default
+ * DEFAULT_HOLD_LEASE_MS), kept alive while `fn` runs: if this process dies, the service
+ * ends the hold leaseMs later.
  */
 export type HoldOptions = Omit<WorkRequest, 'mutex' | 'semaphore' | 'untilSignaled'> & SubmitOptions;
+
+/** getStatus() with the ETag of an earlier answer: undefined (304) while nothing changed. */
+export interface StatusOptions extends RequestOptions {
+  ifNoneMatch?: string;
+}
+
+/** What a work acquires: a mutex, or one unit of a semaphore. */
+type Target = { mutex: string } | { semaphore: string };
 
 export interface KeepaliveOptions extends RequestOptions {
   /** A new lease (adds one to a work without, or changes it); without: renew the work's own. */
@@ -115,16 +127,25 @@ export class TpmutexClient {
     return this.#json('GET', '/v1/info', options);
   }
 
-  /** GET /v1/status */
-  getStatus(options: RequestOptions = {}): Promise<Status> {
-    return this.#json('GET', '/v1/status', options);
+  /**
+   * GET /v1/status, with its `etag`. Given `ifNoneMatch` (an earlier answer's etag), it
+   * resolves undefined while nothing changed (304): a cheap poll.
+   */
+  getStatus(options?: RequestOptions & { ifNoneMatch?: undefined }): Promise<Tagged<Status>>;
+  getStatus(options: StatusOptions): Promise<Tagged<Status> | undefined>;
+  async getStatus(options: StatusOptions = {}): Promise<Tagged<Status> | undefined> {
+    const { ifNoneMatch, ...rest } = options;
+    const res = await this.#fetch('GET', '/v1/status', { ...rest, ...(ifNoneMatch === undefined ? {} : { headers: { 'if-none-match': ifNoneMatch } }) });
+    if (res.status === 304) return undefined;
+    const { body } = await this.#read<Status>(res);
+    return withAnswer(body, { etag: res.headers.get('etag') ?? undefined });
   }
 
   // --- mutexes ----------------------------------------------------------------------
 
-  /** PUT /v1/mutexes/{name}: open or create. */
-  openMutex(name: string, options: RequestOptions = {}): Promise<Mutex> {
-    return this.#json('PUT', `/v1/mutexes/${encodeURIComponent(name)}`, options);
+  /** PUT /v1/mutexes/{name}: open or create; `created` says whether this call created it (201) or it was already open (200). */
+  openMutex(name: string, options: RequestOptions = {}): Promise<Opened<Mutex>> {
+    return this.#opened('PUT', `/v1/mutexes/${encodeURIComponent(name)}`, options);
   }
 
   /** GET /v1/mutexes/{name} */
@@ -146,16 +167,15 @@ export class TpmutexClient {
    * POST /v1/mutexes/{name}/abandon: a work whose dedicated thread acquires the mutex and
    * exits owning it (terminal state `abandoned`); the next acquirer gets `abandoned: true`.
    */
-  abandonMutex(name: string, body: AbandonRequest = {}, options: SubmitOptions = {}): Promise<Work> {
-    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
-    return this.#json('POST', `/v1/mutexes/${encodeURIComponent(name)}/abandon`, { signal: options.signal, body, headers });
+  abandonMutex(name: string, body: AbandonRequest = {}, options: SubmitOptions = {}): Promise<Submitted> {
+    return this.#submitted(`/v1/mutexes/${encodeURIComponent(name)}/abandon`, body, options);
   }
 
   // --- semaphores ---------------------------------------------------------------------
 
-  /** PUT /v1/semaphores/{name}: open or create with its counts (ignored when it exists). */
-  openSemaphore(name: string, body: SemaphoreOpenRequest = {}, options: RequestOptions = {}): Promise<Semaphore> {
-    return this.#json('PUT', `/v1/semaphores/${encodeURIComponent(name)}`, { ...options, body });
+  /** PUT /v1/semaphores/{name}: open or create with its counts (ignored when it exists); `created` as for openMutex(). */
+  openSemaphore(name: string, body: SemaphoreOpenRequest = {}, options: RequestOptions = {}): Promise<Opened<Semaphore>> {
+    return this.#opened('PUT', `/v1/semaphores/${encodeURIComponent(name)}`, { ...options, body });
   }
 
   /** GET /v1/semaphores/{name}: `count` is live from the OS. */
@@ -175,9 +195,9 @@ export class TpmutexClient {
 
   // --- event objects ------------------------------------------------------------------
 
-  /** PUT /v1/event-objects/{name}: open or create with its type and state (ignored when it exists). */
-  openEventObject(name: string, body: EventObjectOpenRequest = {}, options: RequestOptions = {}): Promise<EventObject> {
-    return this.#json('PUT', `/v1/event-objects/${encodeURIComponent(name)}`, { ...options, body });
+  /** PUT /v1/event-objects/{name}: open or create with its type and state (ignored when it exists); `created` as for openMutex(). */
+  openEventObject(name: string, body: EventObjectOpenRequest = {}, options: RequestOptions = {}): Promise<Opened<EventObject>> {
+    return this.#opened('PUT', `/v1/event-objects/${encodeURIComponent(name)}`, { ...options, body });
   }
 
   /** GET /v1/event-objects/{name}: `signaled` and `manualReset` are live from the OS. */
@@ -207,10 +227,9 @@ export class TpmutexClient {
 
   // --- work -------------------------------------------------------------------------
 
-  /** POST /v1/work */
-  submitWork(body: WorkRequest, options: SubmitOptions = {}): Promise<Work> {
-    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
-    return this.#json('POST', '/v1/work', { signal: options.signal, body, headers });
+  /** POST /v1/work; `replayed` is true when the Idempotency-Key gave back the work an earlier submit created. */
+  submitWork(body: WorkRequest, options: SubmitOptions = {}): Promise<Submitted> {
+    return this.#submitted('/v1/work', body, options);
   }
 
   /** GET /v1/work: one page, oldest first; pass nextCursor back as cursor. */
@@ -290,19 +309,44 @@ export class TpmutexClient {
   }
 
   /**
-   * Submits a work that holds `name` (until signalled, unless `untilSignaled: false`) and
-   * resolves once it holds the mutex, with the work as it was at the acquisition.
-   * Throws WorkNotHeldError when it ended without holding it (timed_out, cancelled,
-   * failed); aborting `signal` cancels the work.
+   * Submits a work that holds the mutex `name` (until signalled, unless `untilSignaled:
+   * false`) and resolves once it holds the mutex, with the work as it was at the
+   * acquisition. Throws WorkNotHeldError when it ended without holding it (timed_out,
+   * cancelled, failed); aborting `signal` cancels the work.
    */
-  async acquire(name: string, options: AcquireOptions = {}): Promise<Work> {
+  acquire(name: string, options: AcquireOptions = {}): Promise<Work> {
+    return this.#acquire({ mutex: name }, options);
+  }
+
+  /** acquire() for one unit of the semaphore `name` (open it first: openSemaphore()). */
+  acquireSemaphore(name: string, options: AcquireOptions = {}): Promise<Work> {
+    return this.#acquire({ semaphore: name }, options);
+  }
+
+  /**
+   * Acquires the mutex `name` under a lease, runs `fn` while the service holds it and
+   * keeps the lease alive meanwhile, then signals the work and waits until the mutex is
+   * released — also when `fn` throws (its error is then the one thrown). Resolves with
+   * what `fn` resolved. `lost` aborts if the lease runs out while `fn` runs (the service
+   * released the mutex); hold() then throws LeaseLostError after `fn` settles.
+   */
+  hold<T>(name: string, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
+    return this.#hold({ mutex: name }, fn, options);
+  }
+
+  /** hold() for one unit of the semaphore `name` (open it first: openSemaphore()): at most its maximumCount run `fn` at once. */
+  holdSemaphore<T>(name: string, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
+    return this.#hold({ semaphore: name }, fn, options);
+  }
+
+  async #acquire(target: Target, options: AcquireOptions): Promise<Work> {
     const { signal, idempotencyKey, onSubmitted, ...request } = options;
     // Every event of the new work comes after this seq: listening from here misses none.
     const { events } = await this.getStatus({ signal });
     // The submit itself is not aborted: an abort while its answer is on its way would
     // leave a work on the service that nobody knows the id of, so nobody cancels it.
     // It is short; the abort takes effect right after it, cancelling the work.
-    const work = await this.submitWork({ untilSignaled: true, ...request, mutex: name }, { idempotencyKey });
+    const work = await this.submitWork({ untilSignaled: true, ...request, ...target }, { idempotencyKey });
     onSubmitted?.(work);
     try {
       return await this.#untilAcquired(work, events.lastSeq, signal);
@@ -312,20 +356,13 @@ export class TpmutexClient {
     }
   }
 
-  /**
-   * Acquires `name` under a lease, runs `fn` while the service holds it and keeps the
-   * lease alive meanwhile, then signals the work and waits until the mutex is released —
-   * also when `fn` throws (its error is then the one thrown). Resolves with what `fn`
-   * resolved. `lost` aborts if the lease runs out while `fn` runs (the service released
-   * the mutex); hold() then throws LeaseLostError after `fn` settles.
-   */
-  async hold<T>(name: string, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions = {}): Promise<T> {
+  async #hold<T>(target: Target, fn: (work: Work, lost: AbortSignal) => T | Promise<T>, options: HoldOptions): Promise<T> {
     const leaseMs = options.leaseMs ?? DEFAULT_HOLD_LEASE_MS;
     // Renewed from the submit on: a wait for a contended mutex can outlast the lease.
     let renewing: ReturnType<TpmutexClient['keepAlive']> | undefined;
     let work: Work;
     try {
-      work = await this.acquire(name, { ...options, leaseMs, untilSignaled: true, onSubmitted: (submitted) => { renewing = this.keepAlive(submitted.id, leaseMs); } });
+      work = await this.#acquire(target, { ...options, leaseMs, untilSignaled: true, onSubmitted: (submitted) => { renewing = this.keepAlive(submitted.id, leaseMs); } });
     } catch (err) {
       renewing?.stop();
       throw err;
@@ -406,7 +443,25 @@ export class TpmutexClient {
   // --- HTTP -------------------------------------------------------------------------
 
   async #json<T>(method: string, path: string, call: Call): Promise<T> {
-    return await (await this.#ok(await this.#fetch(method, path, call))).json() as T;
+    return (await this.#read<T>(await this.#fetch(method, path, call))).body;
+  }
+
+  /** The body of a 2xx answer; throws its problem otherwise. */
+  async #read<T>(res: Response): Promise<{ body: T; res: Response }> {
+    return { body: await (await this.#ok(res)).json() as T, res };
+  }
+
+  /** A PUT that opens or creates: 201 when this call created the object. */
+  async #opened<T extends object>(method: string, path: string, call: Call): Promise<Opened<T>> {
+    const { body, res } = await this.#read<T>(await this.#fetch(method, path, call));
+    return withAnswer(body, { created: res.status === 201 });
+  }
+
+  /** A POST that creates a work, with an Idempotency-Key when given. */
+  async #submitted(path: string, body: unknown, options: SubmitOptions): Promise<Submitted> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    const answer = await this.#read<Work>(await this.#fetch('POST', path, { signal: options.signal, body, headers }));
+    return withAnswer(answer.body, { replayed: answer.res.headers.get('idempotent-replayed') === 'true' });
   }
 
   async #fetch(method: string, path: string, call: Call): Promise<Response> {
@@ -433,6 +488,16 @@ export class TpmutexClient {
     const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
     throw new TpmutexProblemError(res.status, problemIn(text), text.slice(0, 200) || res.statusText, Number.isFinite(retryAfter) ? retryAfter : undefined);
   }
+}
+
+/**
+ * The document with what the HTTP answer said besides it (its status, a header) as
+ * properties that are not enumerable: JSON.stringify, a spread and deepEqual see the
+ * document exactly as the service sent it.
+ */
+function withAnswer<T extends object, A extends Record<string, unknown>>(body: T, answer: A): T & Readonly<A> {
+  for (const [key, value] of Object.entries(answer)) Object.defineProperty(body, key, { value, enumerable: false });
+  return body as T & Readonly<A>;
 }
 
 /** The problem in an error answer's body, if it is one of the service's. */

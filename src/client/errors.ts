@@ -48,21 +48,24 @@ export class TpmutexConnectionError extends Error {
   }
 }
 
-/** acquire() or hold(): the work ended (timed out, cancelled, failed) without holding the mutex. */
+/** acquire() or hold() (or their semaphore forms): the work ended (timed out, cancelled, failed) without holding its mutex or unit. */
 export class WorkNotHeldError extends Error {
   override readonly name = 'WorkNotHeldError';
   constructor(readonly work: Work) {
-    super(`work ${work.id} on ${work.mutex} ended ${work.state} without holding the mutex${work.error ? `: ${work.error.detail}` : ''}`);
+    super(`work ${work.id} on ${work.resource?.name ?? work.mutex} ended ${work.state} without holding the ${heldOf(work)}${work.error ? `: ${work.error.detail}` : ''}`);
   }
 }
 
-/** hold(): the lease ran out while `fn` ran (no keepalive reached the service in time), so the mutex was released before `fn` finished. */
+/** hold() or holdSemaphore(): the lease ran out while `fn` ran (no keepalive reached the service in time), so the mutex or unit was released before `fn` finished. */
 export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
   constructor(readonly work: Work) {
-    super(`work ${work.id} on ${work.mutex}: its lease of ${work.leaseMs ?? '?'} ms ran out while the hold's function ran; the service released the mutex (${work.state})`);
+    super(`work ${work.id} on ${work.resource?.name ?? work.mutex}: its lease of ${work.leaseMs ?? '?'} ms ran out while the hold's function ran; the service released the ${heldOf(work)} (${work.state})`);
   }
 }
+
+/** What a work holds, for a message: "mutex" or "semaphore unit". */
+const heldOf = (work: Work): string => (work.resource?.kind === 'semaphore' ? 'semaphore unit' : 'mutex');
 
 /** fetch's TypeError says only "fetch failed"; the reason is in its cause (ECONNREFUSED, ENOTFOUND, …). */
 function describeCause(err: unknown): string {

@@ -53,6 +53,17 @@ export type Info = Of<typeof InfoSchema>;
 export type Health = Of<typeof HealthSchema>;
 export type ValidationIssue = Of<typeof ValidationIssueSchema>;
 
+// What an answer said besides its document (its status, a header) comes as properties
+// that are not enumerable: not in JSON.stringify, a spread or deepEqual, so the
+// document stays as the service sent it.
+
+/** openMutex(), openSemaphore(), openEventObject(): `created` is true when this call created the object (201), false when it was open already (200). */
+export type Opened<T> = T & { readonly created: boolean };
+/** submitWork(), abandonMutex(): `replayed` is true when the service answered Idempotent-Replayed: true (the same Idempotency-Key gave back the work an earlier request created). */
+export type Submitted = Work & { readonly replayed: boolean };
+/** getStatus(): `etag` is the answer's ETag (send it back as ifNoneMatch). */
+export type Tagged<T> = T & { readonly etag: string | undefined };
+
 /** `urn:tpmutex:problem:<slug>`, one of the kinds listed in the Problem schema. */
 export type ProblemType = `urn:tpmutex:problem:${ProblemSlug}`;
 /** A problem+json body; `type` is narrowed to the service's problem kinds. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/exit-codes.js';
-import type { Work } from '../../src/client/index.js';
+import type { EventObject, Mutex, Semaphore, Work } from '../../src/client/index.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -280,6 +280,116 @@ describe('tpmutex submit, get, ls, status', () => {
   });
 });
 
+describe('tpmutex hold --semaphore', () => {
+  let tmp: string;
+  before(() => { tmp = mkdtempSync(join(tmpdir(), 'tpmutex-cli-sem-')); });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('runs at most maximumCount commands at once: a third times out without running; the exit codes pass through', async () => {
+    const sem = name('sem-cmd');
+    const opened = await tpmutex(['semaphore', 'open', sem, '--initial-count', '2', '--maximum-count', '2']);
+    assert.equal(opened.code, EXIT.ok, opened.stderr);
+    assert.equal(opened.stdout, `${sem} count=2/2 holders=- waiting=0 queued=0 created\n`);
+    const release = join(tmp, `release-${++unique}`);
+    const runs = [tpmutex(['hold', '--semaphore', sem, '--', ...commandScript(release, 7)]), tpmutex(['hold', '--semaphore', sem, '--lease-ms', '5000', '--', ...commandScript(release, 0)])];
+    await Promise.all(runs.map((run) => printed(run.child, 'running')));
+    const marker = join(tmp, `never-${++unique}`);
+    const third = await tpmutex(['hold', '--semaphore', sem, '--acquire-timeout-ms', '100', '--', 'node', '-e', `require('node:fs').writeFileSync(${JSON.stringify(marker)}, '')`]);
+    assert.equal(third.code, EXIT.timedOut, third.stderr);
+    oneErrorLine(third, new RegExp(`on ${sem.replaceAll('\\', '\\\\')} ended timed_out`));
+    assert.equal(existsSync(marker), false, 'the third command did not run');
+    const full = json<Semaphore>(await tpmutex(['semaphore', 'get', sem, '--json']));
+    assert.deepEqual([full.count, full.holders.length], [0, 2]);
+
+    writeFileSync(release, '');
+    assert.deepEqual((await Promise.all(runs)).map((run) => run.code).sort(), [0, 7]);
+    const works = json<Work[]>(await tpmutex(['ls', 'work', '--semaphore', sem, '--json']));
+    assert.deepEqual(works.map((w) => w.state).sort(), ['released', 'released', 'timed_out']);
+    assert.deepEqual(works.filter((w) => w.state === 'released').map((w) => [w.resource?.kind, w.leaseExpired, w.signaled]), [['semaphore', false, true], ['semaphore', false, true]]);
+    assert.deepEqual(works.filter((w) => w.state === 'released').map((w) => w.leaseMs ?? 0).sort((a, b) => a - b), [5000, 30000]);
+    assert.equal(json<Semaphore>(await tpmutex(['semaphore', 'get', sem, '--json'])).count, 2, 'both units are back');
+  });
+
+  it('without a command holds a unit until signalled; the hold can set an event on return', async () => {
+    const sem = name('sem-hold');
+    const ev = name('sem-ev');
+    assert.equal((await tpmutex(['semaphore', 'open', sem])).code, EXIT.ok);
+    assert.equal((await tpmutex(['event', 'open', ev])).code, EXIT.ok);
+    const held = await tpmutex(['hold', '--semaphore', sem, '--set-event', ev, '--label', 'sem-hold']);
+    assert.equal(held.code, EXIT.ok, held.stderr);
+    const id = held.stdout.trim();
+    const listed = await tpmutex(['ls', 'semaphores']);
+    assert.ok(listed.stdout.split('\n').includes(`${sem} count=0/1 holders=${id} waiting=0 queued=0`), listed.stdout);
+    const status = await tpmutex(['status']);
+    assert.ok(status.stdout.split('\n').includes(`  ${sem} 1 of 1 units held here (0 waiting)`), status.stdout);
+    assert.match(status.stdout, /^event objects: \d+ open, \d+ unfinished works set one on return$/m);
+    assert.equal(json<EventObject>(await tpmutex(['event', 'get', ev, '--json'])).signaled, false);
+
+    assert.equal((await tpmutex(['signal', id])).code, EXIT.ok);
+    const waited = await tpmutex(['wait', id, '--json']);
+    assert.deepEqual(json<Work>(waited).actions, ['set_event', 'release_semaphore']);
+    assert.equal((await tpmutex(['event', 'get', ev])).stdout, `${ev} signaled auto-reset pending-setters=0\n`);
+    for (const close of [['semaphore', 'close', sem], ['event', 'close', ev]]) {
+      const closed = await tpmutex(close);
+      assert.equal(closed.code, EXIT.ok, closed.stderr);
+      assert.equal(closed.stdout, '');
+    }
+    const gone = await tpmutex(['hold', '--semaphore', sem]);
+    assert.equal(gone.code, EXIT.error);
+    oneErrorLine(gone, /^tpmutex: 404 object-not-open: /);
+  });
+});
+
+describe('tpmutex mutex, semaphore, event', () => {
+  it('opens (created, then existed), reads, sets, resets, lists and closes an event object', async () => {
+    const ev = name('event');
+    const created = await tpmutex(['event', 'open', ev, '--manual-reset']);
+    assert.equal(created.stdout, `${ev} nonsignaled manual-reset pending-setters=0 created\n`, created.stderr);
+    const existed = json<EventObject & { created: boolean }>(await tpmutex(['--json', 'event', 'open', ev, '--signaled']));
+    assert.deepEqual([existed.created, existed.existed, existed.signaled, existed.manualReset], [false, true, false, true]);
+    assert.equal((await tpmutex(['event', 'set', ev])).stdout, `${ev} signaled manual-reset pending-setters=0\n`);
+    assert.equal(json<EventObject>(await tpmutex(['event', 'reset', ev, '--json'])).signaled, false);
+    const submitted = json<Work>(await tpmutex(['submit', '--set-event', ev, '--hold-ms', '1', '--wait', '--json']));
+    assert.deepEqual([submitted.state, submitted.actions], ['released', ['set_event']]);
+    const events = json<EventObject[]>(await tpmutex(['ls', 'events', '--json']));
+    assert.equal(events.find((e) => e.name === ev)?.signaled, true);
+    assert.equal((await tpmutex(['event', 'close', ev])).code, EXIT.ok);
+    const gone = await tpmutex(['event', 'get', ev]);
+    assert.equal(gone.code, EXIT.error);
+    oneErrorLine(gone, /^tpmutex: 404 object-not-open: /);
+    const conflict = await tpmutex(['semaphore', 'open', name('conflict'), '--initial-count', '3', '--maximum-count', '2']);
+    assert.equal(conflict.code, EXIT.error);
+    oneErrorLine(conflict, /^tpmutex: 400 validation: /);
+  });
+
+  it('opens, reads and closes a mutex, and abandons it on cue: the next hold exits 5', async () => {
+    const mutex = name('mutex');
+    assert.equal((await tpmutex(['mutex', 'open', mutex])).stdout, `${mutex} free holder=- waiting=0 queued=0 token=0 created\n`);
+    assert.equal(json<Mutex & { created: boolean }>(await tpmutex(['mutex', 'open', mutex, '--json'])).created, false);
+    assert.equal(json<Mutex>(await tpmutex(['mutex', 'get', mutex, '--json'])).state, 'free');
+
+    const abandoned = await tpmutex(['mutex', 'abandon', mutex, '--acquire-timeout-ms', '10000', '--label', 'cue', '--wait']);
+    assert.equal(abandoned.code, EXIT.ok, abandoned.stderr);
+    assert.match(abandoned.stdout, /^\S+ abandoned /);
+    assert.equal(json<Mutex>(await tpmutex(['mutex', 'get', mutex, '--json'])).state, 'abandoned');
+    const next = await tpmutex(['hold', mutex, '--hold-ms', '1', '--wait', '--json']);
+    assert.equal(next.code, EXIT.abandoned);
+    assert.equal(JSON.parse(next.stdout).abandoned, true);
+    oneErrorLine(next, /acquired the mutex abandoned/);
+
+    const key = `abandon-${mutex}`;
+    const id = await tpmutex(['mutex', 'abandon', mutex, '--idempotency-key', key]);
+    assert.equal(id.code, EXIT.ok, id.stderr);
+    assert.equal((await tpmutex(['mutex', 'abandon', mutex, '--idempotency-key', key])).stdout, id.stdout, 'the same key gives the same work');
+    assert.equal((await tpmutex(['wait', id.stdout.trim()])).code, EXIT.ok);
+    await tpmutex(['submit', '--mutex', mutex, '--wait']);
+    const closed = await tpmutex(['mutex', 'close', mutex]);
+    assert.equal(closed.code, EXIT.ok, closed.stderr);
+    assert.equal(closed.stdout, '');
+    assert.equal((await tpmutex(['mutex', 'get', mutex])).code, EXIT.error);
+  });
+});
+
 describe('tpmutex watch', () => {
   it('prints NDJSON when stdout is not a terminal, and ends on SIGINT with 0', async () => {
     const mutex = name('watch');
@@ -320,8 +430,16 @@ describe('tpmutex usage', () => {
       [['hold'], /hold takes <name>, got none/],
       [['hold', 'x', '--hold-ms', 'soon'], /--hold-ms takes a non-negative integer/],
       [['wait', 'x', '--colour'], /Unknown option '--colour'/],
-      [['ls', 'threads'], /ls lists work or mutexes/],
-      [['submit', '--hold-ms', '5'], /submit needs --mutex/],
+      [['ls', 'threads'], /ls lists work, mutexes, semaphores or events, not "threads"/],
+      [['ls', 'semaphores', '--state', 'holding'], /--state filters works, not semaphores/],
+      [['submit', '--hold-ms', '5'], /submit needs --mutex <name>, --semaphore <name> or --set-event <name>/],
+      [['hold', '--mutex', 'a', '--semaphore', 'b'], /hold takes --mutex or --semaphore, not both/],
+      [['hold', 'a', '--semaphore', 'b'], /hold takes its name once/],
+      [['semaphore'], /semaphore takes a verb: open, get, close \(see tpmutex semaphore --help\)$/],
+      [['event', 'wait', 'x'], /event takes open, get, set, reset, close, not "wait"/],
+      [['semaphore', 'open', 'x', '--maximum-count', 'many'], /--maximum-count takes a non-negative integer \(units\)/],
+      [['mutex', 'open'], /mutex open takes <name>, got none/],
+      [['watch', '--mutex', 'a', '--event', 'b'], /watch follows one object: --mutex or --event/],
       [['serve', '--port', '1'], /serve takes no arguments/],
     ] as const) {
       const run = await tpmutex([...args]);
@@ -333,11 +451,22 @@ describe('tpmutex usage', () => {
   it('prints help for the binary and for each command', async () => {
     const main = await tpmutex(['--help']);
     assert.equal(main.code, EXIT.ok);
-    for (const command of ['serve', 'hold', 'submit', 'signal', 'cancel', 'wait', 'get', 'ls', 'watch', 'status']) assert.match(main.stdout, new RegExp(`tpmutex ${command === 'serve' ? '\\[serve\\]' : command}`));
+    for (const command of ['serve', 'hold', 'submit', 'signal', 'cancel', 'wait', 'get', 'ls', 'watch', 'status', 'mutex', 'semaphore', 'event']) assert.match(main.stdout, new RegExp(`tpmutex ${command === 'serve' ? '\\[serve\\]' : command}`));
     assert.match(main.stdout, /Exit codes: 0 released or OK, 2 timed out, 3 cancelled, 4 failed,/);
     const hold = await tpmutex(['hold', '--help']);
     assert.equal(hold.code, EXIT.ok);
     assert.match(hold.stdout, /--acquire-timeout-ms N/);
+    assert.match(hold.stdout, /tpmutex hold --semaphore <name>/);
+    for (const [args, pattern] of [
+      [['semaphore', '--help'], /tpmutex semaphore open <name> \[--initial-count N\] \[--maximum-count N\]/],
+      [['semaphore', 'open', '--help'], /tpmutex semaphore open <name>/],
+      [['event', 'set', '-h'], /tpmutex event open <name> \[--manual-reset\] \[--signaled\]/],
+      [['help', 'mutex'], /tpmutex mutex abandon <name>/],
+    ] as const) {
+      const run = await tpmutex([...args]);
+      assert.equal(run.code, EXIT.ok, args.join(' '));
+      assert.match(run.stdout, pattern, args.join(' '));
+    }
   });
 
   it('serves when run bare', async () => {

@@ -378,3 +378,80 @@ describe('semaphores, event objects and abandonment', () => {
     assert.equal(next.abandoned, true);
   });
 });
+
+describe('what an answer says besides its document', () => {
+  it('open calls say whether they created the object (201) or it was open already (200), outside the document', async () => {
+    const mutex = name('created-mutex');
+    const first = await client.openMutex(mutex);
+    const again = await client.openMutex(mutex);
+    assert.deepEqual([first.created, again.created], [true, false]);
+    assert.equal('created' in JSON.parse(JSON.stringify(first)), false, 'not in the JSON of the document');
+    assert.deepEqual({ ...again }, await client.getMutex(mutex), 'a spread is the document as the service sent it');
+
+    const sem = name('created-sem');
+    assert.equal((await client.openSemaphore(sem, { initialCount: 0, maximumCount: 1 })).created, true);
+    const existing = await client.openSemaphore(sem, { initialCount: 1, maximumCount: 5 });
+    assert.deepEqual([existing.created, existing.existed, existing.maximumCount], [false, true, 1]);
+    const ev = name('created-ev');
+    assert.equal((await client.openEventObject(ev)).created, true);
+    assert.equal((await client.openEventObject(ev, { manualReset: true })).created, false);
+    await client.closeSemaphore(sem);
+    await client.closeEventObject(ev);
+  });
+
+  it('submitWork and abandonMutex say when the Idempotency-Key replayed an earlier work', async () => {
+    const mutex = name('replayed');
+    const first = await client.submitWork({ mutex, holdMs: 1 }, { idempotencyKey: `replay-${mutex}` });
+    const again = await client.submitWork({ mutex, holdMs: 1 }, { idempotencyKey: `replay-${mutex}` });
+    assert.deepEqual([first.replayed, again.replayed, again.id], [false, true, first.id]);
+    assert.equal((await client.submitWork({ mutex, holdMs: 1 })).replayed, false, 'no key, no replay');
+    const target = name('replayed-abandon');
+    const abandon = await client.abandonMutex(target, {}, { idempotencyKey: `abandon-${mutex}` });
+    const replay = await client.abandonMutex(target, {}, { idempotencyKey: `abandon-${mutex}` });
+    assert.deepEqual([abandon.replayed, replay.replayed, replay.id], [false, true, abandon.id]);
+    await client.waitUntilEnded(abandon.id);
+    await client.waitUntilEnded(first.id);
+  });
+
+  it('getStatus exposes the ETag, and with ifNoneMatch resolves undefined while nothing changed', async () => {
+    let status = await client.getStatus();
+    assert.match(status.etag ?? '', /^"[^"]+"$/);
+    // Another test's stream may still be closing: an answer that changed is retried with its own ETag.
+    let unchanged = false;
+    for (let tries = 0; tries < 20 && !unchanged; tries++) {
+      const next = await client.getStatus({ ifNoneMatch: status.etag! });
+      if (next === undefined) unchanged = true;
+      else status = next;
+    }
+    assert.ok(unchanged, 'a 304 for the current ETag');
+    const changed = await client.getStatus({ ifNoneMatch: '"not-the-etag"' });
+    assert.equal(changed?.status, 'ready');
+  });
+});
+
+describe('acquireSemaphore() and holdSemaphore()', () => {
+  it('hold one unit under a kept-alive lease while fn runs; a contender beyond maximumCount times out', async () => {
+    const sem = name('hold-sem');
+    await client.openSemaphore(sem, { initialCount: 1, maximumCount: 1 });
+    const id = await client.holdSemaphore(sem, async (work) => {
+      assert.deepEqual(work.resource, { kind: 'semaphore', name: sem });
+      assert.equal(work.state, 'holding');
+      const seen = await client.getSemaphore(sem);
+      assert.deepEqual([seen.count, seen.holders.map((h) => h.workId)], [0, [work.id]]);
+      const err = await client.acquireSemaphore(sem, { acquireTimeoutMs: 100 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof WorkNotHeldError, String(err));
+      assert.equal(err.work.state, 'timed_out');
+      assert.match(err.message, new RegExp(`on ${sem.replaceAll('\\', '\\\\')} ended timed_out without holding the semaphore unit`));
+      return work.id;
+    }, { label: 'client-hold-semaphore' });
+    const work = await client.getWork(id);
+    assert.deepEqual([work.state, work.signaled, work.leaseMs, work.leaseExpired], ['released', true, DEFAULT_HOLD_LEASE_MS, false]);
+    assert.equal((await client.getSemaphore(sem)).count, 1, 'the unit is back');
+
+    const held = await client.acquireSemaphore(sem, { leaseMs: 60_000 });
+    assert.equal(held.state, 'holding');
+    await client.signalWork(held.id);
+    assert.equal((await client.waitUntilEnded(held.id)).state, 'released');
+    await client.closeSemaphore(sem);
+  });
+});
