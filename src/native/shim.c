@@ -328,27 +328,43 @@ static int tpm__claim_action(tpm_job_t *job, LONG action) {
   return 1;
 }
 
+/* Checked mode, right before a release is registered: queries the object
+ * (NtQuerySemaphore or NtQueryMutant) and records what it saw in rule_status,
+ * rule_count and rule_owned (CurrentCount and MaximumCount for a semaphore,
+ * CurrentCount and OwnedByCaller for a mutex). A failed query means the handle is not
+ * open (STATUS_INVALID_HANDLE) or not of that kind: the pool's release would raise on
+ * Windows, so it records TPM_RULE_HANDLE_CLOSED. Returns 1 if the query succeeded. */
+static int tpm__query_for_release(tpm_job_t *job, HANDLE handle, int semaphore) {
+  LONG status;
+
+  if (semaphore) {
+    tpm_semaphore_info_t info = { 0, 0 };
+    status = tpm__query_semaphore(handle, &info);
+    job->rule_count = info.CurrentCount;
+    job->rule_owned = info.MaximumCount;
+  } else {
+    tpm_mutant_info_t info = { 1, 0, 0 };
+    status = tpm__query_mutant(handle, &info);
+    job->rule_count = info.CurrentCount;
+    job->rule_owned = info.OwnedByCaller;
+  }
+  job->rule_status = status;
+  if (status < 0) {
+    job->rule = TPM_RULE_HANDLE_CLOSED;
+    return 0;
+  }
+  return 1;
+}
+
 /* Checked mode: may the pool release `handle` for this thread when the callback
  * returns? Only if it is an open mutex handle (else the pool's release raises on
  * Windows) that this thread owns exactly once (else
  * STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED, or a recursion the pool's one
  * release leaves held). Returns 1 if so; else records the rule and what it saw. */
 static int tpm__may_release(tpm_job_t *job, HANDLE handle) {
-  tpm_mutant_info_t info;
-  LONG status;
-
-  info.CurrentCount = 1;
-  info.OwnedByCaller = 0;
-  info.AbandonedState = 0;
-  status = tpm__query_mutant(handle, &info);
-  job->rule_status = status;
-  job->rule_count = info.CurrentCount;
-  job->rule_owned = info.OwnedByCaller;
-  if (status < 0) {
-    job->rule = TPM_RULE_HANDLE_CLOSED; /* STATUS_INVALID_HANDLE, or not a mutex */
+  if (!tpm__query_for_release(job, handle, 0))
     return 0;
-  }
-  if (!info.OwnedByCaller || info.CurrentCount != 0) {
+  if (job->rule_owned == 0 || job->rule_count != 0) { /* OwnedByCaller, CurrentCount */
     job->rule = TPM_RULE_RELEASE_NOT_OWNED;
     return 0;
   }
@@ -360,20 +376,9 @@ static int tpm__may_release(tpm_job_t *job, HANDLE handle) {
  * released a unit it never took. NtQuerySemaphore right before registering: the unit
  * this callback holds must still fit. rule_count/rule_owned record count/maximum. */
 static int tpm__may_release_unit(tpm_job_t *job, HANDLE handle) {
-  tpm_semaphore_info_t info;
-  LONG status;
-
-  info.CurrentCount = 0;
-  info.MaximumCount = 0;
-  status = tpm__query_semaphore(handle, &info);
-  job->rule_status = status;
-  job->rule_count = info.CurrentCount;
-  job->rule_owned = info.MaximumCount;
-  if (status < 0) {
-    job->rule = TPM_RULE_HANDLE_CLOSED;
+  if (!tpm__query_for_release(job, handle, 1))
     return 0;
-  }
-  if (info.CurrentCount >= info.MaximumCount) {
+  if (job->rule_count >= job->rule_owned) { /* CurrentCount, MaximumCount */
     job->rule = TPM_RULE_SEMAPHORE_LIMIT;
     return 0;
   }
