@@ -30,9 +30,10 @@
 
 #define TPM_EXPORT __declspec(dllexport)
 
-/* Bumped whenever a record layout or a packet meaning changes; the engine refuses a
- * DLL with another version (see tpm_abi). */
-#define TPM_ABI_VERSION 3
+/* Bumped whenever a record layout, a packet meaning or an export changes; the engine
+ * refuses a DLL with another version (see tpm_abi). 4: tpm_job_abort, and the signal
+ * event alone no longer ends a hold. */
+#define TPM_ABI_VERSION 4
 
 /* Packet kinds (dwNumberOfBytesTransferred). Their twins, and every other number the
  * engine shares with this file, are in src/engine/win32/protocol.ts (which
@@ -83,7 +84,8 @@ enum {
   TPM_BREAK_ACTION_TWICE = 2,      /* ask for the release action (mutex or semaphore) a second time */
   TPM_BREAK_RELEASE_NOT_OWNED = 4, /* give up ownership before registering the release */
   TPM_BREAK_HANDLE_CLOSED = 8,     /* register the release on a handle that was closed */
-  TPM_TEST_LATE_CANCEL_POST = 16   /* tpm_job_cancel posts CANCELLED after the callback returned */
+  TPM_TEST_LATE_CANCEL_POST = 16,  /* tpm_job_cancel posts CANCELLED after the callback returned */
+  TPM_TEST_ABORT_TAKEN = 32        /* tpm_job_abort returns once the job's thread took the abort in */
 };
 
 /* tpm_job_t.rule: the real-Windows rule a step would have broken. On Windows each of
@@ -125,7 +127,8 @@ typedef struct tpm_job_s {
   HANDLE port;                /* completion port for the packets */
   ULONG_PTR key;              /* identifies the job in its packets */
   tpm_mutex_t *mutex;
-  HANDLE signal;              /* manual-reset: ends a hold; with cancel_requested, aborts a wait */
+  HANDLE signal;              /* manual-reset: with cancel_requested, aborts a wait; with
+                               * signal_requested, ends a spin or hold */
   HANDLE done;                /* auto-reset: set by the pool after the callback returned */
   DWORD acquire_timeout_ms;   /* 0 = try once */
   DWORD spin_ms;
@@ -202,7 +205,7 @@ static DWORD tpm__remaining_ms(LONG64 deadline, LONG64 freq) {
  * this thread looks (the cancel was made before the release, but this thread had not
  * reached the wait yet), the cancel wins and the mutex is left to the next waiter —
  * the same rule as the emulated engine's, and the one shutdown relies on: a waiter
- * cancelled before a holder is ended never takes the mutex over.
+ * cancelled before a holder is ended never takes the mutex over (tpm_job_abort).
  * A plain signal that arrives before the acquire must NOT abort it (it is kept and
  * ends the hold at once), so when the signal event wakes the wait without a cancel,
  * the event is reset and the wait goes on; the flag still carries the signal. The
@@ -263,20 +266,37 @@ static int tpm__spin(tpm_job_t *job, LONG64 freq) {
 }
 
 /* Sleeps up to hold_ms; a signal ends it. Returns 1 if a signal ended it. The flag is
- * checked first because tpm__acquire may have reset the event of an early signal. */
-static int tpm__hold(tpm_job_t *job) {
+ * checked first because tpm__acquire may have reset the event of an early signal.
+ * The event without the flag is an abort (tpm_job_abort), meant for a wait this thread
+ * is past: the hold goes on, so the event is reset and the sleep resumed. As in
+ * tpm__acquire, the flag is read again after the reset: a signal racing it either is
+ * seen then, or sets the event again and wakes the next sleep. A failed wait or reset
+ * ends the hold now (still a clean release): it cannot hold without the event. */
+static int tpm__hold(tpm_job_t *job, LONG64 freq) {
+  LONG64 deadline = tpm__now() + (LONG64)job->hold_ms * freq / 1000;
+  DWORD timeout = job->hold_ms;
   DWORD result;
-  if (job->signal_requested != 0)
-    return 1;
-  result = WaitForSingleObject(job->signal, job->hold_ms);
-  if (result == WAIT_OBJECT_0)
-    return 1;
-  if (result == WAIT_FAILED) {
-    /* Cannot hold without the event: end the hold now (still a clean release). */
-    job->error = GetLastError();
-    job->error_fn = TPM_FN_WAIT_FOR_SINGLE_OBJECT;
+
+  for (;;) {
+    if (job->signal_requested != 0)
+      return 1;
+    result = WaitForSingleObject(job->signal, timeout);
+    if (result == WAIT_TIMEOUT)
+      return 0;
+    if (result != WAIT_OBJECT_0) {
+      job->error = GetLastError();
+      job->error_fn = TPM_FN_WAIT_FOR_SINGLE_OBJECT;
+      return 0;
+    }
+    if (job->signal_requested != 0)
+      return 1;
+    if (!ResetEvent(job->signal)) {
+      job->error = GetLastError();
+      job->error_fn = TPM_FN_RESET_EVENT;
+      return 0;
+    }
+    timeout = tpm__remaining_ms(deadline, freq);
   }
-  return 0;
 }
 
 /* MUTANT_BASIC_INFORMATION (ntdll, class 0): exactly 8 bytes, else
@@ -328,27 +348,43 @@ static int tpm__claim_action(tpm_job_t *job, LONG action) {
   return 1;
 }
 
+/* Checked mode, right before a release is registered: queries the object
+ * (NtQuerySemaphore or NtQueryMutant) and records what it saw in rule_status,
+ * rule_count and rule_owned (CurrentCount and MaximumCount for a semaphore,
+ * CurrentCount and OwnedByCaller for a mutex). A failed query means the handle is not
+ * open (STATUS_INVALID_HANDLE) or not of that kind: the pool's release would raise on
+ * Windows, so it records TPM_RULE_HANDLE_CLOSED. Returns 1 if the query succeeded. */
+static int tpm__query_for_release(tpm_job_t *job, HANDLE handle, int semaphore) {
+  LONG status;
+
+  if (semaphore) {
+    tpm_semaphore_info_t info = { 0, 0 };
+    status = tpm__query_semaphore(handle, &info);
+    job->rule_count = info.CurrentCount;
+    job->rule_owned = info.MaximumCount;
+  } else {
+    tpm_mutant_info_t info = { 1, 0, 0 };
+    status = tpm__query_mutant(handle, &info);
+    job->rule_count = info.CurrentCount;
+    job->rule_owned = info.OwnedByCaller;
+  }
+  job->rule_status = status;
+  if (status < 0) {
+    job->rule = TPM_RULE_HANDLE_CLOSED;
+    return 0;
+  }
+  return 1;
+}
+
 /* Checked mode: may the pool release `handle` for this thread when the callback
  * returns? Only if it is an open mutex handle (else the pool's release raises on
  * Windows) that this thread owns exactly once (else
  * STATUS_THREADPOOL_RELEASE_MUTEX_ON_COMPLETION_FAILED, or a recursion the pool's one
  * release leaves held). Returns 1 if so; else records the rule and what it saw. */
 static int tpm__may_release(tpm_job_t *job, HANDLE handle) {
-  tpm_mutant_info_t info;
-  LONG status;
-
-  info.CurrentCount = 1;
-  info.OwnedByCaller = 0;
-  info.AbandonedState = 0;
-  status = tpm__query_mutant(handle, &info);
-  job->rule_status = status;
-  job->rule_count = info.CurrentCount;
-  job->rule_owned = info.OwnedByCaller;
-  if (status < 0) {
-    job->rule = TPM_RULE_HANDLE_CLOSED; /* STATUS_INVALID_HANDLE, or not a mutex */
+  if (!tpm__query_for_release(job, handle, 0))
     return 0;
-  }
-  if (!info.OwnedByCaller || info.CurrentCount != 0) {
+  if (job->rule_owned == 0 || job->rule_count != 0) { /* OwnedByCaller, CurrentCount */
     job->rule = TPM_RULE_RELEASE_NOT_OWNED;
     return 0;
   }
@@ -360,20 +396,9 @@ static int tpm__may_release(tpm_job_t *job, HANDLE handle) {
  * released a unit it never took. NtQuerySemaphore right before registering: the unit
  * this callback holds must still fit. rule_count/rule_owned record count/maximum. */
 static int tpm__may_release_unit(tpm_job_t *job, HANDLE handle) {
-  tpm_semaphore_info_t info;
-  LONG status;
-
-  info.CurrentCount = 0;
-  info.MaximumCount = 0;
-  status = tpm__query_semaphore(handle, &info);
-  job->rule_status = status;
-  job->rule_count = info.CurrentCount;
-  job->rule_owned = info.MaximumCount;
-  if (status < 0) {
-    job->rule = TPM_RULE_HANDLE_CLOSED;
+  if (!tpm__query_for_release(job, handle, 1))
     return 0;
-  }
-  if (info.CurrentCount >= info.MaximumCount) {
+  if (job->rule_count >= job->rule_owned) { /* CurrentCount, MaximumCount */
     job->rule = TPM_RULE_SEMAPHORE_LIMIT;
     return 0;
   }
@@ -518,7 +543,7 @@ static void tpm__hold_then_return(tpm_job_t *job, LONG64 freq) {
   if (job->spin_ms != 0)
     signaled = tpm__spin(job, freq);
   if (!signaled && job->hold_ms != 0)
-    signaled = tpm__hold(job);
+    signaled = tpm__hold(job, freq);
   if (!signaled && job->signal_requested != 0)
     signaled = 1; /* a signal that came with no spin or hold left to end */
   job->signaled = signaled;
@@ -798,6 +823,24 @@ static void tpm__test_late_cancel_post(tpm_job_t *job) {
     Sleep(0);
 }
 
+/* Test entry point (checked mode, TPM_TEST_ABORT_TAKEN): tpm_job_abort returns only
+ * once the job's own thread has taken the abort in — a wait or a hold woke on the
+ * signal event and reset it — or its callback has returned. close() aborts one job
+ * after the other, so a holder's hold has surely woken on the bare event (and must
+ * sleep on) before a waiter on its object is told anything: the order a loaded machine
+ * gives only now and then. Bounded (1 s): a spinning thread does not look at the
+ * event, and this runs on the JS thread. */
+static void tpm__test_abort_taken(tpm_job_t *job) {
+  LARGE_INTEGER freq;
+  LONG64 by;
+
+  QueryPerformanceFrequency(&freq);
+  by = tpm__now() + freq.QuadPart;
+  while (WaitForSingleObject(job->signal, 0) == WAIT_OBJECT_0 && job->returned_qpc == 0 && job->ended_qpc == 0 &&
+         tpm__now() < by)
+    Sleep(0);
+}
+
 /* Ends the spin/hold now; before the acquire it is kept and ends the hold at once.
  * Called on the JS thread; never blocks. */
 TPM_EXPORT DWORD tpm_job_signal(tpm_job_t *job) {
@@ -810,13 +853,13 @@ TPM_EXPORT DWORD tpm_job_signal(tpm_job_t *job) {
 }
 
 /*
- * Cancels: a job not yet claimed by its callback is cancelled here and now (its
+ * Both cancels. A job not yet claimed by its callback is cancelled here and now (its
  * CANCELLED packet is posted from this thread, so a saturated pool does not delay it;
  * the callback, when it runs, sees the state and returns at once). A claimed job gets
- * the cancel flag and the signal: a wait is aborted, a spin/hold ends like a signal.
+ * the cancel flag and the signal event, and with end_hold the signal flag too.
  * *out_was_queued tells which. Called on the JS thread; never blocks.
  */
-TPM_EXPORT DWORD tpm_job_cancel(tpm_job_t *job, LONG *out_was_queued) {
+static DWORD tpm__cancel(tpm_job_t *job, LONG *out_was_queued, int end_hold) {
   if (job == NULL || job->signal == NULL || out_was_queued == NULL)
     return ERROR_INVALID_PARAMETER;
   *out_was_queued = 0;
@@ -830,8 +873,37 @@ TPM_EXPORT DWORD tpm_job_cancel(tpm_job_t *job, LONG *out_was_queued) {
     return 0;
   }
   InterlockedExchange(&job->cancel_requested, 1); /* flags first, then the event */
-  InterlockedExchange(&job->signal_requested, 1);
+  if (end_hold)
+    InterlockedExchange(&job->signal_requested, 1);
   if (!SetEvent(job->signal))
     return GetLastError();
+  if (!end_hold && (job->checks & (TPM_CHECKED | TPM_TEST_ABORT_TAKEN)) == (TPM_CHECKED | TPM_TEST_ABORT_TAKEN))
+    tpm__test_abort_taken(job);
   return 0;
+}
+
+/* Cancels: a queued job at once; a wait is aborted, a spin/hold ends like a signal. */
+TPM_EXPORT DWORD tpm_job_cancel(tpm_job_t *job, LONG *out_was_queued) {
+  return tpm__cancel(job, out_was_queued, 1);
+}
+
+/*
+ * Cancels a job unless its thread holds what it acquired, for close(), which calls
+ * this for every job before it ends any hold with tpm_job_cancel: a hold ended first
+ * frees the mutex or semaphore unit, and a waiter whose cancel had not come yet would
+ * take it over instead of ending cancelled.
+ *
+ * A queued job is cancelled at once, as by tpm_job_cancel. A claimed job gets the
+ * cancel flag and the signal event, but not signal_requested. So a job still before or
+ * in its wait ends cancelled: the check before the wait sees the flag, and the wait
+ * reports the event first even when the object is free as well (see tpm__acquire). A
+ * job whose wait got the object goes on: neither the spin nor the hold ends without
+ * signal_requested (tpm__hold sleeps on), and nothing after the wait looks at
+ * cancel_requested. An abandon thread that owns the mutex exits as ever. Who holds is
+ * thus settled by the job's own thread, at the moment its wait returns, not by what
+ * the engine has read (a holder's ACQUIRED may still be on the port) nor by `owned`
+ * (written a few steps after the wait returned).
+ */
+TPM_EXPORT DWORD tpm_job_abort(tpm_job_t *job, LONG *out_was_queued) {
+  return tpm__cancel(job, out_was_queued, 0);
 }

@@ -162,6 +162,43 @@ describe('win32 engine packets (fake native layer)', () => {
     h.assertClean();
   });
 
+  it('close() tells every waiter to give up before it ends any hold, whatever the drain has read', async (t) => {
+    const { h, fake } = await fakeEngine(t, 8);
+    const mutex = h.openMutex();
+    const semaphore = h.openSemaphore('s', { initialCount: 1, maximumCount: 1 });
+    const holder = h.submit({ mutex, holdMs: 600_000 });
+    const waiter = h.submit({ mutex });
+    const abandoner = h.abandon(mutex);
+    const unitHolder = h.submit({ semaphore, holdMs: 600_000 });
+    const unitWaiter = h.submit({ semaphore });
+    const queued = h.submit({ mutex });
+    const [lHolder, lWaiter, lAbandoner, lUnitHolder, lUnitWaiter, lQueued] = [0, 1, 2, 3, 4, 5].map((n) => fake.launch(n));
+    // The holders own their objects and the waiters wait, but the drain has read none of
+    // it: every work still looks submitted, holders and waiters alike.
+    for (const launch of [lHolder, lWaiter, lAbandoner, lUnitHolder, lUnitWaiter]) fake.start(launch!);
+    fake.acquire(lHolder!);
+    fake.acquire(lUnitHolder!);
+    const closed = h.close();
+    await settle();
+    assert.deepEqual(fake.takeovers, [], 'no hold ended while a waiter on its object had not been told to give up');
+    // Each waiter's thread sees its cancel; the holders' threads return after their signal.
+    for (const launch of [lWaiter, lAbandoner, lUnitWaiter]) {
+      fake.abortWait(launch!);
+      fake.waitCallback(launch!);
+    }
+    for (const launch of [lHolder, lUnitHolder]) {
+      fake.return(launch!);
+      fake.waitCallback(launch!);
+    }
+    assert.equal(fake.start(lQueued!), false, 'the queued work was cancelled before its callback ran');
+    fake.waitCallback(lQueued!);
+    await closed;
+    for (const id of [waiter, abandoner, unitWaiter]) assert.deepEqual(h.typesOf(id), ['started', 'cancelled'], id);
+    for (const id of [holder, unitHolder]) assert.deepEqual(h.typesOf(id), ['started', 'acquired', 'returned', 'released'], id);
+    assert.deepEqual(h.typesOf(queued), ['cancelled']);
+    h.assertClean();
+  });
+
   it('after a failed drain: fails every work, takes nothing new, frees nothing a pool thread may use', async (t) => {
     const { h, fake } = await fakeEngine(t, 2);
     const mutex = h.openMutex();

@@ -9,7 +9,9 @@
  * It also plays the part of Windows where Windows is strict: freeing a record or
  * closing a handle that a callback still uses, or the pool releasing a closed handle,
  * is recorded in `crashes` (on Windows the process would die), and a test asserts
- * that list is empty.
+ * that list is empty. And it notes each hold ended (tpm_job_signal, tpm_job_cancel)
+ * while a waiter on the same object was not yet told to give up (`takeovers`): on
+ * Windows that waiter could get the object next, which close() must never allow.
  */
 import { sessionKernelName } from '../../src/engine/mutex-name.js';
 import type { HANDLE, Packet, PVOID, Win32Native } from '../../src/engine/win32/native.js';
@@ -43,6 +45,8 @@ export class FakeWin32Native implements Win32Native {
   readonly launches: Launch[] = [];
   /** What would have killed the process on Windows. */
   readonly crashes: string[] = [];
+  /** Holds ended while a waiter on the same object had no cancel flag (it could take the object over). */
+  readonly takeovers: string[] = [];
   /** Runs inside tpm_job_cancel, between winning queued→cancelled and posting CANCELLED. */
   betweenCancelAndPost: ((launch: Launch) => void) | undefined;
   /** The next takePackets call fails with this. */
@@ -268,22 +272,24 @@ export class FakeWin32Native implements Win32Native {
   }
 
   tpm_job_signal(record: PVOID): void {
+    this.endHold(record);
     this.job(record).signal_requested = 1;
   }
 
   /** As shim.c: a queued job is cancelled here (the CANCELLED packet is posted from this thread). */
   tpm_job_cancel(record: PVOID): boolean {
+    if (this.cancelQueued(record)) return true;
+    this.endHold(record);
     const job = this.job(record);
-    if (job.state === TPM_JOB_QUEUED) {
-      job.state = TPM_JOB_CANCELLED;
-      const launch = this.launches.findLast((l) => l.record === record)!;
-      this.betweenCancelAndPost?.(launch);
-      job.ended_qpc = this.QueryPerformanceCounter();
-      this.PostQueuedCompletionStatus(job.port!, TPM_PACKET_CANCELLED, BigInt(job.key), BigInt(job.ended_qpc));
-      return true;
-    }
     job.cancel_requested = 1;
     job.signal_requested = 1;
+    return false;
+  }
+
+  /** As shim.c: tpm_job_cancel without signal_requested, so a wait ends but a hold goes on. */
+  tpm_job_abort(record: PVOID): boolean {
+    if (this.cancelQueued(record)) return true;
+    this.job(record).cancel_requested = 1;
     return false;
   }
 
@@ -409,6 +415,35 @@ export class FakeWin32Native implements Win32Native {
   }
 
   // -----------------------------------------------------------------------------------
+
+  private cancelQueued(record: PVOID): boolean {
+    const job = this.job(record);
+    if (job.state !== TPM_JOB_QUEUED) return false;
+    job.state = TPM_JOB_CANCELLED;
+    const launch = this.launches.findLast((l) => l.record === record)!;
+    this.betweenCancelAndPost?.(launch);
+    job.ended_qpc = this.QueryPerformanceCounter();
+    this.PostQueuedCompletionStatus(job.port!, TPM_PACKET_CANCELLED, BigInt(job.key), BigInt(job.ended_qpc));
+    return true;
+  }
+
+  /**
+   * A signal reaches the job's callback: if it holds (its wait got the object and it has
+   * not returned), the hold ends and the pool gives the object back; every other
+   * callback still waiting on that object without a cancel flag could take it next.
+   */
+  private endHold(record: PVOID): void {
+    const holder = this.launches.findLast((l) => l.record === record);
+    const job = this.job(record);
+    if (holder === undefined || holder.returned || holder.abandon || job.owned === 0 || job.kind === TPM_KIND_NONE) return;
+    for (const launch of this.live()) {
+      const other = this.job(launch.record);
+      if (launch === holder || launch.returned || other.mutex !== job.mutex) continue;
+      if (other.state === TPM_JOB_STARTED && other.owned === 0 && other.cancel_requested === 0) {
+        this.takeovers.push(`the hold of key ${holder.key} ended while key ${launch.key} waited on the same object, not cancelled`);
+      }
+    }
+  }
 
   private end(launch: Launch, kind: number): void {
     this.job(launch.record).ended_qpc = this.QueryPerformanceCounter();

@@ -229,6 +229,33 @@ describe('win32 engine specifics', { skip: onWindows || skipIsFailure() ? false 
     assert.equal(engine.info.details['checked'], false);
   });
 
+  it('close(): each hold takes its abort in and holds on until the waiters on its mutex or semaphore are cancelled', async (t) => {
+    const p = await import('../../src/engine/win32/protocol.js');
+    // TPM_TEST_ABORT_TAKEN: close()'s first pass returns from each abort only once that
+    // job's thread has woken on it, so each holder's hold has seen its bare abort (and
+    // must sleep on) before the waiter behind it is told anything.
+    const { engine, phases, until } = await engineFor(t, { minThreads: 1, maxThreads: 4 }, { testFlags: () => p.TPM_TEST_ABORT_TAKEN });
+    const mutex = unique('close-m');
+    const semaphore = unique('close-s');
+    engine.openMutex(mutex);
+    engine.openSemaphore(semaphore, { initialCount: 1, maximumCount: 1 });
+    const typesOf = (id: string): string[] => phases.filter((ph) => ph.workId === id).map((ph) => ph.type);
+    engine.submit(spec('mutex-holder', mutex, { holdMs: 60_000 }));
+    engine.submit(spec('unit-holder', mutex, { acquire: { kind: 'semaphore', name: semaphore }, holdMs: 60_000 }));
+    await until(() => typesOf('mutex-holder').includes('acquired') && typesOf('unit-holder').includes('acquired'));
+    engine.submit(spec('mutex-waiter', mutex));
+    engine.abandon({ workId: 'abandon-waiter', mutex, acquireTimeoutMs: 60_000 });
+    engine.submit(spec('unit-waiter', mutex, { acquire: { kind: 'semaphore', name: semaphore } }));
+    await until(() => ['mutex-waiter', 'abandon-waiter', 'unit-waiter'].every((id) => typesOf(id).includes('started')));
+    await engine.close({ timeoutMs: 10_000 });
+    for (const id of ['mutex-waiter', 'abandon-waiter', 'unit-waiter']) assert.deepEqual(typesOf(id), ['started', 'cancelled'], id);
+    for (const id of ['mutex-holder', 'unit-holder']) {
+      assert.deepEqual(typesOf(id), ['started', 'acquired', 'returned', 'released'], id);
+      const returned = phases.find((ph) => ph.workId === id && ph.type === 'returned');
+      assert.ok(returned?.type === 'returned' && returned.signaled, `${id}: its hold was ended by close()'s signal, not by its time`);
+    }
+  });
+
   it('cancels racing starts on a 2-thread pool: every work ends exactly once, with its own outcome', async (t) => {
     const p = await import('../../src/engine/win32/protocol.js');
     // Works named c… are cancelled right after their submission; half of them hold the

@@ -584,32 +584,21 @@ export class Win32Engine implements Engine {
   }
 
   /**
-   * Cancel what has not started, abort waits, end holds (tpm_job_cancel does all three),
-   * then wait — on a libuv worker, bounded by timeoutMs — for the callbacks through the
-   * cleanup group, stop the drain behind the last packet, deliver the terminal phases
-   * the port could not carry, and close everything.
+   * Cancel what has not started, abort waits, end holds — in that order (see
+   * cancelInPool) — then wait, on a libuv worker and bounded by timeoutMs, for the
+   * callbacks through the cleanup group, stop the drain behind the last packet, deliver
+   * the terminal phases the port could not carry, and close everything.
    */
   private async shutdown(timeoutMs: number): Promise<void> {
     const res = this.res;
     if (res === undefined) return;
     const { native } = res;
     await Promise.resolve(); // close() itself must not deliver phases
-    // Pending works never reach the pool. Then submitted ones, then waiting ones, and
-    // holders last: ending a hold frees the mutex and the thread, which would let a
-    // waiter acquire, or a submitted work start, before its own cancel came.
+    // Pending works never reach the pool.
     const cancelledAt = this.nowNs();
     for (const job of this.pending.values()) this.finish(job, { type: 'cancelled', workId: job.spec.workId, atNs: cancelledAt });
     this.pending.clear();
-    const inPool = [...this.works.values()];
-    // An abandon's cancel only aborts its wait (it frees nothing), so it goes first:
-    // this thread may not have read a holder's ACQUIRED yet (both still 'started'), and
-    // ending that hold first would let the abandon thread take the mutex.
-    const rank = (job: Job): number =>
-      (job.stage === 'submitted' || job.kind === 'abandon' ? 0 : job.stage === 'started' ? 1 : 2);
-    for (const job of inPool.sort((a, b) => rank(a) - rank(b))) {
-      if (job.slot === undefined) continue;
-      try { native.tpm_job_cancel(job.slot.record); } catch { /* its callback still ends on close */ }
-    }
+    this.cancelInPool(native);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); });
     // Abandon threads are no members of the cleanup group: wait for their handbacks
@@ -648,6 +637,31 @@ export class Win32Engine implements Engine {
     this.handoffs.flush();
     if (!returned) return; // callbacks still use the slots, the port and the mutexes: leak them
     res.release([...this.mutexes.takeAll(), ...this.semaphores.takeAll(), ...this.events.takeAll()]);
+  }
+
+  /**
+   * Every work in the pool (or on an abandon thread) is told to stop, holders last:
+   * ending a hold frees the mutex or semaphore unit, and a waiter not yet told would
+   * take it over instead of ending cancelled. Who holds is not what this thread has
+   * read (a holder's ACQUIRED may still be on the port, so it looks 'started' like a
+   * waiter), so the shim decides, on the job's own thread: tpm_job_abort cancels every
+   * job that does not hold (queued ones at once; waits are aborted, and a wait that
+   * finds both the cancel and a free object ends cancelled) and leaves holds alone;
+   * only then does tpm_job_cancel end the holds.
+   */
+  private cancelInPool(native: Win32Native): void {
+    const running: JobSlot[] = [];
+    for (const job of this.works.values()) {
+      if (job.slot === undefined) continue;
+      try {
+        if (!native.tpm_job_abort(job.slot.record)) running.push(job.slot);
+      } catch {
+        running.push(job.slot); // the cancel below may still reach it
+      }
+    }
+    for (const slot of running) {
+      try { native.tpm_job_cancel(slot.record); } catch { /* its callback still ends on close */ }
+    }
   }
 
   /** The return actions a work that got through its callback had the pool perform. */

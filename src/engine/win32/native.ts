@@ -102,6 +102,12 @@ export interface Win32Native {
   tpm_job_signal(record: PVOID): void;
   /** True if the job was still queued (its CANCELLED packet is posted). */
   tpm_job_cancel(record: PVOID): boolean;
+  /**
+   * tpm_job_cancel for every job that does not hold: cancels a queued one, aborts a
+   * wait, but leaves a spin or hold going (its thread, not the engine, knows it holds).
+   * close() calls it for every job before it ends any hold.
+   */
+  tpm_job_abort(record: PVOID): boolean;
   /** Starts an abandon job (kind TPM_KIND_ABANDON) on a dedicated thread; returns its handle. */
   tpm_abandon_start(record: PVOID): HANDLE;
 
@@ -192,6 +198,7 @@ export async function loadNative(): Promise<Win32Native> {
     freeMutex: (record) => koffi.free(record),
     tpm_job_signal: shim.tpm_job_signal,
     tpm_job_cancel: shim.tpm_job_cancel,
+    tpm_job_abort: shim.tpm_job_abort,
     tpm_abandon_start: shim.tpm_abandon_start,
     release: () => reader?.release(),
   };

@@ -2,7 +2,7 @@
  * ntdll bindings (koffi), same conventions as kernel32.ts. NT functions return an
  * NTSTATUS instead of setting the last error; a failure throws Win32Error with it.
  */
-import koffi from 'koffi';
+import koffi, { type TypeObject } from 'koffi';
 import { cHANDLE, cULONG, type HANDLE } from './kernel32.js';
 import { Win32Error } from './win32-error.js';
 
@@ -32,8 +32,25 @@ export interface MutantBasicInformationValue {
 
 const ntdll = koffi.load('ntdll.dll');
 
-const fNtQueryMutant = ntdll.func('__stdcall', 'NtQueryMutant', cNTSTATUS,
-  [cHANDLE, cMUTANT_INFORMATION_CLASS, koffi.out(koffi.pointer(cMUTANT_BASIC_INFORMATION)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+/**
+ * What NtQueryMutant, NtQuerySemaphore and NtQueryEvent share: `name`(handle, class 0
+ * (*BasicInformation), out `type`, its size, NULL), bound once. The query returns the
+ * struct as koffi decodes it into a fresh object (a field it did not fill stays
+ * undefined); a negative NTSTATUS throws Win32Error.
+ */
+function basicInformationQuery<T extends object>(name: string, type: TypeObject): (handle: HANDLE) => Partial<T> {
+  const query = ntdll.func('__stdcall', name, cNTSTATUS, [cHANDLE, 'int32_t', koffi.out(koffi.pointer(type)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+  const size = koffi.sizeof(type);
+  return (handle) => {
+    const info: Partial<T> = {}; // koffi fills it
+    const status = query(handle, 0 /* *BasicInformation */, info, size, null) as number;
+    if (status < 0) throw new Win32Error(status >>> 0, name);
+    return info;
+  };
+}
+
+const queryMutant = basicInformationQuery<{ CurrentCount: number; OwnedByCaller: number; AbandonedState: number }>(
+  'NtQueryMutant', cMUTANT_BASIC_INFORMATION);
 
 /**
  * Undocumented in the Win32 docs; the kernel-mode twin is ZwQueryMutant:
@@ -42,9 +59,7 @@ const fNtQueryMutant = ntdll.func('__stdcall', 'NtQueryMutant', cNTSTATUS,
  * MUTANT_QUERY_STATE access, whoever owns the mutex (also another process).
  */
 export function NtQueryMutant(MutantHandle: HANDLE): MutantBasicInformationValue {
-  const info: { CurrentCount?: number; OwnedByCaller?: number; AbandonedState?: number } = {}; // koffi fills it
-  const status = fNtQueryMutant(MutantHandle, MutantBasicInformation, info, koffi.sizeof(cMUTANT_BASIC_INFORMATION), null) as number;
-  if (status < 0) throw new Win32Error(status >>> 0, 'NtQueryMutant');
+  const info = queryMutant(MutantHandle);
   return { CurrentCount: info.CurrentCount ?? 1, OwnedByCaller: info.OwnedByCaller === 1, AbandonedState: info.AbandonedState === 1 };
 }
 
@@ -59,8 +74,7 @@ export interface SemaphoreBasicInformationValue {
   readonly MaximumCount: number;
 }
 
-const fNtQuerySemaphore = ntdll.func('__stdcall', 'NtQuerySemaphore', cNTSTATUS,
-  [cHANDLE, 'int32_t', koffi.out(koffi.pointer(cSEMAPHORE_BASIC_INFORMATION)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+const querySemaphore = basicInformationQuery<SemaphoreBasicInformationValue>('NtQuerySemaphore', cSEMAPHORE_BASIC_INFORMATION);
 
 /**
  * NtQuerySemaphore(SemaphoreBasicInformation): the live count and the object's own
@@ -68,9 +82,7 @@ const fNtQuerySemaphore = ntdll.func('__stdcall', 'NtQuerySemaphore', cNTSTATUS,
  * it). Needs SEMAPHORE_QUERY_STATE on the handle.
  */
 export function NtQuerySemaphore(SemaphoreHandle: HANDLE): SemaphoreBasicInformationValue {
-  const info: { CurrentCount?: number; MaximumCount?: number } = {}; // koffi fills it
-  const status = fNtQuerySemaphore(SemaphoreHandle, 0, info, koffi.sizeof(cSEMAPHORE_BASIC_INFORMATION), null) as number;
-  if (status < 0) throw new Win32Error(status >>> 0, 'NtQuerySemaphore');
+  const info = querySemaphore(SemaphoreHandle);
   return { CurrentCount: info.CurrentCount ?? 0, MaximumCount: info.MaximumCount ?? 0 };
 }
 
@@ -90,14 +102,11 @@ export interface EventBasicInformationValue {
   readonly EventState: number;
 }
 
-const fNtQueryEvent = ntdll.func('__stdcall', 'NtQueryEvent', cNTSTATUS,
-  [cHANDLE, 'int32_t', koffi.out(koffi.pointer(cEVENT_BASIC_INFORMATION)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+const queryEvent = basicInformationQuery<EventBasicInformationValue>('NtQueryEvent', cEVENT_BASIC_INFORMATION);
 
 /** NtQueryEvent(EventBasicInformation): the event's type and state. Needs EVENT_QUERY_STATE. */
 export function NtQueryEvent(EventHandle: HANDLE): EventBasicInformationValue {
-  const info: { EventType?: number; EventState?: number } = {}; // koffi fills it
-  const status = fNtQueryEvent(EventHandle, 0, info, koffi.sizeof(cEVENT_BASIC_INFORMATION), null) as number;
-  if (status < 0) throw new Win32Error(status >>> 0, 'NtQueryEvent');
+  const info = queryEvent(EventHandle);
   return { EventType: info.EventType ?? 0, EventState: info.EventState ?? 0 };
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** Must equal TPM_ABI_VERSION in shim.c. */
-export const TPM_ABI_VERSION = 3;
+export const TPM_ABI_VERSION = 4;
 
 /** One completion-port packet as the shim posts it, decoded from its OVERLAPPED_ENTRY. */
 export interface Packet {
@@ -65,6 +65,8 @@ export const TPM_BREAK_RELEASE_NOT_OWNED = 4;
 export const TPM_BREAK_HANDLE_CLOSED = 8;
 /** tpm_job_cancel posts CANCELLED only after the callback saw the cancel and returned (the late-packet race, on purpose). */
 export const TPM_TEST_LATE_CANCEL_POST = 16;
+/** tpm_job_abort returns only once the job's thread woke on the abort (a holder's hold has seen it and sleeps on). */
+export const TPM_TEST_ABORT_TAKEN = 32;
 
 /** tpm_job_t.rule, as in shim.c. */
 export const TPM_RULE_ACTION_TWICE = 1;

@@ -71,6 +71,8 @@ export interface Shim {
   tpm_job_signal(job: PVOID): void;
   /** Returns true if the job was still queued (its CANCELLED packet is posted). */
   tpm_job_cancel(job: PVOID): boolean;
+  /** As tpm_job_cancel, but leaves a job that holds its object holding (close(): waiters first). */
+  tpm_job_abort(job: PVOID): boolean;
   /** Starts an abandon job on its own thread; returns the thread handle. */
   tpm_abandon_start(job: PVOID): bigint;
   /** Whether this process runs under Wine (ntdll exports wine_get_version). */
@@ -117,12 +119,22 @@ export function loadShim(candidates: readonly string[] = shimCandidates()): Shim
       `${path} does not match this engine (ABI ${version[0]}/${TPM_ABI_VERSION}, job ${jobSize[0]}/${koffi.sizeof(cTpmJob)} bytes, ` +
       `mutex ${mutexSize[0]}/${koffi.sizeof(cTpmMutex)} bytes); rebuild it with \`npm run build\``);
   }
+  // Bound after the version check: an older DLL lacks it, and the check says so better.
+  const fAbort = lib.func('tpm_job_abort', cDWORD, [cPVOID, koffi.out(koffi.pointer(cLONG))]);
   const work: (PVOID | null)[] = [null], wait: (PVOID | null)[] = [null];
   const cbErr = fCallbacks(work, wait) as number;
   if (cbErr !== 0 || !work[0] || !wait[0]) throw new EngineError('engine_unavailable', `${path}: tpm_callbacks failed (${cbErr})`);
 
   const wine = [0];
   if ((fPlatform(wine) as number) !== 0) throw new EngineError('engine_unavailable', `${path}: tpm_platform failed`);
+
+  // Both cancels take (job, out was-queued) and return 0 or a Win32 error.
+  const cancelWith = (fn: (job: PVOID, wasQueued: number[]) => unknown, name: string, job: PVOID): boolean => {
+    const wasQueued = [0];
+    const err = fn(job, wasQueued) as number;
+    if (err !== 0) throw new Win32Error(err, name);
+    return wasQueued[0] === 1;
+  };
 
   return {
     path,
@@ -139,11 +151,7 @@ export function loadShim(candidates: readonly string[] = shimCandidates()): Shim
       const err = fSignal(job) as number;
       if (err !== 0) throw new Win32Error(err, 'tpm_job_signal');
     },
-    tpm_job_cancel(job) {
-      const wasQueued = [0];
-      const err = fCancel(job, wasQueued) as number;
-      if (err !== 0) throw new Win32Error(err, 'tpm_job_cancel');
-      return wasQueued[0] === 1;
-    },
+    tpm_job_cancel: (job) => cancelWith(fCancel, 'tpm_job_cancel', job),
+    tpm_job_abort: (job) => cancelWith(fAbort, 'tpm_job_abort', job),
   };
 }

@@ -33,7 +33,7 @@
 
 /* ---- Copied from src/native/shim.c: must stay identical (checked against tpm_abi). */
 
-#define TPM_ABI_VERSION 3
+#define TPM_ABI_VERSION 4
 
 enum {
   TPM_PACKET_STARTED = 1,
