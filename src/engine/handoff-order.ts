@@ -92,7 +92,9 @@ export class HandoffOrder<M> {
   /** A new mutex whose last issued token is `lastToken`: its next acquisition is lastToken + 1. */
   newMutex(mutex: M, lastToken = 0): void {
     this.forget(mutex);
-    this.turnsByMutex.set(mutex, newTurns(lastToken));
+    // From token 0 the Turns that turns() makes at the first phase are the same; until
+    // then an idle mutex costs nothing here.
+    if (lastToken !== 0) this.turnsByMutex.set(mutex, newTurns(lastToken));
   }
 
   /** A new semaphore under `key`: at most `maximumCount` of this engine's works hold a unit at once. */
