@@ -9,9 +9,9 @@
  *   heap + external if that is larger (V8 may have had the pages already). Both are in
  *   the raw figures. No pool thread runs meanwhile, so RSS is quiet enough here:
  *   repeated runs agree within about 25% on a loaded machine, within 10% on a quieter one.
- *   RSS grows more than heap + external (by 350–700 B per mutex emulated, ~900 B under
- *   Wine), and that part is not per mutex. The loop allocates ~12 MB that all survive,
- *   so V8 grows its young generation to the maximum (v8.getHeapSpaceStatistics():
+ *   RSS grows more than heap + external (by 350–850 B per mutex on either engine), and
+ *   that part is not per mutex. The loop allocates ~11 MB that all survive, so V8
+ *   grows its young generation to the maximum (v8.getHeapSpaceStatistics():
  *   new_space's size goes up by ~16 MB while its used size ends near zero), and the
  *   pages it touched stay resident after the GCs. With --max-semi-space-size=1 the RSS
  *   growth falls below heap + external, on both engines. The figure still takes the larger.
