@@ -80,7 +80,7 @@ export class EventObjectRegistry {
       throw err;
     }
     const record: EventObjectRecord = {
-      seq: this.table.nextSeq(), name, kernelName: opened.kernelName, aliases: new Set(),
+      seq: this.table.nextSeq(), name, kernelName: opened.kernelName, aliases: [],
       existed: opened.existed, openedNs: this.options.clock.nowNs(),
       pendingSetters: 0, setsByApi: 0, setsOnReturn: 0, resetsByApi: 0,
     };

@@ -22,27 +22,38 @@ const force = <T>(value: Lazy<T>): T => (typeof value === 'function' ? (value as
  * One published event. Its frame is serialised on first use (a subscriber or a resume
  * reads it) and then kept: on a busy service with no one reading the stream, most events
  * are never serialised at all, and each is serialised at most once however many read it.
+ *
+ * What the frame is made of is kept in fields, not in a render closure: the closure and
+ * its context cost ~130 B per buffered event (a full buffer of 10,000, ~1.3 MB), the
+ * fields ~24 B.
  */
 export class LoggedEvent {
   private rendered: string | undefined;
-  private render: (() => string) | undefined;
+  // Dropped once rendered: what they captured can go.
+  private at: Lazy<string> | undefined;
+  private payload: Lazy<EventPayload> | undefined;
 
   constructor(
+    private readonly boot: string,
     readonly seq: number,
     readonly type: EventType,
     /** For filters: the normalised object name (a mutex, semaphore or event object) and (work events) the work id. */
     readonly mutex: string,
     readonly workId: string | null,
-    render: () => string,
+    at: Lazy<string>,
+    payload: Lazy<EventPayload>,
   ) {
-    this.render = render;
+    this.at = at;
+    this.payload = payload;
   }
 
   /** The complete SSE frame, `id:`, `event:`, `data:` and the blank line. */
   get frame(): string {
     if (this.rendered === undefined) {
-      this.rendered = this.render!();
-      this.render = undefined; // what it captured can go
+      const { boot, seq, type } = this;
+      this.rendered = `id: ${boot}-${seq}\nevent: ${type}\ndata: ${JSON.stringify({ seq, type, at: force(this.at!), ...force(this.payload!) })}\n\n`;
+      this.at = undefined;
+      this.payload = undefined;
     }
     return this.rendered;
   }
@@ -76,9 +87,7 @@ export class EventLog {
    */
   publish(type: EventType, at: Lazy<string>, payload: Lazy<EventPayload>, filterKeys: { mutex: string; workId: string | null }): LoggedEvent {
     const seq = this.nextSeq++;
-    const { boot } = this;
-    const event = new LoggedEvent(seq, type, filterKeys.mutex, filterKeys.workId, () =>
-      `id: ${boot}-${seq}\nevent: ${type}\ndata: ${JSON.stringify({ seq, type, at: force(at), ...force(payload) })}\n\n`);
+    const event = new LoggedEvent(this.boot, seq, type, filterKeys.mutex, filterKeys.workId, at, payload);
     this.ring[seq % this.capacity] = event;
     for (const listener of this.listeners) listener(event);
     return event;

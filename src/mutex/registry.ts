@@ -23,8 +23,11 @@ export interface MutexRecord {
   readonly name: string;
   /** The object's own name (e.g. `\Sessions\1\BaseNamedObjects\x`): what makes two names one mutex. */
   readonly kernelName: string;
-  /** Other spellings opened since that name the same object. */
-  readonly aliases: Set<string>;
+  /**
+   * Other spellings opened since that name the same object, in opening order. An array,
+   * not a Set: almost every record has none, and an empty Set costs ~140 B per record.
+   */
+  readonly aliases: string[];
   readonly existed: boolean;
   readonly openedNs: Ns;
   /** The work of this service that owns it (between acquired and released). */
@@ -101,7 +104,7 @@ export class MutexRegistry {
       // Another spelling of an open mutex: one handle is enough, and a second record
       // would start a second holder, queue and fencing sequence for the same object.
       this.engine.closeMutex(name);
-      same.aliases.add(name);
+      same.aliases.push(name); // not already there: get(name) found nothing
       this.byAlias.set(name, same);
       return { record: same, created: false, existedBefore: true };
     }
@@ -115,7 +118,7 @@ export class MutexRegistry {
       seq: ++this.lastSeq,
       name,
       kernelName,
-      aliases: new Set(),
+      aliases: [],
       existed,
       openedNs: this.clock.nowNs(),
       holder: null,

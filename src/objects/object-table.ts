@@ -13,7 +13,8 @@ export interface ObjectRecordBase {
   /** The spelling it was first opened under; the engine's handle has this name. */
   readonly name: string;
   readonly kernelName: string;
-  readonly aliases: Set<string>;
+  /** In opening order; an array because most records have none (see MutexRecord.aliases). */
+  readonly aliases: string[];
 }
 
 export class ObjectTable<R extends ObjectRecordBase> {
@@ -33,8 +34,9 @@ export class ObjectTable<R extends ObjectRecordBase> {
     this.byKernelName.set(record.kernelName, record);
   }
 
+  /** `alias` must not be known here yet (the registries look it up first). */
   addAlias(record: R, alias: string): void {
-    record.aliases.add(alias);
+    record.aliases.push(alias);
     this.byAlias.set(alias, record);
   }
 

@@ -106,7 +106,7 @@ export class SemaphoreRegistry {
       throw err;
     }
     const record: SemaphoreRecord = {
-      seq: this.table.nextSeq(), name, kernelName: opened.kernelName, aliases: new Set(),
+      seq: this.table.nextSeq(), name, kernelName: opened.kernelName, aliases: [],
       existed: opened.existed, openedNs: this.options.clock.nowNs(), maximumCount: opened.maximumCount,
       holders: new Map(), queued: 0, waiting: 0, unfinished: 0, acquisitions: 0, timeouts: 0,
     };

@@ -9,6 +9,12 @@
  *   heap + external if that is larger (V8 may have had the pages already). Both are in
  *   the raw figures. No pool thread runs meanwhile, so RSS is quiet enough here:
  *   repeated runs agree within about 25% on a loaded machine, within 10% on a quieter one.
+ *   RSS grows more than heap + external (by 350–850 B per mutex on either engine), and
+ *   that part is not per mutex. The loop allocates ~11 MB that all survive, so V8
+ *   grows its young generation to the maximum (v8.getHeapSpaceStatistics():
+ *   new_space's size goes up by ~16 MB while its used size ends near zero), and the
+ *   pages it touched stay resident after the GCs. With --max-semi-space-size=1 the RSS
+ *   growth falls below heap + external, on both engines. The figure still takes the larger.
  * - heapBytesPerWork, per retained finished work (over 20,000; 10,000 quick): the growth
  *   of heap + external, with every work run to `released` by the engine's pool threads,
  *   the service at its defaults (EVENT_BUFFER 10,000, already full before the

@@ -7,27 +7,20 @@
  * (suite cross-process) from Linux Node, or natively on Windows.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Contender } from './windows-processes.js';
-import { provision, skipIsFailure, unavailableReason, type WindowsNode } from './wine-env.js';
+import { before, describe, it } from 'node:test';
+import { crossProcess, runId, skip } from './cross-process-harness.js';
+import type { Contender } from './windows-processes.js';
 
-const unavailable = unavailableReason();
-const skip = unavailable !== undefined && !skipIsFailure() ? unavailable : false;
-const runId = `${process.pid}-${Date.now().toString(36)}`;
 const WAIT_MS = 60_000;
 
 describe('cross-process: the contender\'s semaphores, events and WAIT_ABANDONED', { skip }, () => {
-  let node: WindowsNode;
+  const run = crossProcess(null);
   let a: Contender;
   let b: Contender;
 
   before(async () => {
-    if (unavailable !== undefined) throw new Error(`the Windows harness cannot run here: ${unavailable} (CI=true: a failure, not a skip)`);
-    node = provision(() => undefined);
-    [a, b] = await Promise.all([Contender.start(node), Contender.start(node)]);
+    [a, b] = await Promise.all([run.contender(), run.contender()]);
   });
-
-  after(() => { a?.kill(); b?.kill(); });
 
   it('semaphore units are shared: taken by one process, counted and given back across both', async () => {
     const name = `Local\\tpmutex-xp-sem-${runId}`;

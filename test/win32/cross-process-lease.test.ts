@@ -8,49 +8,27 @@
  * With CI=true a harness that cannot run here fails the suite instead of skipping it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api } from '../e2e/api.js';
-import { SseClient } from '../e2e/sse.js';
-import { startServer, type WindowsServerProcess } from '../helpers/server-process.js';
-import { Contender } from './windows-processes.js';
-import { provision, skipIsFailure, unavailableReason, type WindowsNode } from './wine-env.js';
+import { describe, it } from 'node:test';
+import { crossProcess, runId, skip, waitEvent, watch } from './cross-process-harness.js';
 
-const unavailable = unavailableReason();
-const skip = unavailable !== undefined && !skipIsFailure() ? unavailable : false;
-const runId = `${process.pid}-${Date.now().toString(36)}`;
 /** The lease runs out, the pool releases, the contender wakes: on a loaded machine, this much more. */
 const SLACK_MS = 30_000;
 
 describe('cross-process: a lease that runs out frees the mutex for another Windows process', { skip }, () => {
-  let node: WindowsNode;
-  let server: WindowsServerProcess;
-  let api: Api;
-  const contenders: Contender[] = [];
-
-  before(async () => {
-    if (unavailable !== undefined) throw new Error(`the Windows harness cannot run here: ${unavailable} (CI=true: a failure, not a skip)`);
-    node = provision(() => undefined);
-    server = await startServer({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn', ENGINE_CHECKED: 'true' }, { windows: node });
-    api = new Api(server.baseUrl);
-  });
-
-  after(async () => {
-    for (const c of contenders) c.kill();
-    await server?.stop();
-  });
+  const run = crossProcess({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn', ENGINE_CHECKED: 'true' });
 
   it('the waiting contender acquires after the lease expired, not abandoned; the work says leaseExpired', async () => {
+    const { api } = run;
     const name = `Global\\tpmutex-xp-lease-${runId}`;
     assert.equal((await api.putMutex(name)).status, 201);
-    const c = await Contender.start(node);
-    contenders.push(c);
+    const c = await run.contender();
     await c.open(name);
 
     const leaseMs = 2000;
     const work = await api.submitOk({ mutex: name, untilSignaled: true, leaseMs });
-    const stream = await SseClient.open(server.baseUrl, `/v1/events?work=${encodeURIComponent(work.id)}&after=0`);
+    const stream = await watch(run.server.baseUrl, work.id);
     try {
-      await stream.waitFor(() => stream.events.some((e) => e.type === 'work.acquired'), 60_000, 'work.acquired');
+      await waitEvent(stream, 'work.acquired');
     } finally {
       stream.close();
     }

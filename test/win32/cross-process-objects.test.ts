@@ -28,52 +28,25 @@
  * With CI=true a harness that cannot run here fails the suite instead of skipping it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { EventObjectView } from '../../src/schemas/event-object.js';
 import type { MutexView } from '../../src/schemas/mutex.js';
 import type { SemaphoreView } from '../../src/schemas/semaphore.js';
 import type { WorkView } from '../../src/schemas/work.js';
-import { Api, enc, type Problem } from '../e2e/api.js';
-import { SseClient } from '../e2e/sse.js';
-import { startServer, type WindowsServerProcess } from '../helpers/server-process.js';
+import { enc, type Problem } from '../e2e/api.js';
+import type { SseClient } from '../e2e/sse.js';
 import { until } from '../helpers/wait.js';
-import { Contender } from './windows-processes.js';
-import { provision, skipIsFailure, unavailableReason, type WindowsNode } from './wine-env.js';
-
-const unavailable = unavailableReason();
-const skip = unavailable !== undefined && !skipIsFailure() ? unavailable : false;
-const runId = `${process.pid}-${Date.now().toString(36)}`;
-const STEP_TIMEOUT_MS = 60_000;
-
-/** Opens an event stream for one work; resolves once the stream is live. */
-function watch(baseUrl: string, workId: string): Promise<SseClient> {
-  return SseClient.open(baseUrl, `/v1/events?work=${encodeURIComponent(workId)}&after=0`);
-}
+import { crossProcess, runId, skip, STEP_TIMEOUT_MS, waitEvent, watch } from './cross-process-harness.js';
 
 const TERMINAL = /^work\.(released|abandoned|timed_out|cancelled|failed)$/;
 /** The terminal events a work's stream carried (exactly one when it ended once). */
 const terminalEvents = (stream: SseClient): string[] => stream.events.map((e) => String(e.type)).filter((t) => TERMINAL.test(t));
 
-/** Waits for the work's `type` event on its stream; returns the work it carries. */
-async function waitEvent(stream: SseClient, type: string): Promise<WorkView> {
-  await stream.waitFor(() => stream.events.some((e) => e.type === type), STEP_TIMEOUT_MS, type);
-  return stream.events.find((e) => e.type === type)!['work'] as WorkView;
-}
-
 describe('cross-process: semaphores, event objects and abandonment between the service and another Windows process', { skip }, () => {
-  let node: WindowsNode;
-  let server: WindowsServerProcess;
-  let api: Api;
-  const contenders: Contender[] = [];
-
-  const contender = async (): Promise<Contender> => {
-    const c = await Contender.start(node);
-    contenders.push(c);
-    return c;
-  };
+  const run = crossProcess({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' });
 
   const get = async <T>(path: string): Promise<T> => {
-    const res = await api.request<T>('GET', path);
+    const res = await run.api.request<T>('GET', path);
     assert.equal(res.status, 200, `GET ${path}: ${res.text}`);
     return res.body;
   };
@@ -81,24 +54,12 @@ describe('cross-process: semaphores, event objects and abandonment between the s
   const mutex = (name: string) => get<MutexView>(`/v1/mutexes/${enc(name)}`);
   const eventObject = (name: string) => get<EventObjectView>(`/v1/event-objects/${enc(name)}`);
 
-  before(async () => {
-    if (unavailable !== undefined) throw new Error(`the Windows harness cannot run here: ${unavailable} (CI=true: a failure, not a skip)`);
-    node = provision(() => undefined);
-    server = await startServer({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' }, { windows: node });
-    api = new Api(server.baseUrl);
-  });
-
-  after(async () => {
-    for (const c of contenders) c.kill();
-    await server?.stop();
-  });
-
   it('(a) semaphore units held by the service and by the other process, both ways, and GET count follows the other process live', async () => {
     const name = `Local\\tpmutex-xpo-${runId}-sem`;
-    const created = await api.request<SemaphoreView>('PUT', `/v1/semaphores/${enc(name)}`, { body: { initialCount: 2, maximumCount: 2 } });
+    const created = await run.api.request<SemaphoreView>('PUT', `/v1/semaphores/${enc(name)}`, { body: { initialCount: 2, maximumCount: 2 } });
     assert.equal(created.status, 201, created.text);
     assert.deepEqual([created.body.count, created.body.maximumCount], [2, 2]);
-    const c = await contender();
+    const c = await run.contender();
     assert.deepEqual(await c.openSemaphore(name, 0, 9), { existed: true }, 'the service created it; its counts stand');
     assert.deepEqual(await c.probeSemaphore(name), { kind: 'semaphore', count: 2, maximumCount: 2 });
 
@@ -108,8 +69,8 @@ describe('cross-process: semaphores, event objects and abandonment between the s
     assert.deepEqual([oneTaken.count, oneTaken.holders], [1, []], 'a unit held by another process, not by a work');
 
     // A work takes the other one.
-    const holder = await api.submitOk({ semaphore: name, untilSignaled: true });
-    const stream = await watch(server.baseUrl, holder.id);
+    const holder = await run.api.submitOk({ semaphore: name, untilSignaled: true });
+    const stream = await watch(run.server.baseUrl, holder.id);
     try {
       await waitEvent(stream, 'work.acquired');
       const bothTaken = await semaphore(name);
@@ -117,15 +78,15 @@ describe('cross-process: semaphores, event objects and abandonment between the s
       assert.deepEqual(bothTaken.holders.map((h) => h.workId), [holder.id]);
 
       // Both units are out (one per process): a second work times out…
-      const second = await api.submitOk({ semaphore: name, acquireTimeoutMs: 200 });
-      const timedOut = await api.waitTerminal(second.id, STEP_TIMEOUT_MS);
+      const second = await run.api.submitOk({ semaphore: name, acquireTimeoutMs: 200 });
+      const timedOut = await run.api.waitTerminal(second.id, STEP_TIMEOUT_MS);
       assert.equal(timedOut.state, 'timed_out', JSON.stringify(timedOut));
       assert.equal((await semaphore(name)).counters.timeouts, 1);
       // …and the contender cannot take another while the work holds.
       assert.deepEqual(await c.acquire(0, name), { result: 'timeout' }, 'try-once while the work holds');
       assert.deepEqual(await c.acquire(300, name), { result: 'timeout' }, 'a 300 ms wait while the work holds');
 
-      assert.equal((await api.signal(holder.id)).status, 202);
+      assert.equal((await run.api.signal(holder.id)).status, 202);
       const released = await waitEvent(stream, 'work.released');
       assert.deepEqual(released.actions, ['release_semaphore']);
       // released is published only once the pool has given the unit back to the OS.
@@ -139,15 +100,15 @@ describe('cross-process: semaphores, event objects and abandonment between the s
     assert.deepEqual([contenderHoldsBoth.count, contenderHoldsBoth.holders], [0, []]);
 
     // The other way: the contender holds every unit, a work waits, and acquires once one is given back.
-    const waiter = await api.submitOk({ semaphore: name, acquireTimeoutMs: 120_000, holdMs: 0 });
-    const waiterStream = await watch(server.baseUrl, waiter.id);
+    const waiter = await run.api.submitOk({ semaphore: name, acquireTimeoutMs: 120_000, holdMs: 0 });
+    const waiterStream = await watch(run.server.baseUrl, waiter.id);
     try {
       await waitEvent(waiterStream, 'work.started');
-      assert.equal((await api.work(waiter.id)).body.state, 'waiting');
+      assert.equal((await run.api.work(waiter.id)).body.state, 'waiting');
       assert.equal((await semaphore(name)).waiting, 1);
       assert.equal(waiterStream.events.some((e) => e.type === 'work.acquired'), false, 'no unit while the contender holds both');
       assert.equal((await c.release(name)).previousCount, 0);
-      const done = await api.waitTerminal(waiter.id, STEP_TIMEOUT_MS);
+      const done = await run.api.waitTerminal(waiter.id, STEP_TIMEOUT_MS);
       assert.equal(done.state, 'released', JSON.stringify(done));
       assert.equal(done.abandoned, false, 'never abandoned: semaphores have no owner');
       assert.equal(done.invariantViolation, null, 'never more holders than maximumCount');
@@ -167,16 +128,16 @@ describe('cross-process: semaphores, event objects and abandonment between the s
   it('(b) an event set on return wakes the other process, which finds the mutex already free; released lists release_mutex then set_event', async () => {
     const mutexName = `Local\\tpmutex-xpo-${runId}-m`;
     const eventName = `Local\\tpmutex-xpo-${runId}-ev`;
-    assert.equal((await api.putMutex(mutexName)).status, 201);
-    const ev = await api.request<EventObjectView>('PUT', `/v1/event-objects/${enc(eventName)}`, { body: { manualReset: false } });
+    assert.equal((await run.api.putMutex(mutexName)).status, 201);
+    const ev = await run.api.request<EventObjectView>('PUT', `/v1/event-objects/${enc(eventName)}`, { body: { manualReset: false } });
     assert.equal(ev.status, 201, ev.text);
-    const c = await contender();
+    const c = await run.contender();
     assert.deepEqual(await c.open(mutexName), { existed: true });
     assert.deepEqual(await c.openEvent(eventName, true, true), { existed: true }, 'the service created it; its type and state stand');
     assert.deepEqual(await c.probeEvent(eventName), { kind: 'event', signaled: false, manualReset: false });
 
-    const work = await api.submitOk({ mutex: mutexName, setEventOnReturn: eventName, untilSignaled: true });
-    const stream = await watch(server.baseUrl, work.id);
+    const work = await run.api.submitOk({ mutex: mutexName, setEventOnReturn: eventName, untilSignaled: true });
+    const stream = await watch(run.server.baseUrl, work.id);
     try {
       await waitEvent(stream, 'work.acquired');
       assert.deepEqual(await c.acquire(0, mutexName), { result: 'timeout' }, 'the work holds the mutex');
@@ -186,13 +147,13 @@ describe('cross-process: semaphores, event objects and abandonment between the s
       // the contender to a mutex that is not free (so the check below can tell the two apart).
       const early = c.waitThenAcquire(eventName, 120_000, mutexName);
       await until('the contender to be waiting for the event', async () => ((await c.status()).waiting ? true : undefined), STEP_TIMEOUT_MS, 50);
-      assert.equal((await api.request('POST', `/v1/event-objects/${enc(eventName)}/set`)).status, 200);
+      assert.equal((await run.api.request('POST', `/v1/event-objects/${enc(eventName)}/set`)).status, 200);
       assert.deepEqual(await early, { result: 'signaled', then: 'timeout' }, 'set by hand while the work holds: the mutex is still owned');
 
       // The contender waits for the event; on waking it tries the mutex at once, in the same turn.
       const woken = c.waitThenAcquire(eventName, 120_000, mutexName);
       await until('the contender to be waiting for the event', async () => ((await c.status()).waiting ? true : undefined), STEP_TIMEOUT_MS, 50);
-      assert.equal((await api.signal(work.id)).status, 202);
+      assert.equal((await run.api.signal(work.id)).status, 202);
       assert.deepEqual(await woken, { result: 'signaled', then: 'acquired' }, 'woken by the event, it found the mutex free and not abandoned');
 
       const released = await waitEvent(stream, 'work.released');
@@ -200,7 +161,7 @@ describe('cross-process: semaphores, event objects and abandonment between the s
     } finally {
       stream.close();
     }
-    const done = await api.waitTerminal(work.id, STEP_TIMEOUT_MS);
+    const done = await run.api.waitTerminal(work.id, STEP_TIMEOUT_MS);
     assert.equal(done.state, 'released');
     assert.deepEqual(done.actions, ['release_mutex', 'set_event']);
 
@@ -216,13 +177,13 @@ describe('cross-process: semaphores, event objects and abandonment between the s
 
   it('(c) abandon on cue gives the other process WAIT_ABANDONED; GET says abandoned before it takes it', async () => {
     const name = `Local\\tpmutex-xpo-${runId}-ab`;
-    const c = await contender();
+    const c = await run.contender();
     assert.deepEqual(await c.open(name), { existed: false }, 'the contender created it; its handle keeps it alive');
 
-    const res = await api.request<WorkView>('POST', `/v1/mutexes/${enc(name)}/abandon`, { body: { acquireTimeoutMs: STEP_TIMEOUT_MS } });
+    const res = await run.api.request<WorkView>('POST', `/v1/mutexes/${enc(name)}/abandon`, { body: { acquireTimeoutMs: STEP_TIMEOUT_MS } });
     assert.equal(res.status, 202, res.text);
     assert.equal(res.body.operation, 'abandon');
-    const done = await api.waitTerminal(res.body.id, STEP_TIMEOUT_MS);
+    const done = await run.api.waitTerminal(res.body.id, STEP_TIMEOUT_MS);
     assert.equal(done.state, 'abandoned', JSON.stringify(done));
     assert.equal(done.abandoned, false, 'it found the mutex free');
 
@@ -236,28 +197,28 @@ describe('cross-process: semaphores, event objects and abandonment between the s
     assert.deepEqual([(await mutex(name)).state, (await mutex(name)).holder], ['held', null]);
     await c.release(name);
     assert.equal((await mutex(name)).state, 'free');
-    const next = await api.waitTerminal((await api.submitOk({ mutex: name })).id, STEP_TIMEOUT_MS);
+    const next = await run.api.waitTerminal((await run.api.submitOk({ mutex: name })).id, STEP_TIMEOUT_MS);
     assert.deepEqual([next.state, next.abandoned], ['released', false], 'the contender took the abandonment: clean again');
     await c.exit(0);
   });
 
   it('(c) the reverse: the other process exits owning the mutex; an abandon work acquires it abandoned and abandons it again', async () => {
     const name = `Local\\tpmutex-xpo-${runId}-ab2`;
-    assert.equal((await api.putMutex(name)).status, 201);
-    const first = await contender();
+    assert.equal((await run.api.putMutex(name)).status, 201);
+    const first = await run.contender();
     await first.open(name);
     assert.deepEqual(await first.acquire(0, name), { result: 'acquired' });
     await first.exit(0); // the service's handle keeps the mutex alive: it is abandoned
     assert.equal((await mutex(name)).state, 'abandoned');
 
-    const res = await api.request<WorkView>('POST', `/v1/mutexes/${enc(name)}/abandon`, { body: { acquireTimeoutMs: STEP_TIMEOUT_MS } });
+    const res = await run.api.request<WorkView>('POST', `/v1/mutexes/${enc(name)}/abandon`, { body: { acquireTimeoutMs: STEP_TIMEOUT_MS } });
     assert.equal(res.status, 202, res.text);
-    const done = await api.waitTerminal(res.body.id, STEP_TIMEOUT_MS);
+    const done = await run.api.waitTerminal(res.body.id, STEP_TIMEOUT_MS);
     assert.deepEqual([done.state, done.abandoned], ['abandoned', true], 'it acquired with WAIT_ABANDONED, then abandoned it itself');
     const view = await mutex(name);
     assert.deepEqual([view.state, view.counters.abandonedAcquisitions], ['abandoned', 1]);
 
-    const second = await contender();
+    const second = await run.contender();
     await second.open(name);
     assert.deepEqual(await second.acquire(0, name), { result: 'abandoned' });
     await second.release(name);
@@ -266,7 +227,7 @@ describe('cross-process: semaphores, event objects and abandonment between the s
   });
 
   it('(d) one namespace across processes: the contender\'s semaphore or event name is a 409 name-conflict for a mutex, and the service\'s names fail in the contender as another kind', async () => {
-    const c = await contender();
+    const c = await run.contender();
     const semName = `Local\\tpmutex-xpo-${runId}-ns-sem`;
     const evName = `Local\\tpmutex-xpo-${runId}-ns-ev`;
     assert.deepEqual(await c.openSemaphore(semName, 1, 3), { existed: false });
@@ -274,21 +235,21 @@ describe('cross-process: semaphores, event objects and abandonment between the s
 
     for (const [name, kinds] of [[semName, ['mutexes', 'event-objects']], [evName, ['mutexes', 'semaphores']]] as const) {
       for (const kind of kinds) {
-        const res = await api.request<Problem>('PUT', `/v1/${kind}/${enc(name)}`);
+        const res = await run.api.request<Problem>('PUT', `/v1/${kind}/${enc(name)}`);
         assert.equal(res.status, 409, `PUT /v1/${kind} on ${name}: ${res.text}`);
         assert.equal(res.body.type, 'urn:tpmutex:problem:name-conflict');
         assert.match(res.headers.get('content-type') ?? '', /problem\+json/);
       }
-      const work = await api.request<Problem>('POST', '/v1/work', { body: { mutex: name } });
+      const work = await run.api.request<Problem>('POST', '/v1/work', { body: { mutex: name } });
       assert.equal(work.status, 409, work.text);
       assert.equal(work.body.type, 'urn:tpmutex:problem:name-conflict');
-      assert.equal((await api.mutex(name)).status, 404, 'a refused name is not opened');
+      assert.equal((await run.api.mutex(name)).status, 404, 'a refused name is not opened');
     }
     // Its own kind opens fine and shows the other process's object.
-    const sem = await api.request<SemaphoreView>('PUT', `/v1/semaphores/${enc(semName)}`, { body: { initialCount: 0, maximumCount: 9 } });
+    const sem = await run.api.request<SemaphoreView>('PUT', `/v1/semaphores/${enc(semName)}`, { body: { initialCount: 0, maximumCount: 9 } });
     assert.equal(sem.status, 200, sem.text);
     assert.deepEqual([sem.body.existed, sem.body.count, sem.body.maximumCount], [true, 1, 3]);
-    const ev = await api.request<EventObjectView>('PUT', `/v1/event-objects/${enc(evName)}`);
+    const ev = await run.api.request<EventObjectView>('PUT', `/v1/event-objects/${enc(evName)}`);
     assert.equal(ev.status, 200, ev.text);
     assert.deepEqual([ev.body.existed, ev.body.manualReset], [true, true]);
 
@@ -296,9 +257,9 @@ describe('cross-process: semaphores, event objects and abandonment between the s
     const mName = `Local\\tpmutex-xpo-${runId}-ns-m`;
     const sName = `Local\\tpmutex-xpo-${runId}-ns-s`;
     const eName = `Local\\tpmutex-xpo-${runId}-ns-e`;
-    assert.equal((await api.putMutex(mName)).status, 201);
-    assert.equal((await api.request('PUT', `/v1/semaphores/${enc(sName)}`, { body: { initialCount: 1, maximumCount: 1 } })).status, 201);
-    assert.equal((await api.request('PUT', `/v1/event-objects/${enc(eName)}`)).status, 201);
+    assert.equal((await run.api.putMutex(mName)).status, 201);
+    assert.equal((await run.api.request('PUT', `/v1/semaphores/${enc(sName)}`, { body: { initialCount: 1, maximumCount: 1 } })).status, 201);
+    assert.equal((await run.api.request('PUT', `/v1/event-objects/${enc(eName)}`)).status, 201);
     /** The contender answers a Win32 failure with 409 and `<fn> failed with error <code>` (contender.ts). */
     const refused = async (what: string, fn: string, call: Promise<unknown>): Promise<void> => {
       const err = await call.then(() => undefined, (e: unknown) => e as Error);

@@ -28,30 +28,15 @@
  * With CI=true a harness that cannot run here fails the suite instead of skipping it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { MutexView } from '../../src/schemas/mutex.js';
 import type { WorkView } from '../../src/schemas/work.js';
 import { Api, enc } from '../e2e/api.js';
 import { SseClient } from '../e2e/sse.js';
 import { SDDL_LEAST_ACCESS, SDDL_NO_ACCESS } from './sddl.js';
-import { startServer, type WindowsServerProcess } from '../helpers/server-process.js';
 import { until } from '../helpers/wait.js';
-import { Contender } from './windows-processes.js';
-import { provision, skipIsFailure, unavailableReason, type WindowsNode } from './wine-env.js';
-
-const unavailable = unavailableReason();
-const skip = unavailable !== undefined && !skipIsFailure() ? unavailable : false;
-const runId = `${process.pid}-${Date.now().toString(36)}`;
-const STEP_TIMEOUT_MS = 60_000;
-
-/** Opens an event stream for one work; resolves once the stream is live. */
-function watch(baseUrl: string, workId: string): Promise<SseClient> {
-  return SseClient.open(baseUrl, `/v1/events?work=${encodeURIComponent(workId)}&after=0`);
-}
-
-async function waitEvent(stream: SseClient, type: string): Promise<void> {
-  await stream.waitFor(() => stream.events.some((e) => e.type === type), STEP_TIMEOUT_MS, type);
-}
+import { crossProcess, runId, skip, STEP_TIMEOUT_MS, waitEvent, watch } from './cross-process-harness.js';
+import type { Contender } from './windows-processes.js';
 
 async function mutexState(api: Api, name: string): Promise<MutexView> {
   const res = await api.request<MutexView>('GET', `/v1/mutexes/${enc(name)}`);
@@ -60,82 +45,65 @@ async function mutexState(api: Api, name: string): Promise<MutexView> {
 }
 
 describe('cross-process: the service and another Windows process on one named mutex', { skip }, () => {
-  let node: WindowsNode;
-  let server: WindowsServerProcess;
-  let api: Api;
-  const contenders: Contender[] = [];
-  const servers: WindowsServerProcess[] = [];
+  const run = crossProcess({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' });
 
-  const contender = async (): Promise<Contender> => {
-    const c = await Contender.start(node);
-    contenders.push(c);
+  /** A mutex the service opened (201) and a contender then acquired. */
+  const heldByContender = async (name: string): Promise<Contender> => {
+    assert.equal((await run.api.putMutex(name)).status, 201);
+    const c = await run.contender();
+    await c.open(name);
+    assert.deepEqual(await c.acquire(0), { result: 'acquired' });
     return c;
   };
 
-  before(async () => {
-    if (unavailable !== undefined) throw new Error(`the Windows harness cannot run here: ${unavailable} (CI=true: a failure, not a skip)`);
-    node = provision(() => undefined);
-    server = await startServer({ POOL_MIN_THREADS: '2', POOL_MAX_THREADS: '8', LOG_LEVEL: 'warn' }, { windows: node });
-    servers.push(server);
-    api = new Api(server.baseUrl);
-  });
-
-  after(async () => {
-    for (const c of contenders) c.kill();
-    for (const s of servers) await s.stop();
-  });
-
   it('(a) a holding work keeps the contender out; right after work.released the contender gets it', async () => {
     const name = `Global\\tpmutex-xp-${runId}-a`;
-    assert.equal((await api.putMutex(name)).status, 201);
-    const c = await contender();
+    assert.equal((await run.api.putMutex(name)).status, 201);
+    const c = await run.contender();
     assert.deepEqual(await c.open(name), { existed: true });
 
-    const work = await api.submitOk({ mutex: name, untilSignaled: true });
-    const stream = await watch(server.baseUrl, work.id);
+    const work = await run.api.submitOk({ mutex: name, untilSignaled: true });
+    const stream = await watch(run.server.baseUrl, work.id);
     try {
       await waitEvent(stream, 'work.acquired');
       assert.deepEqual(await c.acquire(0), { result: 'timeout' }, 'try-once while the work holds');
       assert.deepEqual(await c.acquire(300), { result: 'timeout' }, 'a 300 ms wait while the work holds');
-      const held = await mutexState(api, name);
+      const held = await mutexState(run.api, name);
       assert.equal(held.state, 'held');
       assert.equal(held.holder?.workId, work.id);
 
-      assert.equal((await api.signal(work.id)).status, 202);
+      assert.equal((await run.api.signal(work.id)).status, 202);
       await waitEvent(stream, 'work.released');
       // "released is published only after the OS mutex is really free of that work".
       assert.deepEqual(await c.acquire(0), { result: 'acquired' }, 'try-once right after work.released');
     } finally {
       stream.close();
     }
-    const byContender = await mutexState(api, name);
+    const byContender = await mutexState(run.api, name);
     assert.equal(byContender.state, 'held', 'NtQueryMutant sees the other process own it');
     assert.equal(byContender.holder, null, 'no work of this service holds it');
     await c.release();
-    assert.equal((await mutexState(api, name)).state, 'free');
+    assert.equal((await mutexState(run.api, name)).state, 'free');
     await c.exit(0);
   });
 
   it('(b) while the contender holds it: GET says held, a work waits, and acquires after the release', async () => {
     const name = `Global\\tpmutex-xp-${runId}-b`;
-    assert.equal((await api.putMutex(name)).status, 201);
-    const c = await contender();
-    await c.open(name);
-    assert.deepEqual(await c.acquire(0), { result: 'acquired' });
+    const c = await heldByContender(name);
 
-    const held = await mutexState(api, name);
+    const held = await mutexState(run.api, name);
     assert.equal(held.state, 'held');
     assert.equal(held.holder, null);
 
-    const work = await api.submitOk({ mutex: name, acquireTimeoutMs: 120_000, holdMs: 0 });
-    const stream = await watch(server.baseUrl, work.id);
+    const work = await run.api.submitOk({ mutex: name, acquireTimeoutMs: 120_000, holdMs: 0 });
+    const stream = await watch(run.server.baseUrl, work.id);
     try {
       await waitEvent(stream, 'work.started');
-      assert.equal((await api.work(work.id)).body.state, 'waiting');
-      assert.equal((await mutexState(api, name)).waiting, 1);
+      assert.equal((await run.api.work(work.id)).body.state, 'waiting');
+      assert.equal((await mutexState(run.api, name)).waiting, 1);
       assert.equal(stream.events.some((e) => e.type === 'work.acquired'), false, 'no acquire while the contender holds');
       await c.release();
-      const done = await api.waitTerminal(work.id);
+      const done = await run.api.waitTerminal(work.id);
       assert.equal(done.state, 'released');
       assert.equal(done.abandoned, false);
     } finally {
@@ -146,56 +114,52 @@ describe('cross-process: the service and another Windows process on one named mu
 
   it('(d) the contender exits holding: the mutex is abandoned and the next work acquires with abandoned: true', async () => {
     const name = `Global\\tpmutex-xp-${runId}-d`;
-    assert.equal((await api.putMutex(name)).status, 201);
-    const c = await contender();
-    await c.open(name);
-    assert.deepEqual(await c.acquire(0), { result: 'acquired' });
+    const c = await heldByContender(name);
     await c.exit(0); // the service's handle keeps the mutex alive: it is abandoned, not destroyed
 
-    assert.equal((await mutexState(api, name)).state, 'abandoned');
-    const done = await api.waitTerminal((await api.submitOk({ mutex: name })).id);
+    assert.equal((await mutexState(run.api, name)).state, 'abandoned');
+    const done = await run.api.waitTerminal((await run.api.submitOk({ mutex: name })).id);
     assert.equal(done.state, 'released');
     assert.equal(done.abandoned, true);
-    const after = await mutexState(api, name);
+    const after = await mutexState(run.api, name);
     assert.equal(after.state, 'free');
     assert.equal(after.counters.abandonedAcquisitions, 1);
   });
 
   it('(f) another account\'s mutex: 403 access-denied when it refuses us, usable when it grants the least access', async () => {
-    const c = await contender();
+    const c = await run.contender();
     const refusing = `Local\\tpmutex-xp-${runId}-f-none`;
     const granting = `Local\\tpmutex-xp-${runId}-f-least`;
     await c.open(refusing, SDDL_NO_ACCESS);
-    const denied = await api.request<{ type: string; status: number; detail: string }>('PUT', `/v1/mutexes/${enc(refusing)}`);
+    const denied = await run.api.request<{ type: string; status: number; detail: string }>('PUT', `/v1/mutexes/${enc(refusing)}`);
     assert.equal(denied.status, 403, denied.text);
     assert.equal(denied.body.type, 'urn:tpmutex:problem:access-denied');
     assert.ok(denied.body.detail.includes(refusing), denied.body.detail);
-    const work = await api.request<{ type: string }>('POST', '/v1/work', { body: { mutex: refusing } });
+    const work = await run.api.request<{ type: string }>('POST', '/v1/work', { body: { mutex: refusing } });
     assert.equal(work.status, 403, work.text);
     assert.equal(work.body.type, 'urn:tpmutex:problem:access-denied');
 
     await c.exit(0);
-    const d = await contender();
+    const d = await run.contender();
     await d.open(granting, SDDL_LEAST_ACCESS);
-    const opened = await api.request<MutexView>('PUT', `/v1/mutexes/${enc(granting)}`);
+    const opened = await run.api.request<MutexView>('PUT', `/v1/mutexes/${enc(granting)}`);
     assert.equal(opened.status, 200, opened.text);
     assert.equal(opened.body.existed, true);
     assert.match(opened.body.kernelName, /^\\(Sessions\\\d+\\)?BaseNamedObjects\\tpmutex-xp-/);
     assert.ok(opened.body.kernelName.endsWith(granting.slice('Local\\'.length)));
-    const done = await api.submitOk({ mutex: granting });
-    const ended = await api.request<WorkView>('GET', `/v1/work/${done.id}?wait=terminal&timeoutMs=${STEP_TIMEOUT_MS}`);
+    const done = await run.api.submitOk({ mutex: granting });
+    const ended = await run.api.request<WorkView>('GET', `/v1/work/${done.id}?wait=terminal&timeoutMs=${STEP_TIMEOUT_MS}`);
     assert.equal(ended.body.state, 'released', ended.text);
     assert.equal(ended.body.fencingToken, 1);
     await d.exit(0);
   });
 
   it('(c) SIGKILL of the service while a work holds: the waiting contender gets WAIT_ABANDONED', async () => {
-    const victim = await startServer({ POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '4', LOG_LEVEL: 'warn' }, { windows: node });
-    servers.push(victim);
+    const victim = await run.startServer({ POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '4', LOG_LEVEL: 'warn' });
     const victimApi = new Api(victim.baseUrl);
     const name = `Global\\tpmutex-xp-${runId}-c`;
     assert.equal((await victimApi.putMutex(name)).status, 201);
-    const c = await contender();
+    const c = await run.contender();
     await c.open(name); // its handle stays open: the mutex outlives the service
 
     const work = await victimApi.submitOk({ mutex: name, untilSignaled: true });
@@ -217,12 +181,11 @@ describe('cross-process: the service and another Windows process on one named mu
   });
 
   it('(e) graceful shutdown with works queued, waiting and holding: terminal events, exit 0, every mutex free for the contender', async () => {
-    const victim = await startServer({ POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '2', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000' }, { windows: node });
-    servers.push(victim);
+    const victim = await run.startServer({ POOL_MIN_THREADS: '1', POOL_MAX_THREADS: '2', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '10000' });
     const victimApi = new Api(victim.baseUrl);
     const held = `Global\\tpmutex-xp-${runId}-e1`;
     const other = `Global\\tpmutex-xp-${runId}-e2`;
-    const c = await contender();
+    const c = await run.contender();
     for (const name of [held, other]) {
       assert.equal((await victimApi.putMutex(name)).status, 201);
       await c.open(name); // keeps the mutexes alive after the service exits
@@ -256,16 +219,16 @@ describe('cross-process: the service and another Windows process on one named mu
   it('(g) a name another process created: PUT is 200 with existed: true, and a work on such a name opens it with existed: true', async () => {
     const byPut = `Global\\tpmutex-xp-${runId}-f1`;
     const byWork = `Local\\tpmutex-xp-${runId}-f2`;
-    const c = await contender();
+    const c = await run.contender();
     assert.deepEqual(await c.open(byPut), { existed: false }, 'the contender created it');
     assert.deepEqual(await c.open(byWork), { existed: false }, 'the contender created it');
-    const put = await api.putMutex(byPut);
+    const put = await run.api.putMutex(byPut);
     assert.equal(put.status, 200, put.text);
     assert.equal(put.body.existed, true);
-    const work = await api.submitOk({ mutex: byWork });
-    assert.equal((await api.waitTerminal(work.id)).state, 'released');
-    assert.equal((await mutexState(api, byWork)).existed, true);
+    const work = await run.api.submitOk({ mutex: byWork });
+    assert.equal((await run.api.waitTerminal(work.id)).state, 'released');
+    assert.equal((await mutexState(run.api, byWork)).existed, true);
     await c.exit(0);
-    for (const name of [byPut, byWork]) assert.equal((await api.deleteMutex(name)).status, 200);
+    for (const name of [byPut, byWork]) assert.equal((await run.api.deleteMutex(name)).status, 200);
   });
 });

@@ -66,7 +66,7 @@ export interface OpenObject {
   /** The object's name in the object manager (NtQueryObject). */
   readonly kernelName: string;
   /** The names it is open under: spellings with one kernel name share one handle and one counter. */
-  readonly names: Set<string>;
+  readonly names: string[];
   /** tpm_mutex_t: the handle and the native fencing counter (mutex, semaphore); 0n for an event. */
   readonly record: PVOID;
   /** A semaphore's own maximum (NtQuerySemaphore at open); 0 for other kinds. */

@@ -68,7 +68,7 @@ export class OpenObjects {
       // Another spelling of an object already open (a bare name and Local\, or in
       // session 0 Local\ and Global\): one handle and one counter serve both.
       native.CloseHandle(opened.handle);
-      same.names.add(name);
+      same.names.push(name); // not open under it yet: byName had no entry
       this.byName.set(name, same);
       return { existed: true, kernelName, object: same };
     }
@@ -83,7 +83,7 @@ export class OpenObjects {
       }
     }
     const object: OpenObject = {
-      kind, handle: opened.handle, kernelName, names: new Set([name]), record, maximumCount, unended: 0, launched: 0, closed: false,
+      kind, handle: opened.handle, kernelName, names: [name], record, maximumCount, unended: 0, launched: 0, closed: false,
     };
     this.byName.set(name, object);
     if (kind === 'mutex') this.handoffs.newMutex(object, lastToken);
@@ -118,8 +118,9 @@ export class OpenObjects {
         `${this.ops.kind} ${name} is used by ${object.unended} work(s) of this engine that have not ended`);
     }
     this.byName.delete(name);
-    object.names.delete(name);
-    if (object.names.size > 0) return; // still open under another name of the same object
+    const at = object.names.indexOf(name);
+    if (at >= 0) object.names.splice(at, 1);
+    if (object.names.length > 0) return; // still open under another name of the same object
     if (object.record !== 0n) {
       this.fencingOfClosed.set(object.kernelName, Math.max(res.native.readFencing(object.record), this.fencingOfClosed.get(object.kernelName) ?? 0));
     }
