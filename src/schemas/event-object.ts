@@ -20,7 +20,7 @@ export const EventObject = Type.Object({
   openedAt: Timestamp,
   counters: Type.Object({
     setsByApi: Type.Integer({ description: 'POST …/set answered by this service' }),
-    setsOnReturn: Type.Integer({ description: 'Works whose `released` lists set_event: the pool set it when their callback returned' }),
+    setsOnReturn: Type.Integer({ description: 'Works whose callback returned, so the pool set it: their `released` lists set_event, or they timed out or were cancelled after their callback started' }),
     resetsByApi: Type.Integer({ description: 'POST …/reset answered by this service' }),
     pendingSetters: Type.Integer({ description: 'Unfinished works of this service that set it on return (it cannot be closed while there are any)' }),
   }),

@@ -28,10 +28,16 @@ export function countSemaphoreTransition(semaphore: SemaphoreRecord, work: WorkR
   if (isTerminal(after)) semaphore.unfinished--;
 }
 
-/** A work that sets this event on return ended; its `released` says whether the pool set it. */
+/**
+ * A work that sets this event on return ended; returns whether the pool set it. The set
+ * is registered as the callback starts, so it happens on every return path from there:
+ * `released` lists it, and a callback that started and then timed out or was cancelled
+ * in its wait returned too (a work cancelled before it started never set it).
+ */
 export function countSetterEnded(event: EventObjectRecord, work: WorkRecord): boolean {
   event.pendingSetters--;
-  const set = work.actions?.includes('set_event') === true;
+  const set = work.actions?.includes('set_event') === true ||
+    (work.startedNs !== null && (work.state === 'timed_out' || work.state === 'cancelled'));
   if (set) event.setsOnReturn++;
   return set;
 }
