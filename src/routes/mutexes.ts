@@ -23,7 +23,9 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
     },
   }, async (req, reply) => {
     const { record, created } = mutexes.open(nameOf(req.params.name));
-    return reply.code(created ? 201 : 200).send(mutexes.view(record));
+    // The contract: an answer for an object that was already there says so (`existed: true`).
+    const view = mutexes.view(record);
+    return reply.code(created ? 201 : 200).send(created ? view : { ...view, existed: true });
   });
 
   app.get('/v1/mutexes', {
