@@ -60,10 +60,18 @@ it('readyz is 503 while an app closes, and a closing or closed app refuses new w
   const refused = await submit('late');
   assert.equal(refused.status, 503);
   assert.equal((await refused.json() as { type: string }).type, 'urn:tpmutex:problem:shutting-down');
+  // Every kind is refused alike: nothing new opens while the engine is closing.
+  for (const [method, path] of [['PUT', '/v1/mutexes/late'], ['PUT', '/v1/semaphores/late-s'], ['PUT', '/v1/event-objects/late-e'], ['POST', '/v1/mutexes/late/abandon']] as const) {
+    const res = await fetch(`${base}${path}`, { method });
+    assert.equal(res.status, 503, `${method} ${path}`);
+    assert.equal((await res.json() as { type: string }).type, 'urn:tpmutex:problem:shutting-down', `${method} ${path}`);
+  }
   await closing;
   assert.deepEqual(app.services.work.list({}, 100, undefined).items.map((w) => [w.id, w.state]),
     [[id, 'released']], 'the refused work left no trace; the open one was ended');
   assert.equal(app.services.mutexes.get('Local\\late'), undefined);
+  assert.equal(app.services.semaphores.get('Local\\late-s'), undefined);
+  assert.equal(app.services.eventObjects.get('Local\\late-e'), undefined);
   // Closed: the service itself refuses too, whatever route leads to it.
   assert.throws(() => app.services.work.submit({ mutex: 'later' }, undefined), (err: unknown) => toHttpProblem(err)?.status === 503);
 });
