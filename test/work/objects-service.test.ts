@@ -140,6 +140,23 @@ describe('WorkService: abandonment on cue', () => {
   });
 });
 
+describe('semaphores and event objects alike', () => {
+  it('a bad PUT body, the open limit, not open and alias spellings go the same way for both kinds', () => {
+    const engine = new ScriptedEngine();
+    const services = createServices(testConfig({ MAX_SEMAPHORES: '1', MAX_EVENT_OBJECTS: '1' }), engine);
+    for (const [registry, setting] of [[services.semaphores, 'MAX_SEMAPHORES'], [services.eventObjects, 'MAX_EVENT_OBJECTS']] as const) {
+      assert.equal(registry.open('Local\\a', {}).created, true);
+      assert.equal(registry.open('Local\\a', {}).created, false, 'already open');
+      const limited = problemOf(() => registry.open('Local\\b', {}));
+      assert.deepEqual([limited.status, limited.extra.limit], [429, setting]);
+      assert.equal(problemOf(() => registry.require('Local\\b')).slug, 'object-not-open');
+      registry.close('Local\\a');
+      assert.equal(registry.size, 0);
+    }
+    assert.equal(problemOf(() => services.semaphores.open('Local\\c', { maximumCount: 0 })).slug, 'validation');
+  });
+});
+
 describe('one namespace across kinds', () => {
   it('the registries refuse a name open as another kind before asking the engine', () => {
     const { services } = setup();
