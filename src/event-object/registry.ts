@@ -5,7 +5,6 @@
  * work on first use: a work naming one that is not open gets `object-not-open`.
  */
 import type { EventInit, EventOpened } from '../engine/types.js';
-import { normaliseName } from '../mutex/names.js';
 import { PutOpenedRegistry, type PutOpenedRecord, type PutOpenedRegistryOptions } from '../objects/put-opened-registry.js';
 import type { EventObjectOpenBody, EventObjectView } from '../schemas/event-object.js';
 
@@ -34,8 +33,6 @@ export class EventObjectRegistry extends PutOpenedRegistry<EventObjectRecord, Ev
     });
     this.onSetByApi = options.onSetByApi;
   }
-
-  static normalise(raw: string, field: string): string { return normaliseName(raw, field, 'event object'); }
 
   resolveInit(body: EventObjectOpenBody): EventInit {
     return { manualReset: body.manualReset ?? false, initialState: body.initialState ?? false };

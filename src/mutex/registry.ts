@@ -15,7 +15,7 @@ import type { MutexView } from '../schemas/mutex.js';
 import { invalid, limitExceeded, ServiceError } from '../service-error.js';
 import { decodeCursor, encodeCursor } from '../work/work-ids.js';
 import type { ObjectKinds } from '../objects/object-kinds.js';
-import { parseMutexName } from './names.js';
+import { normaliseName } from './names.js';
 
 export interface MutexRecord {
   readonly seq: number;
@@ -69,11 +69,7 @@ export class MutexRegistry {
   get size(): number { return this.byName.size; }
 
   /** Normalises a name from a request or throws a validation error naming the field. */
-  static normalise(raw: string, field: string): string {
-    const check = parseMutexName(raw);
-    if (!check.ok) throw invalid([{ field, message: `mutex name ${check.reason}` }]);
-    return check.name;
-  }
+  static normalise(raw: string, field: string): string { return normaliseName(raw, field, 'mutex'); }
 
   /** The record of a name or of an alias. */
   get(name: string): MutexRecord | undefined { return this.byName.get(name) ?? this.byAlias.get(name); }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
-import { SemaphoreRegistry } from '../semaphore/registry.js';
+import { normaliseName } from '../mutex/names.js';
 import { problemResponses } from '../http/openapi.js';
 import { IdempotencyHeaders, KeepaliveBody, KeepaliveQuery, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
 import type { Services } from '../services.js';
@@ -50,7 +50,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     return work.list({
       ...(state === undefined ? {} : { states: new Set(state as WorkState[]) }),
       ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
-      ...(semaphore === undefined ? {} : { semaphore: SemaphoreRegistry.normalise(semaphore, 'query/semaphore') }),
+      ...(semaphore === undefined ? {} : { semaphore: normaliseName(semaphore, 'query/semaphore', 'semaphore') }),
       ...(label === undefined ? {} : { label }),
     }, limit ?? 100, cursor);
   });

@@ -8,7 +8,6 @@
  * open gets `object-not-open`.
  */
 import type { Ns, SemaphoreInit, SemaphoreOpened } from '../engine/types.js';
-import { normaliseName } from '../mutex/names.js';
 import { PutOpenedRegistry, type PutOpenedRecord, type PutOpenedRegistryOptions } from '../objects/put-opened-registry.js';
 import type { ValidationIssue } from '../schemas/common.js';
 import type { SemaphoreOpenBody, SemaphoreView } from '../schemas/semaphore.js';
@@ -44,8 +43,6 @@ export class SemaphoreRegistry extends PutOpenedRegistry<SemaphoreRecord, Semaph
     });
     this.maxSemaphoreCount = options.maxSemaphoreCount;
   }
-
-  static normalise(raw: string, field: string): string { return normaliseName(raw, field, 'semaphore'); }
 
   /** The counts of a PUT body, checked (every bad field at once), defaults 1/1. */
   resolveInit(body: SemaphoreOpenBody): SemaphoreInit {
