@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { problemResponses } from '../http/openapi.js';
 import { emptyBodyAsObject } from '../http/optional-body.js';
 import { MutexNameParams } from '../schemas/mutex.js';
 import { AbandonRequest, IdempotencyHeaders } from '../schemas/work.js';
 import type { Services } from '../services.js';
+import { acceptedWork, sendAccepted } from './accepted-work.js';
 import { nameParam, registerObjectRoutes } from './object-routes.js';
 
 const tags = ['mutexes'];
@@ -30,21 +30,12 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       params: MutexNameParams, headers: IdempotencyHeaders,
       body: AbandonRequest,
       response: {
-        202: {
-          description: 'Accepted: the abandon work is queued',
-          headers: {
-            location: { type: 'string', description: 'The work: /v1/work/{id}' },
-            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the work an earlier request with the same Idempotency-Key created' },
-          },
-          content: { 'application/json': { schema: Type.Ref('Work') } },
-        },
+        202: acceptedWork('Accepted: the abandon work is queued'),
         ...problemResponses(400, 403, 409, 415, 422, 429, 503),
       },
     },
     preValidation: emptyBodyAsObject,
   }, async (req, reply) => {
-    const { work: created, replayed } = services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key']);
-    if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).header('location', `/v1/work/${encodeURIComponent(created.id)}`).send(created);
+    return sendAccepted(reply, services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key']));
   });
 };

@@ -7,6 +7,7 @@ import { IdempotencyHeaders, KeepaliveBody, KeepaliveQuery, WorkGetQuery, WorkId
 import type { Services } from '../services.js';
 import { validationProblem } from '../http/problem.js';
 import { streamKeepalive } from '../work/keepalive-stream.js';
+import { acceptedWork, sendAccepted } from './accepted-work.js';
 
 const WorkRef = Type.Ref('Work');
 const tags = ['work'];
@@ -21,21 +22,12 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       description: '202 with Location. The callback runs on a pool thread, acquires its mutex or one unit of its semaphore there, spins/holds, returns; the pool releases what it acquired and sets `setEventOnReturn` (Windows order: mutex → event → semaphore; `actions` on `released` says what the pool did). At least one of mutex, semaphore, setEventOnReturn; not both mutex and semaphore (400). A semaphore or event object must be open (404 `object-not-open`); a mutex opens on first use. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
       body: WorkRequest, headers: IdempotencyHeaders,
       response: {
-        202: {
-          description: 'Accepted: the work is queued',
-          headers: {
-            location: { type: 'string', description: 'The work: /v1/work/{id}' },
-            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the work an earlier request with the same Idempotency-Key created' },
-          },
-          content: { 'application/json': { schema: WorkRef } },
-        },
+        202: acceptedWork('Accepted: the work is queued'),
         ...problemResponses(400, 403, 404, 409, 413, 415, 422, 429, 503),
       },
     },
   }, async (req, reply) => {
-    const { work: created, replayed } = work.submit(req.body, req.headers['idempotency-key']);
-    if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).header('location', `/v1/work/${encodeURIComponent(created.id)}`).send(created);
+    return sendAccepted(reply, work.submit(req.body, req.headers['idempotency-key']));
   });
 
   app.get('/v1/work', {
