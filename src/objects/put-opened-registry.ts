@@ -63,7 +63,7 @@ export abstract class PutOpenedRegistry<R extends PutOpenedRecord, V, Body, Init
   protected abstract closeInEngine(name: string): void;
   /** A new record: `base` and what the kind keeps from `opened`. */
   protected abstract createRecord(base: PutOpenedRecord, opened: Opened): R;
-  /** Why it cannot be closed now (a `object-in-use` detail), or undefined when it can. */
+  /** Why it cannot be closed now (the `object-in-use` detail), or undefined when it can. */
   protected abstract inUse(record: R): string | undefined;
   /** The event payload that carries a view of this kind. */
   protected abstract payload(view: V): EventPayload;

@@ -35,7 +35,5 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       },
     },
     preValidation: emptyBodyAsObject,
-  }, async (req, reply) => {
-    return sendAccepted(reply, services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key']));
-  });
+  }, async (req, reply) => sendAccepted(reply, services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key'])));
 };

@@ -26,9 +26,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         ...problemResponses(400, 403, 404, 409, 413, 415, 422, 429, 503),
       },
     },
-  }, async (req, reply) => {
-    return sendAccepted(reply, work.submit(req.body, req.headers['idempotency-key']));
-  });
+  }, async (req, reply) => sendAccepted(reply, work.submit(req.body, req.headers['idempotency-key'])));
 
   app.get('/v1/work', {
     schema: { operationId: 'listWork', tags, summary: 'List work (oldest first)', querystring: WorkListQuery, response: { 200: Type.Ref('WorkList'), ...problemResponses(400) } },
