@@ -3,12 +3,20 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
+import { parse } from 'yaml';
 import { generateOpenApiYaml, withLfLineEndings } from '../src/scripts/openapi.js';
 
 it('the committed openapi.yaml is what the route schemas generate (run `npm run openapi` after changing a route)', async () => {
   const committed = readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8');
   const generated = await generateOpenApiYaml();
   assert.equal(withLfLineEndings(committed), withLfLineEndings(generated));
+});
+
+it('every tag an operation uses is declared, with a description', async () => {
+  const spec = parse(await generateOpenApiYaml()) as { tags: { name: string; description?: string }[]; paths: Record<string, Record<string, { tags?: string[] }>> };
+  const declared = new Map(spec.tags.map((t) => [t.name, t.description]));
+  const used = new Set(Object.values(spec.paths).flatMap((item) => Object.values(item).flatMap((op) => op.tags ?? [])));
+  for (const tag of used) assert.ok(declared.get(tag), `tag ${tag} is used but not declared with a description`);
 });
 
 it('the comparison ignores line endings: a CRLF checkout (Git for Windows without .gitattributes) still matches', async () => {

@@ -4,19 +4,11 @@
  * semaphore, an event object is opened only by PUT (it needs its type), never by a
  * work on first use: a work naming one that is not open gets `object-not-open`.
  */
-import type { Clock } from '../clock.js';
-import type { Engine, Ns } from '../engine/types.js';
-import type { EventLog } from '../events/event-log.js';
-import { normaliseName } from '../mutex/names.js';
-import type { ObjectKinds } from '../objects/object-kinds.js';
-import { ObjectTable, type ObjectRecordBase } from '../objects/object-table.js';
+import type { EventInit, EventOpened } from '../engine/types.js';
+import { PutOpenedRegistry, type PutOpenedRecord, type PutOpenedRegistryOptions } from '../objects/put-opened-registry.js';
 import type { EventObjectOpenBody, EventObjectView } from '../schemas/event-object.js';
-import type { EventObjectEventType } from '../schemas/events.js';
-import { limitExceeded, ServiceError } from '../service-error.js';
 
-export interface EventObjectRecord extends ObjectRecordBase {
-  readonly existed: boolean;
-  readonly openedNs: Ns;
+export interface EventObjectRecord extends PutOpenedRecord {
   /** Unfinished works that set it on return: it cannot be closed while any. */
   pendingSetters: number;
   setsByApi: number;
@@ -24,89 +16,49 @@ export interface EventObjectRecord extends ObjectRecordBase {
   resetsByApi: number;
 }
 
-export interface EventObjectRegistryOptions {
-  engine: Engine;
-  events: EventLog;
-  clock: Clock;
+export interface EventObjectRegistryOptions extends PutOpenedRegistryOptions {
   maxEventObjects: number;
-  kinds: ObjectKinds;
-  checkName?: (name: string) => void;
   /** A set by the API (counted in tpmutex_event_object_sets_total{source="api"}). */
   onSetByApi?: () => void;
 }
 
-export class EventObjectRegistry {
-  private readonly table = new ObjectTable<EventObjectRecord>();
+export class EventObjectRegistry extends PutOpenedRegistry<EventObjectRecord, EventObjectView, EventObjectOpenBody, EventInit, EventOpened> {
+  private readonly onSetByApi: (() => void) | undefined;
 
-  constructor(private readonly options: EventObjectRegistryOptions) {
-    options.kinds.register('event object', {
-      has: (name) => this.table.get(name) !== undefined,
-      hasKernelName: (kernelName) => this.table.byKernel(kernelName) !== undefined,
+  constructor(options: EventObjectRegistryOptions) {
+    super(options, {
+      kind: 'event object', plural: 'event objects', path: '/v1/event-objects', opensWith: 'its type',
+      limit: { setting: 'MAX_EVENT_OBJECTS', max: options.maxEventObjects },
+      opened: 'event-object.opened', closed: 'event-object.closed',
     });
+    this.onSetByApi = options.onSetByApi;
   }
 
-  static normalise(raw: string, field: string): string { return normaliseName(raw, field, 'event object'); }
-
-  get size(): number { return this.table.size; }
-  get(name: string): EventObjectRecord | undefined { return this.table.get(name); }
-  all(): IterableIterator<EventObjectRecord> { return this.table.all(); }
-
-  require(name: string): EventObjectRecord {
-    const record = this.table.get(name);
-    if (!record) throw new ServiceError('object-not-open', `event object ${JSON.stringify(name)} is not open in this service (PUT /v1/event-objects/{name} opens it with its type)`);
-    return record;
+  resolveInit(body: EventObjectOpenBody): EventInit {
+    return { manualReset: body.manualReset ?? false, initialState: body.initialState ?? false };
   }
 
-  open(name: string, body: EventObjectOpenBody): { record: EventObjectRecord; created: boolean } {
-    const known = this.table.get(name);
-    if (known) return { record: known, created: false };
-    const { engine, kinds } = this.options;
-    kinds.checkName(name, 'event object');
-    this.options.checkName?.(name);
-    if (this.table.size >= this.options.maxEventObjects) {
-      throw limitExceeded('MAX_EVENT_OBJECTS', `${this.options.maxEventObjects} event objects are open; close one (DELETE /v1/event-objects/{name}) or raise MAX_EVENT_OBJECTS`, 5);
-    }
-    const opened = engine.openEvent(name, { manualReset: body.manualReset ?? false, initialState: body.initialState ?? false });
-    const same = this.table.byKernel(opened.kernelName);
-    if (same) {
-      engine.closeEvent(name);
-      this.table.addAlias(same, name);
-      return { record: same, created: false };
-    }
-    try {
-      kinds.checkKernelName(name, opened.kernelName, 'event object');
-    } catch (err) {
-      engine.closeEvent(name);
-      throw err;
-    }
-    const record: EventObjectRecord = {
-      seq: this.table.nextSeq(), name, kernelName: opened.kernelName, aliases: [],
-      existed: opened.existed, openedNs: this.options.clock.nowNs(),
-      pendingSetters: 0, setsByApi: 0, setsOnReturn: 0, resetsByApi: 0,
-    };
-    this.table.add(record);
-    this.publish('event-object.opened', record);
-    return { record, created: !opened.existed };
+  protected openInEngine(name: string, init: EventInit): EventOpened { return this.options.engine.openEvent(name, init); }
+  protected closeInEngine(name: string): void { this.options.engine.closeEvent(name); }
+
+  protected createRecord(base: PutOpenedRecord): EventObjectRecord {
+    return { ...base, pendingSetters: 0, setsByApi: 0, setsOnReturn: 0, resetsByApi: 0 };
   }
 
-  close(name: string): void {
-    const record = this.require(name);
-    if (record.pendingSetters > 0) {
-      throw new ServiceError('object-in-use', `event object ${JSON.stringify(name)} is set on return by ${record.pendingSetters} unfinished work; wait for it or cancel it first`);
-    }
-    const view = this.view(record);
-    this.options.engine.closeEvent(record.name);
-    this.table.remove(record);
-    this.publish('event-object.closed', record, view);
+  protected inUse(record: EventObjectRecord): string | undefined {
+    if (record.pendingSetters === 0) return undefined;
+    return `event object ${JSON.stringify(record.name)} is set on return by ${record.pendingSetters} unfinished work; wait for it or cancel it first`;
   }
+
+  protected payload(view: EventObjectView) { return { eventObject: view }; }
 
   set(name: string): EventObjectView {
     const record = this.require(name);
     this.options.engine.setEvent(record.name);
     record.setsByApi++;
-    this.options.onSetByApi?.();
+    this.onSetByApi?.();
     const view = this.view(record);
-    this.publish('event-object.set', record, view);
+    this.publish('event-object.set', record, { eventObject: view, source: 'api' });
     return view;
   }
 
@@ -115,7 +67,7 @@ export class EventObjectRegistry {
     this.options.engine.resetEvent(record.name);
     record.resetsByApi++;
     const view = this.view(record);
-    this.publish('event-object.reset', record, view);
+    this.publish('event-object.reset', record, { eventObject: view, source: 'api' });
     return view;
   }
 
@@ -131,14 +83,5 @@ export class EventObjectRegistry {
       openedAt: this.options.clock.iso(record.openedNs),
       counters: { setsByApi: record.setsByApi, setsOnReturn: record.setsOnReturn, resetsByApi: record.resetsByApi, pendingSetters: record.pendingSetters },
     };
-  }
-
-  list(limit: number, cursor: string | undefined): { items: EventObjectView[]; nextCursor: string | null } {
-    return this.table.page(limit, cursor, (record) => this.view(record));
-  }
-
-  private publish(type: EventObjectEventType, record: EventObjectRecord, view: EventObjectView = this.view(record)): void {
-    const payload = type === 'event-object.set' || type === 'event-object.reset' ? { eventObject: view, source: 'api' as const } : { eventObject: view };
-    this.options.events.publish(type, this.options.clock.nowIso(), payload, { mutex: record.name, workId: null });
   }
 }

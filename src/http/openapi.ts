@@ -18,6 +18,8 @@ const TAGS: Record<string, string> = {
   info: 'What this service is: version, engine, name semantics, limits',
   status: 'One compact document for dashboards, cheap to poll with If-None-Match',
   mutexes: 'Named kernel mutexes this service keeps a handle to',
+  semaphores: 'Named kernel semaphores this service keeps a handle to; a work acquires one unit',
+  'event-objects': 'Named kernel event objects this service keeps a handle to: set and reset now, or by the pool when a work returns',
   work: 'Thread-pool callbacks that acquire a mutex on their pool thread, hold it and return',
   events: 'Every step as Server-Sent Events, resumable with Last-Event-ID',
   pool: 'The thread pool: figures and limits',

@@ -92,7 +92,7 @@ export class Metrics {
     });
     this.eventSets = new Counter({
       name: 'tpmutex_event_object_sets_total',
-      help: 'Event objects set: by POST /v1/event-objects/{name}/set (source="api"), or by the pool when a work\'s callback returned (source="return", counted from `released` actions)',
+      help: 'Event objects set: by POST /v1/event-objects/{name}/set (source="api"), or by the pool when a work\'s callback returned (source="return": a `released` that lists set_event, or a work that timed out or was cancelled after its callback started)',
       labelNames: ['source'], registers,
     });
     for (const source of ['api', 'return']) this.eventSets.inc({ source }, 0);

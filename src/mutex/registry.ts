@@ -12,22 +12,13 @@ import type { Clock } from '../clock.js';
 import type { Engine, Ns } from '../engine/types.js';
 import type { EventLog } from '../events/event-log.js';
 import type { MutexView } from '../schemas/mutex.js';
-import { invalid, limitExceeded, ServiceError } from '../service-error.js';
-import { decodeCursor, encodeCursor } from '../work/work-ids.js';
+import { limitExceeded, ServiceError } from '../service-error.js';
 import type { ObjectKinds } from '../objects/object-kinds.js';
-import { parseMutexName } from './names.js';
+import { ObjectTable, type ObjectRecordBase } from '../objects/object-table.js';
+import { normaliseName } from './names.js';
 
-export interface MutexRecord {
-  readonly seq: number;
-  /** The spelling it was first opened under; the engine's handle has this name. */
-  readonly name: string;
-  /** The object's own name (e.g. `\Sessions\1\BaseNamedObjects\x`): what makes two names one mutex. */
-  readonly kernelName: string;
-  /**
-   * Other spellings opened since that name the same object, in opening order. An array,
-   * not a Set: almost every record has none, and an empty Set costs ~140 B per record.
-   */
-  readonly aliases: string[];
+/** kernelName (e.g. `\Sessions\1\BaseNamedObjects\x`) is what makes two names one mutex; aliases are the other spellings opened since. */
+export interface MutexRecord extends ObjectRecordBase {
   readonly existed: boolean;
   readonly openedNs: Ns;
   /** The work of this service that owns it (between acquired and released). */
@@ -47,14 +38,9 @@ export interface MutexRecord {
 export interface OpenResult { record: MutexRecord; created: boolean; existedBefore: boolean }
 
 export class MutexRegistry {
-  /** Records by their name, in opening order (lists page through this). */
-  private readonly byName = new Map<string, MutexRecord>();
-  /** Aliases → their record. */
-  private readonly byAlias = new Map<string, MutexRecord>();
-  private readonly byKernelName = new Map<string, MutexRecord>();
+  private readonly table = new ObjectTable<MutexRecord>();
   /** The last fencing token of closed mutexes, so a reopened one shows no smaller token. */
   private readonly closedTokens = new Map<string, number>();
-  private lastSeq = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -66,20 +52,16 @@ export class MutexRegistry {
     /** The other kinds' registries: a name open as a semaphore or event object is refused. */
     private readonly kinds?: ObjectKinds,
   ) {
-    kinds?.register('mutex', { has: (name) => this.get(name) !== undefined, hasKernelName: (k) => this.byKernelName.has(k) });
+    kinds?.register('mutex', { has: (name) => this.get(name) !== undefined, hasKernelName: (k) => this.table.byKernel(k) !== undefined });
   }
 
-  get size(): number { return this.byName.size; }
+  get size(): number { return this.table.size; }
 
   /** Normalises a name from a request or throws a validation error naming the field. */
-  static normalise(raw: string, field: string): string {
-    const check = parseMutexName(raw);
-    if (!check.ok) throw invalid([{ field, message: `mutex name ${check.reason}` }]);
-    return check.name;
-  }
+  static normalise(raw: string, field: string): string { return normaliseName(raw, field, 'mutex'); }
 
   /** The record of a name or of an alias. */
-  get(name: string): MutexRecord | undefined { return this.byName.get(name) ?? this.byAlias.get(name); }
+  get(name: string): MutexRecord | undefined { return this.table.get(name); }
 
   /** The record's name for a name or alias it knows, else the name as given (for filters). */
   canonical(name: string): string { return this.get(name)?.name ?? name; }
@@ -95,17 +77,16 @@ export class MutexRegistry {
     if (known) return { record: known, created: false, existedBefore: true };
     this.kinds?.checkName(name, 'mutex');
     this.checkName(name);
-    if (this.byName.size >= this.maxMutexes) {
+    if (this.table.size >= this.maxMutexes) {
       throw limitExceeded('MAX_MUTEXES', `${this.maxMutexes} mutexes are open; close one (DELETE /v1/mutexes/{name}) or raise MAX_MUTEXES`, 5);
     }
     const { existed, kernelName } = this.engine.openMutex(name);
-    const same = this.byKernelName.get(kernelName);
+    const same = this.table.byKernel(kernelName);
     if (same) {
       // Another spelling of an open mutex: one handle is enough, and a second record
       // would start a second holder, queue and fencing sequence for the same object.
       this.engine.closeMutex(name);
-      same.aliases.push(name); // not already there: get(name) found nothing
-      this.byAlias.set(name, same);
+      this.table.addAlias(same, name);
       return { record: same, created: false, existedBefore: true };
     }
     try {
@@ -115,7 +96,7 @@ export class MutexRegistry {
       throw err;
     }
     const record: MutexRecord = {
-      seq: ++this.lastSeq,
+      seq: this.table.nextSeq(),
       name,
       kernelName,
       aliases: [],
@@ -131,8 +112,7 @@ export class MutexRegistry {
       abandonedAcquisitions: 0,
       timeouts: 0,
     };
-    this.byName.set(name, record);
-    this.byKernelName.set(kernelName, record);
+    this.table.add(record);
     this.publish('mutex.opened', record);
     return { record, created: !existed, existedBefore: existed };
   }
@@ -144,10 +124,8 @@ export class MutexRegistry {
     }
     const view = this.view(record);
     this.engine.closeMutex(record.name);
-    this.byName.delete(record.name);
-    this.byKernelName.delete(record.kernelName);
+    this.table.remove(record);
     this.closedTokens.set(record.kernelName, record.fencingToken);
-    for (const alias of record.aliases) this.byAlias.delete(alias);
     this.publish('mutex.closed', record, view);
     return view;
   }
@@ -181,20 +159,10 @@ export class MutexRegistry {
   }
 
   list(limit: number, cursor: string | undefined): { items: MutexView[]; nextCursor: string | null } {
-    const after = decodeCursor(cursor, this.lastSeq);
-    if (after === null) throw invalid([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);
-    const items: MutexView[] = [];
-    let more = false;
-    for (const record of this.byName.values()) {
-      if (record.seq <= after) continue;
-      if (items.length === limit) { more = true; break; }
-      items.push(this.view(record));
-    }
-    const last = items.length > 0 ? this.byName.get(items[items.length - 1]!.name) : undefined;
-    return { items, nextCursor: more && last ? encodeCursor(last.seq) : null };
+    return this.table.page(limit, cursor, (record) => this.view(record));
   }
 
-  all(): IterableIterator<MutexRecord> { return this.byName.values(); }
+  all(): IterableIterator<MutexRecord> { return this.table.all(); }
 
   private publish(type: 'mutex.opened' | 'mutex.closed', record: MutexRecord, view: MutexView = this.view(record)): void {
     this.events.publish(type, this.clock.nowIso(), { mutex: view }, { mutex: record.name, workId: null });

@@ -1,9 +1,8 @@
 /**
- * The open objects of one kind (semaphores, or event objects): records by name, by
- * alias and by kernel name, in opening order for paged lists. As for mutexes
- * (src/mutex/registry.ts), a record is one kernel object, not one spelling: a second
- * name with the same kernel name (in session 0, `Local\x` and `Global\x`) becomes an
- * alias of the first record.
+ * The open objects of one kind (mutexes, semaphores or event objects): records by name,
+ * by alias and by kernel name, in opening order for paged lists. A record is one kernel
+ * object, not one spelling: a second name with the same kernel name (in session 0,
+ * `Local\x` and `Global\x`) becomes an alias of the first record.
  */
 import { invalid } from '../service-error.js';
 import { decodeCursor, encodeCursor } from '../work/work-ids.js';
@@ -13,7 +12,10 @@ export interface ObjectRecordBase {
   /** The spelling it was first opened under; the engine's handle has this name. */
   readonly name: string;
   readonly kernelName: string;
-  /** In opening order; an array because most records have none (see MutexRecord.aliases). */
+  /**
+   * Other spellings opened since that name the same object, in opening order. An array,
+   * not a Set: almost every record has none, and an empty Set costs ~140 B per record.
+   */
   readonly aliases: string[];
 }
 
@@ -46,7 +48,7 @@ export class ObjectTable<R extends ObjectRecordBase> {
     for (const alias of record.aliases) this.byAlias.delete(alias);
   }
 
-  /** One page in opening order, as GET /v1/mutexes pages. */
+  /** One page in opening order. */
   page<V>(limit: number, cursor: string | undefined, view: (record: R) => V): { items: V[]; nextCursor: string | null } {
     const after = decodeCursor(cursor, this.lastSeq);
     if (after === null) throw invalid([{ field: 'query/cursor', message: 'is not a cursor this service issued' }]);

@@ -1,45 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { MutexRegistry } from '../mutex/registry.js';
 import { problemResponses } from '../http/openapi.js';
 import { emptyBodyAsObject } from '../http/optional-body.js';
-import { MutexListQuery, MutexNameParams } from '../schemas/mutex.js';
+import { MutexNameParams } from '../schemas/mutex.js';
 import { AbandonRequest, IdempotencyHeaders } from '../schemas/work.js';
 import type { Services } from '../services.js';
+import { acceptedWork, sendAccepted } from './accepted-work.js';
+import { nameParam, registerObjectRoutes } from './object-routes.js';
 
-const MutexRef = Type.Ref('Mutex');
 const tags = ['mutexes'];
 
 export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { mutexes } = services;
-  const nameOf = (raw: string) => MutexRegistry.normalise(raw, 'params/name');
+  const nameOf = (raw: string) => nameParam(raw, 'mutex');
 
-  app.put('/v1/mutexes/:name', {
-    schema: {
-      operationId: 'openMutex', tags, summary: 'Open or create a named mutex',
-      description: '201 when this call created it; 200 when it already existed, in this service or in the OS (`existed: true`), also under another name of the same kernel object (then the name is one of its `aliases`). 403 when the name is not allowed here, when the mutex refuses this process the access it needs (`access-denied`), or when creating a Global\\ object needs SeCreateGlobalPrivilege (`privilege-required`).',
-      params: MutexNameParams,
-      response: { 200: MutexRef, 201: MutexRef, ...problemResponses(400, 403, 409, 429) },
+  registerObjectRoutes(app, {
+    kind: 'mutex', plural: 'mutexes', path: '/v1/mutexes', tag: 'mutexes',
+    schemaId: 'Mutex', schemaIdPlural: 'Mutexes',
+    descriptions: {
+      open: '201 when this call created it; 200 when it already existed, in this service or in the OS (`existed: true`), also under another name of the same kernel object (then the name is one of its `aliases`). 403 when the name is not allowed here, when the mutex refuses this process the access it needs (`access-denied`), or when creating a Global\\ object needs SeCreateGlobalPrivilege (`privilege-required`).',
+      close: '409 while work on it is queued, waiting or holding.',
     },
-  }, async (req, reply) => {
-    const { record, created } = mutexes.open(nameOf(req.params.name));
-    return reply.code(created ? 201 : 200).send(mutexes.view(record));
+    closeAnswers: 'object',
+    registry: services.mutexes,
   });
-
-  app.get('/v1/mutexes', {
-    schema: { operationId: 'listMutexes', tags, summary: 'List open mutexes', querystring: MutexListQuery, response: { 200: Type.Ref('MutexList'), ...problemResponses(400) } },
-  }, async (req) => mutexes.list(req.query.limit ?? 100, req.query.cursor));
-
-  app.get('/v1/mutexes/:name', {
-    schema: { operationId: 'getMutex', tags, summary: 'Live state of an open mutex', params: MutexNameParams, response: { 200: MutexRef, ...problemResponses(400, 404) } },
-  }, async (req) => mutexes.view(mutexes.require(nameOf(req.params.name))));
-
-  app.delete('/v1/mutexes/:name', {
-    schema: {
-      operationId: 'closeMutex', tags, summary: 'Close the handle', description: '409 while work on it is queued, waiting or holding.',
-      params: MutexNameParams, response: { 200: MutexRef, ...problemResponses(400, 404, 409) },
-    },
-  }, async (req) => mutexes.close(nameOf(req.params.name)));
 
   app.post('/v1/mutexes/:name/abandon', {
     schema: {
@@ -48,21 +30,10 @@ export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
       params: MutexNameParams, headers: IdempotencyHeaders,
       body: AbandonRequest,
       response: {
-        202: {
-          description: 'Accepted: the abandon work is queued',
-          headers: {
-            location: { type: 'string', description: 'The work: /v1/work/{id}' },
-            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the work an earlier request with the same Idempotency-Key created' },
-          },
-          content: { 'application/json': { schema: Type.Ref('Work') } },
-        },
+        202: acceptedWork('Accepted: the abandon work is queued'),
         ...problemResponses(400, 403, 409, 415, 422, 429, 503),
       },
     },
     preValidation: emptyBodyAsObject,
-  }, async (req, reply) => {
-    const { work: created, replayed } = services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key']);
-    if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).header('location', `/v1/work/${encodeURIComponent(created.id)}`).send(created);
-  });
+  }, async (req, reply) => sendAccepted(reply, services.work.abandon(nameOf(req.params.name), req.body, req.headers['idempotency-key'])));
 };

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MutexRegistry } from '../mutex/registry.js';
-import { SemaphoreRegistry } from '../semaphore/registry.js';
+import { normaliseName } from '../mutex/names.js';
 import { problemResponses } from '../http/openapi.js';
 import { IdempotencyHeaders, KeepaliveBody, KeepaliveQuery, WorkGetQuery, WorkIdParams, WorkListQuery, WorkRequest, type WorkState } from '../schemas/work.js';
 import type { Services } from '../services.js';
 import { validationProblem } from '../http/problem.js';
 import { streamKeepalive } from '../work/keepalive-stream.js';
+import { acceptedWork, sendAccepted } from './accepted-work.js';
 
 const WorkRef = Type.Ref('Work');
 const tags = ['work'];
@@ -21,22 +22,11 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       description: '202 with Location. The callback runs on a pool thread, acquires its mutex or one unit of its semaphore there, spins/holds, returns; the pool releases what it acquired and sets `setEventOnReturn` (Windows order: mutex → event → semaphore; `actions` on `released` says what the pool did). At least one of mutex, semaphore, setEventOnReturn; not both mutex and semaphore (400). A semaphore or event object must be open (404 `object-not-open`); a mutex opens on first use. With Idempotency-Key, the same key and body return the same work (Idempotent-Replayed: true); another body → 422.',
       body: WorkRequest, headers: IdempotencyHeaders,
       response: {
-        202: {
-          description: 'Accepted: the work is queued',
-          headers: {
-            location: { type: 'string', description: 'The work: /v1/work/{id}' },
-            'idempotent-replayed': { type: 'string', enum: ['true'], description: 'Present when this is the work an earlier request with the same Idempotency-Key created' },
-          },
-          content: { 'application/json': { schema: WorkRef } },
-        },
+        202: acceptedWork('Accepted: the work is queued'),
         ...problemResponses(400, 403, 404, 409, 413, 415, 422, 429, 503),
       },
     },
-  }, async (req, reply) => {
-    const { work: created, replayed } = work.submit(req.body, req.headers['idempotency-key']);
-    if (replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(202).header('location', `/v1/work/${encodeURIComponent(created.id)}`).send(created);
-  });
+  }, async (req, reply) => sendAccepted(reply, work.submit(req.body, req.headers['idempotency-key'])));
 
   app.get('/v1/work', {
     schema: { operationId: 'listWork', tags, summary: 'List work (oldest first)', querystring: WorkListQuery, response: { 200: Type.Ref('WorkList'), ...problemResponses(400) } },
@@ -50,7 +40,7 @@ export const workRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     return work.list({
       ...(state === undefined ? {} : { states: new Set(state as WorkState[]) }),
       ...(mutex === undefined ? {} : { mutex: MutexRegistry.normalise(mutex, 'query/mutex') }),
-      ...(semaphore === undefined ? {} : { semaphore: SemaphoreRegistry.normalise(semaphore, 'query/semaphore') }),
+      ...(semaphore === undefined ? {} : { semaphore: normaliseName(semaphore, 'query/semaphore', 'semaphore') }),
       ...(label === undefined ? {} : { label }),
     }, limit ?? 100, cursor);
   });

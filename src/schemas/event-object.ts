@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
-import { ListQuery, listOf, Timestamp } from './common.js';
-import { MutexNameParams } from './mutex.js';
+import { listOf } from './common.js';
+import { ALIASES_AS_FOR_MUTEXES, ObjectListQuery, ObjectNameParams, objectIdentity, openedFields } from './named-object.js';
 
-export const EventObjectNameParams = MutexNameParams;
+export const EventObjectNameParams = ObjectNameParams;
 
 export const EventObjectOpenRequest = Type.Object({
   manualReset: Type.Optional(Type.Boolean({ default: false, description: 'true: a manual-reset (notification) event; false: auto-reset (one waiter is released, then it resets). Ignored when the event exists' })),
@@ -11,16 +11,13 @@ export const EventObjectOpenRequest = Type.Object({
 export type EventObjectOpenBody = Static<typeof EventObjectOpenRequest>;
 
 export const EventObject = Type.Object({
-  name: Type.String({ description: 'Normalised: Global\\x or Local\\x; the spelling it was first opened under' }),
-  aliases: Type.Array(Type.String(), { description: 'Other names of the same kernel object opened since (as for mutexes)' }),
-  kernelName: Type.String({ description: 'The object\'s own name (as for mutexes)' }),
+  ...objectIdentity({ aliases: ALIASES_AS_FOR_MUTEXES, kernelName: 'The object\'s own name (as for mutexes)' }),
   signaled: Type.Boolean({ description: 'Live from the OS (NtQueryEvent)' }),
   manualReset: Type.Boolean({ description: 'The object\'s own type, live from the OS (NtQueryEvent)' }),
-  existed: Type.Boolean({ description: 'It existed in the OS before this service opened it (then the PUT body was ignored)' }),
-  openedAt: Timestamp,
+  ...openedFields('It existed in the OS before this service opened it (then the PUT body was ignored)'),
   counters: Type.Object({
     setsByApi: Type.Integer({ description: 'POST …/set answered by this service' }),
-    setsOnReturn: Type.Integer({ description: 'Works whose `released` lists set_event: the pool set it when their callback returned' }),
+    setsOnReturn: Type.Integer({ description: 'Works whose callback returned, so the pool set it: their `released` lists set_event, or they timed out or were cancelled after their callback started' }),
     resetsByApi: Type.Integer({ description: 'POST …/reset answered by this service' }),
     pendingSetters: Type.Integer({ description: 'Unfinished works of this service that set it on return (it cannot be closed while there are any)' }),
   }),
@@ -28,4 +25,4 @@ export const EventObject = Type.Object({
 export type EventObjectView = Static<typeof EventObject>;
 
 export const EventObjectList = listOf(Type.Ref('EventObject'), 'EventObjectList');
-export const EventObjectListQuery = Type.Object(ListQuery, { additionalProperties: false });
+export const EventObjectListQuery = ObjectListQuery;

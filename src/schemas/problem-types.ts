@@ -41,7 +41,7 @@ export const PROBLEM_TYPES = {
   'rule-violation': [500, 'Checked mode caught a call that would raise an exception on Windows; the detail names the rule'],
   'thread-died': [500, 'The thread running the callback died'],
   'os-error': [500, 'The operating system refused a call; the details are in the service log'],
-  'shutting-down': [503, 'The service is draining and accepts no new work or mutexes'],
+  'shutting-down': [503, 'The service is draining and accepts no new work or objects'],
   'overloaded': [503, 'The event loop lags (MAX_EVENT_LOOP_DELAY_MS) or the heap is full (MAX_HEAP_USED_BYTES)'],
   'engine-unavailable': [503, 'The engine cannot run'],
 } as const satisfies Record<string, readonly [number, string]>;

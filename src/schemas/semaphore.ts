@@ -1,8 +1,8 @@
 import { Type, type Static } from 'typebox';
-import { ListQuery, listOf, Timestamp } from './common.js';
-import { MutexHolder, MutexNameParams } from './mutex.js';
+import { listOf } from './common.js';
+import { ALIASES_AS_FOR_MUTEXES, ObjectHolder, ObjectListQuery, ObjectNameParams, objectIdentity, openedFields } from './named-object.js';
 
-export const SemaphoreNameParams = MutexNameParams;
+export const SemaphoreNameParams = ObjectNameParams;
 
 /**
  * PUT body. The upper bound of maximumCount is configuration (MAX_SEMAPHORE_COUNT) and
@@ -15,14 +15,11 @@ export const SemaphoreOpenRequest = Type.Object({
 export type SemaphoreOpenBody = Static<typeof SemaphoreOpenRequest>;
 
 export const Semaphore = Type.Object({
-  name: Type.String({ description: 'Normalised: Global\\x or Local\\x; the spelling it was first opened under' }),
-  aliases: Type.Array(Type.String(), { description: 'Other names of the same kernel object opened since (as for mutexes)' }),
-  kernelName: Type.String({ description: 'The object\'s own name (as for mutexes): two names with one kernelName are one semaphore' }),
+  ...objectIdentity({ aliases: ALIASES_AS_FOR_MUTEXES, kernelName: 'The object\'s own name (as for mutexes): two names with one kernelName are one semaphore' }),
   count: Type.Integer({ description: 'Units available now, live from the OS (NtQuerySemaphore): units held by other processes are missing from it too' }),
   maximumCount: Type.Integer({ description: 'The object\'s own maximum' }),
-  existed: Type.Boolean({ description: 'It existed in the OS before this service opened it (then the PUT counts were ignored)' }),
-  openedAt: Timestamp,
-  holders: Type.Array(MutexHolder, { description: 'Works of this service holding a unit now, oldest first' }),
+  ...openedFields('It existed in the OS before this service opened it (then the PUT counts were ignored)'),
+  holders: Type.Array(ObjectHolder, { description: 'Works of this service holding a unit now, oldest first' }),
   waiting: Type.Integer({ description: 'Works of this service waiting for a unit' }),
   queued: Type.Integer({ description: 'Works of this service queued for it, not started' }),
   counters: Type.Object({
@@ -33,4 +30,4 @@ export const Semaphore = Type.Object({
 export type SemaphoreView = Static<typeof Semaphore>;
 
 export const SemaphoreList = listOf(Type.Ref('Semaphore'), 'SemaphoreList');
-export const SemaphoreListQuery = Type.Object(ListQuery, { additionalProperties: false });
+export const SemaphoreListQuery = ObjectListQuery;

@@ -7,22 +7,15 @@
  * counts, so PUT /v1/semaphores/{name} opens it and a work naming one that is not
  * open gets `object-not-open`.
  */
-import type { Clock } from '../clock.js';
-import type { Engine, Ns } from '../engine/types.js';
-import type { EventLog } from '../events/event-log.js';
-import { normaliseName } from '../mutex/names.js';
-import type { ObjectKinds } from '../objects/object-kinds.js';
-import { ObjectTable, type ObjectRecordBase } from '../objects/object-table.js';
-import type { SemaphoreEventType } from '../schemas/events.js';
-import type { SemaphoreOpenBody, SemaphoreView } from '../schemas/semaphore.js';
-import { invalid, limitExceeded, ServiceError } from '../service-error.js';
+import type { Ns, SemaphoreInit, SemaphoreOpened } from '../engine/types.js';
+import { PutOpenedRegistry, type PutOpenedRecord, type PutOpenedRegistryOptions } from '../objects/put-opened-registry.js';
 import type { ValidationIssue } from '../schemas/common.js';
+import type { SemaphoreOpenBody, SemaphoreView } from '../schemas/semaphore.js';
+import { invalid } from '../service-error.js';
 
 export interface SemaphoreHolder { threadId: number; sinceNs: Ns }
 
-export interface SemaphoreRecord extends ObjectRecordBase {
-  readonly existed: boolean;
-  readonly openedNs: Ns;
+export interface SemaphoreRecord extends PutOpenedRecord {
   readonly maximumCount: number;
   /** Works of this service holding a unit, in acquisition order. */
   readonly holders: Map<string, SemaphoreHolder>;
@@ -34,47 +27,29 @@ export interface SemaphoreRecord extends ObjectRecordBase {
   timeouts: number;
 }
 
-export interface SemaphoreOpenResult { record: SemaphoreRecord; created: boolean }
-
-export interface SemaphoreRegistryOptions {
-  engine: Engine;
-  events: EventLog;
-  clock: Clock;
+export interface SemaphoreRegistryOptions extends PutOpenedRegistryOptions {
   maxSemaphores: number;
   maxSemaphoreCount: number;
-  kinds: ObjectKinds;
-  /** Throws the refusal of a name this service may not open (src/policy). */
-  checkName?: (name: string) => void;
 }
 
-export class SemaphoreRegistry {
-  private readonly table = new ObjectTable<SemaphoreRecord>();
+export class SemaphoreRegistry extends PutOpenedRegistry<SemaphoreRecord, SemaphoreView, SemaphoreOpenBody, SemaphoreInit, SemaphoreOpened> {
+  private readonly maxSemaphoreCount: number;
 
-  constructor(private readonly options: SemaphoreRegistryOptions) {
-    options.kinds.register('semaphore', {
-      has: (name) => this.table.get(name) !== undefined,
-      hasKernelName: (kernelName) => this.table.byKernel(kernelName) !== undefined,
+  constructor(options: SemaphoreRegistryOptions) {
+    super(options, {
+      kind: 'semaphore', plural: 'semaphores', path: '/v1/semaphores', opensWith: 'its counts',
+      limit: { setting: 'MAX_SEMAPHORES', max: options.maxSemaphores },
+      opened: 'semaphore.opened', closed: 'semaphore.closed',
     });
-  }
-
-  static normalise(raw: string, field: string): string { return normaliseName(raw, field, 'semaphore'); }
-
-  get size(): number { return this.table.size; }
-  get(name: string): SemaphoreRecord | undefined { return this.table.get(name); }
-  all(): IterableIterator<SemaphoreRecord> { return this.table.all(); }
-
-  require(name: string): SemaphoreRecord {
-    const record = this.table.get(name);
-    if (!record) throw new ServiceError('object-not-open', `semaphore ${JSON.stringify(name)} is not open in this service (PUT /v1/semaphores/{name} opens it with its counts)`);
-    return record;
+    this.maxSemaphoreCount = options.maxSemaphoreCount;
   }
 
   /** The counts of a PUT body, checked (every bad field at once), defaults 1/1. */
-  resolveInit(body: SemaphoreOpenBody): { initialCount: number; maximumCount: number } {
+  resolveInit(body: SemaphoreOpenBody): SemaphoreInit {
     const maximumCount = body.maximumCount ?? 1;
     const initialCount = body.initialCount ?? Math.min(1, maximumCount);
     const issues: ValidationIssue[] = [];
-    const max = this.options.maxSemaphoreCount;
+    const max = this.maxSemaphoreCount;
     if (maximumCount < 1 || maximumCount > max) issues.push({ field: 'body/maximumCount', message: `must be between 1 and ${max} (MAX_SEMAPHORE_COUNT)` });
     if (initialCount < 0) issues.push({ field: 'body/initialCount', message: 'must be >= 0' });
     else if (initialCount > maximumCount) issues.push({ field: 'body/initialCount', message: `must not exceed maximumCount (${maximumCount})` });
@@ -82,49 +57,19 @@ export class SemaphoreRegistry {
     return { initialCount, maximumCount };
   }
 
-  open(name: string, body: SemaphoreOpenBody): SemaphoreOpenResult {
-    const init = this.resolveInit(body);
-    const known = this.table.get(name);
-    if (known) return { record: known, created: false };
-    const { engine, kinds } = this.options;
-    kinds.checkName(name, 'semaphore');
-    this.options.checkName?.(name);
-    if (this.table.size >= this.options.maxSemaphores) {
-      throw limitExceeded('MAX_SEMAPHORES', `${this.options.maxSemaphores} semaphores are open; close one (DELETE /v1/semaphores/{name}) or raise MAX_SEMAPHORES`, 5);
-    }
-    const opened = engine.openSemaphore(name, init);
-    const same = this.table.byKernel(opened.kernelName);
-    if (same) {
-      engine.closeSemaphore(name);
-      this.table.addAlias(same, name);
-      return { record: same, created: false };
-    }
-    try {
-      kinds.checkKernelName(name, opened.kernelName, 'semaphore');
-    } catch (err) {
-      engine.closeSemaphore(name);
-      throw err;
-    }
-    const record: SemaphoreRecord = {
-      seq: this.table.nextSeq(), name, kernelName: opened.kernelName, aliases: [],
-      existed: opened.existed, openedNs: this.options.clock.nowNs(), maximumCount: opened.maximumCount,
-      holders: new Map(), queued: 0, waiting: 0, unfinished: 0, acquisitions: 0, timeouts: 0,
-    };
-    this.table.add(record);
-    this.publish('semaphore.opened', record);
-    return { record, created: !opened.existed };
+  protected openInEngine(name: string, init: SemaphoreInit): SemaphoreOpened { return this.options.engine.openSemaphore(name, init); }
+  protected closeInEngine(name: string): void { this.options.engine.closeSemaphore(name); }
+
+  protected createRecord(base: PutOpenedRecord, opened: SemaphoreOpened): SemaphoreRecord {
+    return { ...base, maximumCount: opened.maximumCount, holders: new Map(), queued: 0, waiting: 0, unfinished: 0, acquisitions: 0, timeouts: 0 };
   }
 
-  close(name: string): void {
-    const record = this.require(name);
-    if (record.unfinished > 0) {
-      throw new ServiceError('object-in-use', `semaphore ${JSON.stringify(name)} has ${record.unfinished} unfinished work (queued ${record.queued}, waiting ${record.waiting}, holding ${record.holders.size}); cancel it first`);
-    }
-    const view = this.view(record);
-    this.options.engine.closeSemaphore(record.name);
-    this.table.remove(record);
-    this.publish('semaphore.closed', record, view);
+  protected inUse(record: SemaphoreRecord): string | undefined {
+    if (record.unfinished === 0) return undefined;
+    return `semaphore ${JSON.stringify(record.name)} has ${record.unfinished} unfinished work (queued ${record.queued}, waiting ${record.waiting}, holding ${record.holders.size}); cancel it first`;
   }
+
+  protected payload(view: SemaphoreView) { return { semaphore: view }; }
 
   view(record: SemaphoreRecord): SemaphoreView {
     const { clock } = this.options;
@@ -142,13 +87,5 @@ export class SemaphoreRegistry {
       queued: record.queued,
       counters: { acquisitions: record.acquisitions, timeouts: record.timeouts },
     };
-  }
-
-  list(limit: number, cursor: string | undefined): { items: SemaphoreView[]; nextCursor: string | null } {
-    return this.table.page(limit, cursor, (record) => this.view(record));
-  }
-
-  private publish(type: SemaphoreEventType, record: SemaphoreRecord, view: SemaphoreView = this.view(record)): void {
-    this.options.events.publish(type, this.options.clock.nowIso(), { semaphore: view }, { mutex: record.name, workId: null });
   }
 }

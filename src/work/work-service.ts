@@ -22,8 +22,7 @@ import { invalid, ServiceError } from '../service-error.js';
 import { fingerprint, IdempotencyKeys } from './idempotency.js';
 import { InvariantChecks, type ViolationListener } from './invariants.js';
 import { Leases } from './leases.js';
-import { countSubmitted, countTransition } from './mutex-accounting.js';
-import { countSemaphoreSubmitted, countSemaphoreTransition, countSetterEnded } from './semaphore-accounting.js';
+import { countSetterEnded, countSubmitted, countTransition, MUTEX_HOLDER, SEMAPHORE_HOLDERS } from './object-accounting.js';
 import { TerminalWaiters } from './terminal-waiters.js';
 import { decodeCursor, encodeCursor, WorkIds } from './work-ids.js';
 import { checkAdmission, type AdmissionLimits } from './work-limits.js';
@@ -149,7 +148,7 @@ export class WorkService {
     if (idempotencyKey !== undefined) this.idempotency.remember(idempotencyKey, print, id);
     this.unfinished++;
     if (resolved.mutex !== null) countSubmitted(this.mutexes.require(resolved.mutex));
-    if (resolved.semaphore !== null) countSemaphoreSubmitted(this.semaphores.require(resolved.semaphore));
+    if (resolved.semaphore !== null) countSubmitted(this.semaphores.require(resolved.semaphore));
     if (resolved.setEventOnReturn !== null) this.eventObjects.require(resolved.setEventOnReturn).pendingSetters++;
     this.publish(work, 'work.queued');
     return { work: this.view(work), replayed: false };
@@ -279,11 +278,11 @@ export class WorkService {
     if (phase.type === 'returned' && work.lease?.expired === true) work.signaled = false;
     if (mutex) {
       this.invariants.observe(mutex, work, phase);
-      countTransition(mutex, work, before);
+      countTransition(mutex, MUTEX_HOLDER, work, before);
     }
     const semaphore = request.semaphore === null ? undefined : this.semaphores.get(request.semaphore);
     if (semaphore) {
-      countSemaphoreTransition(semaphore, work, before);
+      countTransition(semaphore, SEMAPHORE_HOLDERS, work, before);
       if (phase.type === 'acquired') this.invariants.semaphoreAcquired(semaphore, work);
     }
     if (before !== work.state && isTerminal(work.state)) {

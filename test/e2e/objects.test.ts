@@ -205,6 +205,18 @@ describe('event objects', () => {
     assert.equal((await target.api.request('DELETE', `/v1/event-objects/${enc(name)}`)).status, 204);
   });
 
+  it('a setter that times out after its callback started still has the pool set the event, and it is counted', async () => {
+    const sem = uniqueName('ev-timeout-sem');
+    const event = uniqueName('ev-timeout-ev');
+    await putSemaphore(sem, { initialCount: 0, maximumCount: 1 });
+    await putEvent(event, { manualReset: true });
+    const done = await target.api.waitTerminal((await target.api.submitOk({ semaphore: sem, setEventOnReturn: event, acquireTimeoutMs: 0 })).id);
+    assert.equal(done.state, 'timed_out');
+    const view = (await eventObject(event)).body;
+    assert.equal(view.signaled, true);
+    assert.deepEqual([view.counters.setsOnReturn, view.counters.pendingSetters], [1, 0]);
+  });
+
   it('mutex + event: the pool releases the mutex, then sets the event (when the app wakes, the mutex is free)', async () => {
     const mutex = uniqueName('ev-mutex');
     const event = uniqueName('ev-mutex-ev');

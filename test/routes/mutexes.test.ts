@@ -60,6 +60,18 @@ it('the mutex object shows its kernel name and the boot', async (t) => {
   assert.equal(local.boot, info.boot);
 });
 
+it('PUT of a mutex already open in this service is 200 existed: true, as for semaphores and event objects; GET keeps the OS answer', async (t) => {
+  const { app } = await appOn(t, 0);
+  const created = await put(app, 'again');
+  assert.deepEqual([created.statusCode, created.json<MutexView>().existed], [201, false]);
+  const again = await put(app, 'again');
+  assert.deepEqual([again.statusCode, again.json<MutexView>().existed], [200, true]);
+  const alias = await put(app, 'Global\\again');
+  assert.deepEqual([alias.statusCode, alias.json<MutexView>().existed], [200, true]);
+  const got = await app.inject({ method: 'GET', url: '/v1/mutexes/again' });
+  assert.equal(got.json<MutexView>().existed, false, 'it did not exist in the OS before this service opened it');
+});
+
 it('session 0: Local\\x and Global\\x are one mutex with one fencing sequence', async (t) => {
   const { app } = await appOn(t, 0);
   assert.equal((await put(app, 'Local\\x')).statusCode, 201);

@@ -67,3 +67,18 @@ it('readyz is 503 while an app closes, and a closing or closed app refuses new w
   // Closed: the service itself refuses too, whatever route leads to it.
   assert.throws(() => app.services.work.submit({ mutex: 'later' }, undefined), (err: unknown) => toHttpProblem(err)?.status === 503);
 });
+
+it('while draining, every route that creates work or opens an object gets 503 shutting-down and opens nothing', async (t) => {
+  const app = await buildTestApp(t);
+  // Set by hand: what is checked here is the guard's route list, not when a close sets the state.
+  app.services.lifecycle.state = 'draining';
+  const creating = [['POST', '/v1/work'], ['POST', '/v1/mutexes/late/abandon'], ['PUT', '/v1/mutexes/late'], ['PUT', '/v1/semaphores/late'], ['PUT', '/v1/event-objects/late']] as const;
+  for (const [method, url] of creating) {
+    const res = await app.inject({ method, url, ...(method === 'POST' && url === '/v1/work' ? { payload: { mutex: 'late' } } : {}) });
+    assert.equal(res.statusCode, 503, `${method} ${url}`);
+    assert.equal(res.json<{ type: string }>().type, 'urn:tpmutex:problem:shutting-down', `${method} ${url}`);
+  }
+  const { mutexes, semaphores, eventObjects, work } = app.services;
+  assert.deepEqual([mutexes.size, semaphores.size, eventObjects.size, work.unfinishedCount], [0, 0, 0, 0]);
+  assert.equal((await app.inject({ method: 'GET', url: '/v1/semaphores' })).statusCode, 200, 'reads still answer');
+});

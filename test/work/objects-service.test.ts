@@ -85,6 +85,24 @@ describe('WorkService: event objects', () => {
     assert.deepEqual([record.pendingSetters, record.setsOnReturn], [0, 1]);
   });
 
+  it('counts the set of a setter that timed out or was cancelled after its callback started, not of one cancelled while queued', async () => {
+    const { engine, services, work } = setup();
+    services.eventObjects.open('Local\\e3', {});
+    services.semaphores.open('Local\\none', { initialCount: 0, maximumCount: 1 });
+    const timedOut = work.submit({ semaphore: 'none', setEventOnReturn: 'e3', acquireTimeoutMs: 0 }, undefined).work;
+    const cancelled = work.submit({ mutex: 'm3', setEventOnReturn: 'e3' }, undefined).work;
+    const neverStarted = work.submit({ mutex: 'm3', setEventOnReturn: 'e3' }, undefined).work;
+    engine.emit({ type: 'started', workId: timedOut.id, threadId: 1, mayRunLong: null });
+    engine.emit({ type: 'timed_out', workId: timedOut.id });
+    engine.emit({ type: 'started', workId: cancelled.id, threadId: 2, mayRunLong: null });
+    engine.emit({ type: 'cancelled', workId: cancelled.id });
+    engine.emit({ type: 'cancelled', workId: neverStarted.id });
+    const record = services.eventObjects.require('Local\\e3');
+    assert.deepEqual([record.setsOnReturn, record.pendingSetters], [2, 0]);
+    const metrics = await services.metrics.registry.getSingleMetricAsString('tpmutex_event_object_sets_total');
+    assert.match(metrics, /source="return"\} 2$/m);
+  });
+
   it('an acquired phase for a work that acquires nothing is dropped', () => {
     const { engine, services, work } = setup();
     services.eventObjects.open('Local\\e2', {});
@@ -119,6 +137,23 @@ describe('WorkService: abandonment on cue', () => {
     assert.equal(work.abandon('Local\\k', {}, 'key').work.id, first.id);
     assert.equal(problemOf(() => work.abandon('Local\\k', { acquireTimeoutMs: 1 }, 'key')).slug, 'idempotency-key-reused');
     assert.equal(problemOf(() => work.submit({ mutex: 'Local\\k' }, 'key')).slug, 'idempotency-key-reused');
+  });
+});
+
+describe('semaphores and event objects alike', () => {
+  it('a bad PUT body, the open limit, not open and alias spellings go the same way for both kinds', () => {
+    const engine = new ScriptedEngine();
+    const services = createServices(testConfig({ MAX_SEMAPHORES: '1', MAX_EVENT_OBJECTS: '1' }), engine);
+    for (const [registry, setting] of [[services.semaphores, 'MAX_SEMAPHORES'], [services.eventObjects, 'MAX_EVENT_OBJECTS']] as const) {
+      assert.equal(registry.open('Local\\a', {}).created, true);
+      assert.equal(registry.open('Local\\a', {}).created, false, 'already open');
+      const limited = problemOf(() => registry.open('Local\\b', {}));
+      assert.deepEqual([limited.status, limited.extra.limit], [429, setting]);
+      assert.equal(problemOf(() => registry.require('Local\\b')).slug, 'object-not-open');
+      registry.close('Local\\a');
+      assert.equal(registry.size, 0);
+    }
+    assert.equal(problemOf(() => services.semaphores.open('Local\\c', { maximumCount: 0 })).slug, 'validation');
   });
 });
 
