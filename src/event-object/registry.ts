@@ -7,6 +7,7 @@
 import type { EventInit, EventOpened } from '../engine/types.js';
 import { PutOpenedRegistry, type PutOpenedRecord, type PutOpenedRegistryOptions } from '../objects/put-opened-registry.js';
 import type { EventObjectOpenBody, EventObjectView } from '../schemas/event-object.js';
+import { KIND_NAMES } from '../objects/object-kinds.js';
 
 export interface EventObjectRecord extends PutOpenedRecord {
   /** Unfinished works that set it on return: it cannot be closed while any. */
@@ -27,7 +28,7 @@ export class EventObjectRegistry extends PutOpenedRegistry<EventObjectRecord, Ev
 
   constructor(options: EventObjectRegistryOptions) {
     super(options, {
-      kind: 'event object', plural: 'event objects', path: '/v1/event-objects', opensWith: 'its type',
+      ...KIND_NAMES['event object'], opensWith: 'its type',
       limit: { setting: 'MAX_EVENT_OBJECTS', max: options.maxEventObjects },
       opened: 'event-object.opened', closed: 'event-object.closed',
     });

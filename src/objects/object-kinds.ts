@@ -9,6 +9,21 @@ import { ServiceError } from '../service-error.js';
 
 export type ObjectKind = 'mutex' | 'semaphore' | 'event object';
 
+/** How a kind is named to users: in details and summaries, and its collection's path and OpenAPI tag. */
+export interface ObjectKindNames {
+  readonly kind: ObjectKind;
+  readonly plural: string;
+  readonly path: string;
+  readonly tag: string;
+}
+
+export const KIND_NAMES: { readonly [K in ObjectKind]: ObjectKindNames & { readonly kind: K } } = {
+  mutex: { kind: 'mutex', plural: 'mutexes', path: '/v1/mutexes', tag: 'mutexes' },
+  semaphore: { kind: 'semaphore', plural: 'semaphores', path: '/v1/semaphores', tag: 'semaphores' },
+  // `event-objects` because /v1/events is the event stream.
+  'event object': { kind: 'event object', plural: 'event objects', path: '/v1/event-objects', tag: 'event-objects' },
+};
+
 /** Whether a registry has a name (or an alias, or the kernel name) open. */
 export interface KindLookup {
   has(name: string): boolean;

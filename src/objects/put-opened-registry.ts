@@ -11,7 +11,7 @@ import type { Engine, MutexOpened, Ns } from '../engine/types.js';
 import type { EventLog, EventPayload } from '../events/event-log.js';
 import type { EventType } from '../schemas/events.js';
 import { limitExceeded, ServiceError } from '../service-error.js';
-import type { ObjectKinds } from './object-kinds.js';
+import type { ObjectKindNames, ObjectKinds } from './object-kinds.js';
 import { ObjectTable, type ObjectRecordBase } from './object-table.js';
 
 export interface PutOpenedRecord extends ObjectRecordBase {
@@ -30,11 +30,8 @@ export interface PutOpenedRegistryOptions {
 }
 
 /** How a kind names itself in refusals and events. */
-export interface PutOpenedKind {
+export interface PutOpenedKind extends ObjectKindNames {
   readonly kind: 'semaphore' | 'event object';
-  readonly plural: string;
-  /** Its collection, e.g. `/v1/semaphores`. */
-  readonly path: string;
   /** What its PUT body gives, e.g. `its counts`. */
   readonly opensWith: string;
   /** The setting that bounds how many are open at once, and its value. */

@@ -2,11 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { problemResponses } from '../http/openapi.js';
 import { EventObjectNameParams, EventObjectOpenRequest } from '../schemas/event-object.js';
+import { KIND_NAMES } from '../objects/object-kinds.js';
 import type { Services } from '../services.js';
 import { nameParam, registerObjectRoutes } from './object-routes.js';
 
 const EventObjectRef = Type.Ref('EventObject');
-const tags = ['event-objects'];
+const tags = [KIND_NAMES['event object'].tag];
 
 /** Named Win32 event objects; `event-objects` because /v1/events is the event stream. */
 export const eventObjectRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
@@ -14,7 +15,7 @@ export const eventObjectRoutes: FastifyPluginAsyncTypebox<{ services: Services }
   const nameOf = (raw: string) => nameParam(raw, 'event object');
 
   registerObjectRoutes(app, {
-    kind: 'event object', plural: 'event objects', path: '/v1/event-objects', tag: 'event-objects',
+    ...KIND_NAMES['event object'],
     schemaId: 'EventObject', schemaIdPlural: 'EventObjects', openBody: EventObjectOpenRequest,
     descriptions: {
       open: 'Body `{manualReset, initialState}` (defaults false/false). 201 when this call created it; 200 when it already existed (`existed: true`; the body is ignored and `manualReset` shows its own type). 409 `name-conflict` when the name is another kind of object. A work sets it on return with `setEventOnReturn`; an event object is never opened by a work.',

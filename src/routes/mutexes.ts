@@ -3,17 +3,18 @@ import { problemResponses } from '../http/openapi.js';
 import { emptyBodyAsObject } from '../http/optional-body.js';
 import { MutexNameParams } from '../schemas/mutex.js';
 import { AbandonRequest, IdempotencyHeaders } from '../schemas/work.js';
+import { KIND_NAMES } from '../objects/object-kinds.js';
 import type { Services } from '../services.js';
 import { acceptedWork, sendAccepted } from './accepted-work.js';
 import { nameParam, registerObjectRoutes } from './object-routes.js';
 
-const tags = ['mutexes'];
+const tags = [KIND_NAMES.mutex.tag];
 
 export const mutexRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const nameOf = (raw: string) => nameParam(raw, 'mutex');
 
   registerObjectRoutes(app, {
-    kind: 'mutex', plural: 'mutexes', path: '/v1/mutexes', tag: 'mutexes',
+    ...KIND_NAMES.mutex,
     schemaId: 'Mutex', schemaIdPlural: 'Mutexes',
     descriptions: {
       open: '201 when this call created it; 200 when it already existed, in this service or in the OS (`existed: true`), also under another name of the same kernel object (then the name is one of its `aliases`). 403 when the name is not allowed here, when the mutex refuses this process the access it needs (`access-denied`), or when creating a Global\\ object needs SeCreateGlobalPrivilege (`privilege-required`).',

@@ -10,7 +10,7 @@ import { Type, type TSchema } from 'typebox';
 import { problemResponses } from '../http/openapi.js';
 import { emptyBodyAsObject } from '../http/optional-body.js';
 import { normaliseName } from '../mutex/names.js';
-import type { ObjectKind } from '../objects/object-kinds.js';
+import type { ObjectKind, ObjectKindNames } from '../objects/object-kinds.js';
 import { ObjectListQuery, ObjectNameParams } from '../schemas/named-object.js';
 
 type App = Parameters<FastifyPluginAsyncTypebox>[0];
@@ -24,13 +24,7 @@ export interface ObjectRoutesRegistry<R, V, Body> {
   close(name: string): V | void;
 }
 
-export interface ObjectRoutesKind<R, V, Body> {
-  readonly kind: ObjectKind;
-  /** In summaries: `event objects`. */
-  readonly plural: string;
-  /** The collection: `/v1/event-objects`. */
-  readonly path: string;
-  readonly tag: string;
+export interface ObjectRoutesKind<R, V, Body> extends ObjectKindNames {
   /** The view's schema $id (`EventObject`; its list's is `EventObjectList`) and the plural in operation ids (`EventObjects`). */
   readonly schemaId: string;
   readonly schemaIdPlural: string;

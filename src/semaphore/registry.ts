@@ -12,6 +12,7 @@ import { PutOpenedRegistry, type PutOpenedRecord, type PutOpenedRegistryOptions 
 import type { ValidationIssue } from '../schemas/common.js';
 import type { SemaphoreOpenBody, SemaphoreView } from '../schemas/semaphore.js';
 import { invalid } from '../service-error.js';
+import { KIND_NAMES } from '../objects/object-kinds.js';
 
 export interface SemaphoreHolder { threadId: number; sinceNs: Ns }
 
@@ -37,7 +38,7 @@ export class SemaphoreRegistry extends PutOpenedRegistry<SemaphoreRecord, Semaph
 
   constructor(options: SemaphoreRegistryOptions) {
     super(options, {
-      kind: 'semaphore', plural: 'semaphores', path: '/v1/semaphores', opensWith: 'its counts',
+      ...KIND_NAMES.semaphore, opensWith: 'its counts',
       limit: { setting: 'MAX_SEMAPHORES', max: options.maxSemaphores },
       opened: 'semaphore.opened', closed: 'semaphore.closed',
     });
