@@ -5,7 +5,7 @@
  * `Local\x` and `Global\x`) becomes an alias of the first record.
  */
 import { invalid } from '../service-error.js';
-import { decodeCursor, encodeCursor } from '../work/work-ids.js';
+import { decodeCursor, encodeCursor } from '../list-cursor.js';
 
 export interface ObjectRecordBase {
   readonly seq: number;
