@@ -49,7 +49,9 @@ const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
  * this run if that is less. Each work sends a frame to each of the 500 subscribers, which
  * multiplies the service's cost per work: node.exe under Wine (e2eCapacityPerSec about
  * 950/s) reached only 378–443/s of 500 and 378/s of 470, so its figure was queueing, 2–5
- * times apart between runs; at about 310/s it holds the rate and agrees within 5%.
+ * times apart between runs. At about 300/s it holds the rate (four runs in one service:
+ * 113–119 ms); two separate quick runs a minute apart still differ by up to 40% there
+ * (README, Noise), with Wine's socket writes, not the load, setting the spread.
  */
 const SSE_MAX_RATE = 500;
 log(`tpmutex bench (${quick ? 'quick' : 'full'}, ${engine} engine, node ${process.version}); figures are ratios within this run`);
