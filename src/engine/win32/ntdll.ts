@@ -7,7 +7,10 @@ import { cHANDLE, cULONG, type HANDLE } from './kernel32.js';
 import { Win32Error } from './win32-error.js';
 
 export const cNTSTATUS = koffi.alias('NTSTATUS', 'int32_t');
-export const cMUTANT_INFORMATION_CLASS = koffi.alias('MUTANT_INFORMATION_CLASS', 'int32_t');
+/** MUTANT_/SEMAPHORE_/EVENT_INFORMATION_CLASS: an enum, passed as a 32-bit int. */
+const cINFORMATION_CLASS = koffi.alias('INFORMATION_CLASS', 'int32_t');
+/** MutantBasicInformation, SemaphoreBasicInformation, EventBasicInformation: class 0 of each. */
+const BASIC_INFORMATION = 0;
 
 /**
  * MUTANT_BASIC_INFORMATION: { LONG CurrentCount; BOOLEAN OwnedByCaller; BOOLEAN
@@ -20,8 +23,6 @@ export const cMUTANT_BASIC_INFORMATION = koffi.struct('MUTANT_BASIC_INFORMATION'
   AbandonedState: 'uint8_t',
   Reserved: koffi.array('uint8_t', 2),
 });
-
-export const MutantBasicInformation = 0;
 
 export interface MutantBasicInformationValue {
   /** 1 = free, 0 = owned once, -1 = owned twice... */
@@ -39,11 +40,11 @@ const ntdll = koffi.load('ntdll.dll');
  * undefined); a negative NTSTATUS throws Win32Error.
  */
 function basicInformationQuery<T extends object>(name: string, type: TypeObject): (handle: HANDLE) => Partial<T> {
-  const query = ntdll.func('__stdcall', name, cNTSTATUS, [cHANDLE, 'int32_t', koffi.out(koffi.pointer(type)), cULONG, koffi.out(koffi.pointer(cULONG))]);
+  const query = ntdll.func('__stdcall', name, cNTSTATUS, [cHANDLE, cINFORMATION_CLASS, koffi.out(koffi.pointer(type)), cULONG, koffi.out(koffi.pointer(cULONG))]);
   const size = koffi.sizeof(type);
   return (handle) => {
     const info: Partial<T> = {}; // koffi fills it
-    const status = query(handle, 0 /* *BasicInformation */, info, size, null) as number;
+    const status = query(handle, BASIC_INFORMATION, info, size, null) as number;
     if (status < 0) throw new Win32Error(status >>> 0, name);
     return info;
   };
